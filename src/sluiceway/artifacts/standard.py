@@ -1,0 +1,147 @@
+"""The standard artifact types and their on-disk layouts.
+
+Layouts are a contract between producers and consumers: a component reading ``Examples`` relies only on
+what is documented here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sluiceway.artifacts.base import Artifact
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class Examples(Artifact):
+    """Tabular examples split into named splits.
+
+    Layout: ``{uri}/Split-{name}/part-*.parquet`` (one or more Parquet files a split).
+    Properties: ``split_names`` (list of split names), ``span`` (int), ``version`` (int or None),
+    ``row_counts`` ({split: rows}), ``column_types`` ({column: Arrow type string}).
+    """
+
+    PROPERTIES = {"split_names": list, "span": int, "version": int, "row_counts": dict, "column_types": dict}
+
+    @property
+    def split_names(self) -> list[str]:
+        names = self.properties.get("split_names")
+        if names:
+            return list(names)
+        return sorted(p.name[len("Split-") :] for p in self.path.glob("Split-*") if p.is_dir())
+
+    def split_uri(self, split: str) -> str:
+        return str(self.path / f"Split-{split}")
+
+    def split_files(self, split: str) -> list[Path]:
+        """The Parquet files of one split, in name order."""
+        folder = Path(self.split_uri(split))
+        if not folder.is_dir():
+            from sluiceway.errors import DataError
+
+            raise DataError(
+                f"Examples at {self.uri} has no split {split!r}; it has {self.split_names}. "
+                "Pick one of those split names."
+            )
+        return sorted(folder.glob("*.parquet"))
+
+    def read(self, split: str, columns: list[str] | None = None) -> pa.Table:
+        """Read one split into a pyarrow Table (small data, tests and notebooks; engines stream instead)."""
+        import pyarrow.parquet as pq
+
+        files = self.split_files(split)
+        return pq.ParquetDataset([str(f) for f in files]).read(columns=columns)
+
+
+class ExampleStatistics(Artifact):
+    """Per-split, per-feature statistics.
+
+    Layout: ``{uri}/statistics.json`` (the documented JSON form, see ``sluiceway.data.statistics``),
+    ``{uri}/report.html`` (a static report), optionally ``{uri}/statistics.pb`` (TFDV's
+    ``DatasetFeatureStatisticsList``). Properties: ``split_names``.
+    """
+
+    PROPERTIES = {"split_names": list}
+
+
+class Schema(Artifact):
+    """A curated data schema. Layout: ``{uri}/schema.yaml`` (human-editable, see ``sluiceway.data.schema``)."""
+
+    FILENAME = "schema.yaml"
+
+    @property
+    def file(self) -> Path:
+        return self.path / self.FILENAME
+
+
+class ExampleAnomalies(Artifact):
+    """Anomalies found by validating statistics against a schema (and a baseline).
+
+    Layout: ``{uri}/anomalies.json``, ``{uri}/report.html``. Properties: ``anomaly_count`` (int),
+    ``split_names`` (list).
+    """
+
+    PROPERTIES = {"anomaly_count": int, "split_names": list}
+
+
+class TransformGraph(Artifact):
+    """A fitted feature transform, self-contained so serving can reuse it. Layout: ``{uri}/transform/``."""
+
+
+class HyperParameters(Artifact):
+    """Chosen hyperparameters. Layout: ``{uri}/hyperparameters.json``."""
+
+
+class Model(Artifact):
+    """A trained model bundle. Layout: ``{uri}/model/`` (flavor-specific), ``{uri}/MLmodel.yaml`` signature."""
+
+
+class ModelEvaluation(Artifact):
+    """Evaluation metrics, overall and per slice. Layout: ``{uri}/evaluation.json``, ``{uri}/report.html``."""
+
+
+class ModelBlessing(Artifact):
+    """Whether a model passed evaluation. Layout: ``{uri}/BLESSED`` or ``{uri}/NOT_BLESSED``. Property ``blessed``."""
+
+    PROPERTIES = {"blessed": bool}
+
+
+class InfraBlessing(Artifact):
+    """Whether a model passed infrastructure validation. Property ``blessed``."""
+
+    PROPERTIES = {"blessed": bool}
+
+
+class PushedModel(Artifact):
+    """A model pushed to serving. Properties ``pushed`` (bool), ``destination`` (str), ``version`` (int)."""
+
+    PROPERTIES = {"pushed": bool, "destination": str, "version": int}
+
+
+class InferenceResult(Artifact):
+    """Batch predictions. Layout: ``{uri}/Split-{name}/part-*.parquet``."""
+
+
+STANDARD_TYPES: dict[str, type[Artifact]] = {
+    cls.TYPE_NAME: cls
+    for cls in (
+        Examples,
+        ExampleStatistics,
+        Schema,
+        ExampleAnomalies,
+        TransformGraph,
+        HyperParameters,
+        Model,
+        ModelEvaluation,
+        ModelBlessing,
+        InfraBlessing,
+        PushedModel,
+        InferenceResult,
+    )
+}
+
+__all__ = [*STANDARD_TYPES, "STANDARD_TYPES"]
+
+

@@ -1,0 +1,67 @@
+"""The exceptions Sluiceway raises.
+
+Every message says what went wrong, where, what was expected and how to fix it. They split the way a
+user meets them: a ``DefinitionError`` while a pipeline is being built (before anything runs), a
+``DataError`` when input data is unusable, a ``ComponentError`` when a component fails while running.
+"""
+
+from __future__ import annotations
+
+
+class SluicewayError(Exception):
+    """Base class of every error Sluiceway raises on purpose."""
+
+
+class DefinitionError(SluicewayError):
+    """A component, pipeline or configuration is defined wrongly; raised before anything runs."""
+
+
+class ConfigError(DefinitionError):
+    """A setting (sluiceway.toml, pyproject.toml, SLUICEWAY_* variable or CLI flag) is invalid."""
+
+
+class DataError(SluicewayError):
+    """Input data cannot be used: missing file, unreadable or malformed content, wrong types."""
+
+
+class DataValidationError(DataError):
+    """Data was read but failed validation against its schema (anomalies found and gating is on)."""
+
+
+class ComponentError(SluicewayError):
+    """A component's executor raised while running; the original exception is chained as __cause__."""
+
+
+class RunError(SluicewayError):
+    """A pipeline run cannot be started, resumed or completed (unknown run, failed upstream, ...)."""
+
+
+class StoreError(SluicewayError):
+    """The metadata store cannot be opened, migrated or queried."""
+
+
+class NotFoundError(SluicewayError, LookupError):
+    """A run, artifact or execution asked for by id or name does not exist in the store."""
+
+
+class MissingExtraError(SluicewayError, ImportError):
+    """An optional dependency is needed; the message gives the ``pip install 'sluiceway[extra]'`` command."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{feature} needs the optional package '{module}', which is not installed. "
+            f"Install it with: pip install 'sluiceway[{extra}]'"
+        )
+        self.feature = feature
+        self.extra = extra
+        self.module = module
+
+
+def require(module: str, *, feature: str, extra: str):  # noqa: ANN201 - returns a module
+    """Import an optional dependency or raise MissingExtraError with the install command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(feature, extra, module) from exc
