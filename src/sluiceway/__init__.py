@@ -1,1 +1,104 @@
-"""Sluiceway."""
+"""Sluiceway: production ML pipelines — TFX's components, lineage and caching, for any model library.
+
+This module is the public API; everything else is internal and may change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from sluiceway.artifacts import (  # noqa: E402 - light modules, imported eagerly
+    Artifact,
+    ExampleAnomalies,
+    Examples,
+    ExampleStatistics,
+    HyperParameters,
+    InferenceResult,
+    InfraBlessing,
+    Model,
+    ModelBlessing,
+    ModelEvaluation,
+    PushedModel,
+    Schema,
+    TransformGraph,
+)
+from sluiceway.dsl import Component, Input, Output, Pipeline, component  # noqa: E402
+from sluiceway.errors import (  # noqa: E402
+    ComponentError,
+    ConfigError,
+    DataError,
+    DataValidationError,
+    DefinitionError,
+    MissingExtraError,
+    NotFoundError,
+    RunError,
+    SluicewayError,
+    StoreError,
+)
+
+if TYPE_CHECKING:
+    from sluiceway.metadata.store import MetadataStore
+    from sluiceway.runners.hooks import RunHooks
+    from sluiceway.runners.local import LocalRunner, Run
+
+# Heavier parts load on first use, so `import sluiceway` stays fast.
+_LAZY = {
+    "LocalRunner": "sluiceway.runners.local",
+    "Run": "sluiceway.runners.local",
+    "RunHooks": "sluiceway.runners.hooks",
+    "MetadataStore": "sluiceway.metadata.store",
+    "load_settings": "sluiceway.config",
+    "Settings": "sluiceway.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sluiceway' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "__version__",
+    "Artifact",
+    "ExampleAnomalies",
+    "Examples",
+    "ExampleStatistics",
+    "HyperParameters",
+    "InferenceResult",
+    "InfraBlessing",
+    "Model",
+    "ModelBlessing",
+    "ModelEvaluation",
+    "PushedModel",
+    "Schema",
+    "TransformGraph",
+    "Component",
+    "Input",
+    "Output",
+    "Pipeline",
+    "component",
+    "LocalRunner",
+    "Run",
+    "RunHooks",
+    "MetadataStore",
+    "load_settings",
+    "Settings",
+    "ComponentError",
+    "ConfigError",
+    "DataError",
+    "DataValidationError",
+    "DefinitionError",
+    "MissingExtraError",
+    "NotFoundError",
+    "RunError",
+    "SluicewayError",
+    "StoreError",
+]

@@ -1,0 +1,1 @@
+"""Runners: execute pipelines locally (and, through ``sluiceway exec``, on orchestrators)."""

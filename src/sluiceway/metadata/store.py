@@ -1,0 +1,689 @@
+"""The metadata store: every run, execution and artifact, and the events that link them.
+
+One implementation on SQLAlchemy 2 Core serves SQLite (the embedded default, in WAL mode so two runs can
+share one file) and PostgreSQL (for teams). Every method is one short transaction. Writes on SQLite
+take the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing with
+"database is locked" half-way through a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from sluiceway.artifacts.base import Artifact, artifact_class
+from sluiceway.errors import NotFoundError, StoreError
+from sluiceway.metadata import tables as t
+
+# Execution states.
+RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED = "RUNNING", "COMPLETE", "CACHED", "FAILED", "CANCELED", "ABANDONED"
+SUCCESSFUL = (COMPLETE, CACHED)
+# Artifact states: only LIVE artifacts are ever recorded (publishing is atomic), DELETED once removed.
+LIVE, DELETED = "LIVE", "DELETED"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    pipeline: str
+    state: str
+    properties: dict[str, Any]
+    create_time: int
+    update_time: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "pipeline": self.pipeline,
+            "state": self.state,
+            "properties": self.properties,
+            "create_time": self.create_time,
+            "update_time": self.update_time,
+        }
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    id: int
+    run_id: int
+    component_id: str
+    component_type: str
+    state: str
+    fingerprint: str | None
+    cached_from: int | None
+    parameters: dict[str, Any]
+    log_uri: str | None
+    error: str | None
+    attempts: int
+    host: str | None
+    pid: int | None
+    create_time: int
+    start_time: int | None
+    end_time: int | None
+    inputs: dict[str, Artifact] = field(default_factory=dict)
+    outputs: dict[str, Artifact] = field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return self.end_time - self.start_time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "component_id": self.component_id,
+            "component_type": self.component_type,
+            "state": self.state,
+            "fingerprint": self.fingerprint,
+            "cached_from": self.cached_from,
+            "parameters": self.parameters,
+            "log_uri": self.log_uri,
+            "error": self.error,
+            "attempts": self.attempts,
+            "host": self.host,
+            "pid": self.pid,
+            "create_time": self.create_time,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "duration_ms": self.duration_ms,
+            "inputs": {k: v.to_dict() for k, v in self.inputs.items()},
+            "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
+        }
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """One execution in a lineage walk, with the artifacts it read and wrote."""
+
+    execution: ExecutionRecord
+    run_name: str
+    depth: int
+
+
+@dataclass(frozen=True)
+class Lineage:
+    artifact: Artifact
+    upstream: list[LineageNode]  # what produced the artifact, and what produced that, ...
+    downstream: list[LineageNode]  # what consumed it, and what consumed their outputs, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        def node(n: LineageNode) -> dict[str, Any]:
+            e = n.execution
+            return {
+                "depth": n.depth,
+                "run": n.run_name,
+                "execution_id": e.id,
+                "component_id": e.component_id,
+                "state": e.state,
+                "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
+                "outputs": {k: v.to_dict() for k, v in e.outputs.items()},
+            }
+
+        return {
+            "artifact": self.artifact.to_dict(),
+            "upstream": [node(n) for n in self.upstream],
+            "downstream": [node(n) for n in self.downstream],
+        }
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("sluiceway_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class MetadataStore:
+    """Open (creating and migrating as needed) the metadata store at a SQLAlchemy URL.
+
+    ``MetadataStore("sqlite:///.sluiceway/metadata.db")`` or ``MetadataStore("postgresql://user@host/db")``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        try:
+            if self.is_sqlite:
+                path = url.split("sqlite:///", 1)[-1]
+                if path and path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+                _sqlite_setup(self._engine)
+            else:
+                if url.startswith("postgresql://") or url.startswith("postgres://"):
+                    url = "postgresql+psycopg://" + url.split("://", 1)[1]
+                self._engine = create_engine(url, pool_pre_ping=True)
+            self._migrate()
+        except ModuleNotFoundError as exc:
+            from sluiceway.errors import MissingExtraError
+
+            raise MissingExtraError(f"The metadata store at {self.url}", "postgres", exc.name or "psycopg") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"Cannot open the metadata store at {_redact(self.url)}: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}. "
+                "Check the URL (--store / SLUICEWAY_STORE) and that the database server is running."
+            ) from exc
+        self._type_ids: dict[str, int] = {}
+        self._host = socket.gethostname()
+
+    # -- plumbing -------------------------------------------------------------------------------------
+
+    def _write(self) -> Any:
+        return self._engine.execution_options(sluiceway_write=True).begin()
+
+    def _read(self) -> Any:
+        return self._engine.connect()
+
+    def _migrate(self) -> None:
+        from sluiceway.metadata.migrations import HEAD
+
+        with self._engine.connect() as conn:
+            try:
+                current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            except (OperationalError, SQLAlchemyError):
+                current = None
+            conn.rollback()
+        if current == HEAD:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _type_id(self, conn: Connection, name: str) -> int:
+        if name in self._type_ids:
+            return self._type_ids[name]
+        found = conn.execute(select(t.artifact_types.c.id).where(t.artifact_types.c.name == name)).scalar()
+        if found is None:
+            try:
+                with conn.begin_nested():
+                    found = conn.execute(insert(t.artifact_types).values(name=name)).inserted_primary_key[0]
+            except IntegrityError:  # another process registered it first
+                found = conn.execute(select(t.artifact_types.c.id).where(t.artifact_types.c.name == name)).scalar()
+        self._type_ids[name] = found
+        return found
+
+    # -- runs -----------------------------------------------------------------------------------------
+
+    def create_run(self, pipeline: str, name: str, properties: dict[str, Any] | None = None) -> RunRecord:
+        stamp = now_ms()
+        with self._write() as conn:
+            pipeline_id = conn.execute(
+                select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
+            ).scalar()
+            if pipeline_id is None:
+                pipeline_id = conn.execute(
+                    insert(t.contexts).values(
+                        type="pipeline", name=pipeline, properties="{}", create_time=stamp, update_time=stamp
+                    )
+                ).inserted_primary_key[0]
+            exists = conn.execute(
+                select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline_run", t.contexts.c.name == name))
+            ).scalar()
+            if exists is not None:
+                raise StoreError(f"A run named {name!r} already exists; choose another name or resume it with --resume {name}.")
+            conn.execute(
+                insert(t.contexts).values(
+                    type="pipeline_run",
+                    name=name,
+                    parent_id=pipeline_id,
+                    state=RUNNING,
+                    properties=json.dumps(properties or {}, default=str),
+                    create_time=stamp,
+                    update_time=stamp,
+                )
+            )
+        return self.get_run(name)
+
+    def set_run_state(self, run_id: int, state: str, properties: dict[str, Any] | None = None) -> None:
+        values: dict[str, Any] = {"state": state, "update_time": now_ms()}
+        with self._write() as conn:
+            if properties is not None:
+                current = conn.execute(select(t.contexts.c.properties).where(t.contexts.c.id == run_id)).scalar()
+                merged = {**json.loads(current or "{}"), **properties}
+                values["properties"] = json.dumps(merged, default=str)
+            conn.execute(update(t.contexts).where(t.contexts.c.id == run_id).values(**values))
+
+    def _run_query(self) -> Any:
+        pipeline = t.contexts.alias("pipeline")
+        return select(t.contexts, pipeline.c.name.label("pipeline_name")).select_from(
+            t.contexts.join(pipeline, t.contexts.c.parent_id == pipeline.c.id)
+        ).where(t.contexts.c.type == "pipeline_run")
+
+    @staticmethod
+    def _run_record(row: Any) -> RunRecord:
+        return RunRecord(
+            id=row.id,
+            name=row.name,
+            pipeline=row.pipeline_name,
+            state=row.state,
+            properties=json.loads(row.properties or "{}"),
+            create_time=row.create_time,
+            update_time=row.update_time,
+        )
+
+    def get_run(self, run: str | int) -> RunRecord:
+        """A run by name, or by numeric id (an int or a string of digits)."""
+        query = self._run_query()
+        if isinstance(run, int) or (isinstance(run, str) and run.isdigit()):
+            query = query.where(or_(t.contexts.c.id == int(run), t.contexts.c.name == str(run)))
+        else:
+            query = query.where(t.contexts.c.name == run)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError(
+                f"No run {run!r} in the metadata store at {_redact(self.url)}. List runs with `sluiceway runs list`."
+            )
+        return self._run_record(row)
+
+    def list_runs(self, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
+        query = self._run_query().order_by(t.contexts.c.id.desc()).limit(limit)
+        if pipeline:
+            query = query.where(t.contexts.c.parent_id.in_(
+                select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
+            ))
+        with self._read() as conn:
+            return [self._run_record(row) for row in conn.execute(query)]
+
+    # -- executions -----------------------------------------------------------------------------------
+
+    def start_execution(
+        self,
+        *,
+        run_id: int,
+        component_id: str,
+        component_type: str,
+        fingerprint: str | None,
+        parameters: str,
+        inputs: dict[str, Artifact],
+        log_uri: str | None = None,
+    ) -> int:
+        """Record a RUNNING execution and its input events; returns the execution id."""
+        stamp = now_ms()
+        with self._write() as conn:
+            execution_id = conn.execute(
+                insert(t.executions).values(
+                    run_id=run_id,
+                    component_id=component_id,
+                    component_type=component_type,
+                    state=RUNNING,
+                    fingerprint=fingerprint,
+                    parameters=parameters,
+                    log_uri=log_uri,
+                    attempts=0,
+                    host=self._host,
+                    pid=os.getpid(),
+                    create_time=stamp,
+                    start_time=stamp,
+                )
+            ).inserted_primary_key[0]
+            self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
+        return execution_id
+
+    @staticmethod
+    def _insert_events(conn: Connection, execution_id: int, kind: str, artifact_ids: dict[str, int | None], stamp: int) -> None:
+        rows = [
+            {"artifact_id": artifact_id, "execution_id": execution_id, "type": kind, "name": name, "time": stamp}
+            for name, artifact_id in artifact_ids.items()
+            if artifact_id is not None
+        ]
+        if rows:
+            conn.execute(insert(t.events), rows)
+
+    def publish_execution(self, execution_id: int, outputs: dict[str, Artifact], *, attempts: int = 1) -> dict[str, Artifact]:
+        """In one transaction: record the output artifacts LIVE, their output events, the execution COMPLETE.
+
+        The artifacts' files must already be at their final URIs. Returns the artifacts with ids set.
+        """
+        stamp = now_ms()
+        published: dict[str, Artifact] = {}
+        with self._write() as conn:
+            for name, artifact in outputs.items():
+                artifact_id = conn.execute(
+                    insert(t.artifacts).values(
+                        type_id=self._type_id(conn, artifact.TYPE_NAME),
+                        uri=artifact.uri,
+                        state=LIVE,
+                        name=name,
+                        fingerprint=artifact.fingerprint,
+                        properties=json.dumps(artifact.properties, sort_keys=True, default=str),
+                        producer_execution_id=execution_id,
+                        create_time=stamp,
+                        update_time=stamp,
+                    )
+                ).inserted_primary_key[0]
+                artifact.id = artifact_id
+                artifact.state = LIVE
+                artifact.name = name
+                published[name] = artifact
+            self._insert_events(conn, execution_id, "OUTPUT", {k: v.id for k, v in published.items()}, stamp)
+            conn.execute(
+                update(t.executions)
+                .where(t.executions.c.id == execution_id)
+                .values(state=COMPLETE, end_time=stamp, error=None, attempts=attempts)
+            )
+        return published
+
+    def finish_execution(self, execution_id: int, state: str, error: str | None = None, *, attempts: int | None = None) -> None:
+        """Mark an execution FAILED, CANCELED or ABANDONED (it published nothing)."""
+        values: dict[str, Any] = {"state": state, "end_time": now_ms(), "error": error}
+        if attempts is not None:
+            values["attempts"] = attempts
+        with self._write() as conn:
+            conn.execute(update(t.executions).where(t.executions.c.id == execution_id).values(**values))
+
+    def record_cached_execution(
+        self,
+        *,
+        run_id: int,
+        component_id: str,
+        component_type: str,
+        fingerprint: str,
+        parameters: str,
+        inputs: dict[str, Artifact],
+        outputs: dict[str, Artifact],
+        cached_from: int,
+    ) -> int:
+        """Record a CACHED execution reusing ``outputs`` of execution ``cached_from``, in one transaction."""
+        stamp = now_ms()
+        with self._write() as conn:
+            execution_id = conn.execute(
+                insert(t.executions).values(
+                    run_id=run_id,
+                    component_id=component_id,
+                    component_type=component_type,
+                    state=CACHED,
+                    fingerprint=fingerprint,
+                    cached_from=cached_from,
+                    parameters=parameters,
+                    attempts=0,
+                    host=self._host,
+                    pid=os.getpid(),
+                    create_time=stamp,
+                    start_time=stamp,
+                    end_time=stamp,
+                )
+            ).inserted_primary_key[0]
+            self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
+            self._insert_events(conn, execution_id, "OUTPUT", {k: v.id for k, v in outputs.items()}, stamp)
+        return execution_id
+
+    def find_cached(self, fingerprint: str) -> tuple[int, dict[str, Artifact]] | None:
+        """The newest COMPLETE execution with this fingerprint whose outputs are all LIVE and on disk."""
+        query = (
+            select(t.executions.c.id)
+            .where(and_(t.executions.c.fingerprint == fingerprint, t.executions.c.state == COMPLETE))
+            .order_by(t.executions.c.id.desc())
+            .limit(5)
+        )
+        with self._read() as conn:
+            candidates = [row.id for row in conn.execute(query)]
+            for execution_id in candidates:
+                outputs = self._artifacts_of(conn, [execution_id], "OUTPUT").get(execution_id, {})
+                if all(a.state == LIVE and _exists(a.uri) for a in outputs.values()):
+                    return execution_id, outputs
+        return None
+
+    @staticmethod
+    def _execution_record(row: Any, inputs: dict[str, Artifact] | None = None, outputs: dict[str, Artifact] | None = None) -> ExecutionRecord:
+        return ExecutionRecord(
+            id=row.id,
+            run_id=row.run_id,
+            component_id=row.component_id,
+            component_type=row.component_type,
+            state=row.state,
+            fingerprint=row.fingerprint,
+            cached_from=row.cached_from,
+            parameters=json.loads(row.parameters or "{}"),
+            log_uri=row.log_uri,
+            error=row.error,
+            attempts=row.attempts,
+            host=row.host,
+            pid=row.pid,
+            create_time=row.create_time,
+            start_time=row.start_time,
+            end_time=row.end_time,
+            inputs=inputs or {},
+            outputs=outputs or {},
+        )
+
+    def _artifacts_of(self, conn: Connection, execution_ids: list[int], kind: str) -> dict[int, dict[str, Artifact]]:
+        if not execution_ids:
+            return {}
+        query = (
+            select(t.events.c.execution_id, t.events.c.name.label("event_name"), t.artifacts, t.artifact_types.c.name.label("type_name"),
+                   t.executions.c.component_id.label("producer"))
+            .select_from(
+                t.events.join(t.artifacts, t.events.c.artifact_id == t.artifacts.c.id)
+                .join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id)
+                .outerjoin(t.executions, t.artifacts.c.producer_execution_id == t.executions.c.id)
+            )
+            .where(and_(t.events.c.execution_id.in_(execution_ids), t.events.c.type == kind))
+        )
+        result: dict[int, dict[str, Artifact]] = {}
+        for row in conn.execute(query):
+            result.setdefault(row.execution_id, {})[row.event_name] = self._artifact(row)
+        return result
+
+    @staticmethod
+    def _artifact(row: Any) -> Artifact:
+        cls = artifact_class(row.type_name)
+        artifact = cls(
+            row.uri,
+            json.loads(row.properties or "{}"),
+            id=row.id,
+            fingerprint=row.fingerprint,
+            state=row.state,
+            name=row.name,
+            producer=getattr(row, "producer", None),
+        )
+        if cls is Artifact:  # a type whose class is not imported here keeps its recorded name
+            artifact.TYPE_NAME = row.type_name  # type: ignore[misc]
+        return artifact
+
+    def executions(self, run_id: int, *, with_artifacts: bool = True) -> list[ExecutionRecord]:
+        """All executions of a run, oldest first."""
+        with self._read() as conn:
+            rows = list(conn.execute(select(t.executions).where(t.executions.c.run_id == run_id).order_by(t.executions.c.id)))
+            ids = [row.id for row in rows]
+            inputs = self._artifacts_of(conn, ids, "INPUT") if with_artifacts else {}
+            outputs = self._artifacts_of(conn, ids, "OUTPUT") if with_artifacts else {}
+        return [self._execution_record(row, inputs.get(row.id), outputs.get(row.id)) for row in rows]
+
+    def get_execution(self, execution_id: int) -> ExecutionRecord:
+        with self._read() as conn:
+            row = conn.execute(select(t.executions).where(t.executions.c.id == execution_id)).first()
+            if row is None:
+                raise NotFoundError(f"No execution {execution_id} in the metadata store at {_redact(self.url)}.")
+            inputs = self._artifacts_of(conn, [row.id], "INPUT").get(row.id)
+            outputs = self._artifacts_of(conn, [row.id], "OUTPUT").get(row.id)
+        return self._execution_record(row, inputs, outputs)
+
+    def successful_execution(self, run_id: int, component_id: str) -> ExecutionRecord | None:
+        """The latest COMPLETE or CACHED execution of a component in a run, with its artifacts."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.executions)
+                .where(and_(t.executions.c.run_id == run_id, t.executions.c.component_id == component_id,
+                            t.executions.c.state.in_(SUCCESSFUL)))
+                .order_by(t.executions.c.id.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            inputs = self._artifacts_of(conn, [row.id], "INPUT").get(row.id)
+            outputs = self._artifacts_of(conn, [row.id], "OUTPUT").get(row.id)
+        return self._execution_record(row, inputs, outputs)
+
+    def abandon_stale_executions(self, run_id: int) -> list[ExecutionRecord]:
+        """Mark RUNNING executions of a run whose process is gone as ABANDONED; return them.
+
+        Raises StoreError if one is still running in a live process on this host.
+        """
+        stale: list[ExecutionRecord] = []
+        for record in self.executions(run_id, with_artifacts=False):
+            if record.state != RUNNING:
+                continue
+            if record.host == self._host and record.pid is not None and record.pid != os.getpid() and _pid_alive(record.pid):
+                raise StoreError(
+                    f"Execution {record.id} ({record.component_id}) of this run is still running in process "
+                    f"{record.pid} on {record.host}. Wait for it or stop that process before resuming."
+                )
+            self.finish_execution(record.id, ABANDONED, "the runner process stopped before the execution finished")
+            stale.append(record)
+        return stale
+
+    # -- artifacts and lineage ------------------------------------------------------------------------
+
+    def _artifact_query(self) -> Any:
+        return select(t.artifacts, t.artifact_types.c.name.label("type_name"), t.executions.c.component_id.label("producer")).select_from(
+            t.artifacts.join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id)
+            .outerjoin(t.executions, t.artifacts.c.producer_execution_id == t.executions.c.id)
+        )
+
+    def get_artifact(self, artifact_id: int) -> Artifact:
+        with self._read() as conn:
+            row = conn.execute(self._artifact_query().where(t.artifacts.c.id == artifact_id)).first()
+        if row is None:
+            raise NotFoundError(
+                f"No artifact {artifact_id} in the metadata store at {_redact(self.url)}. "
+                "List artifacts with `sluiceway artifacts list`."
+            )
+        return self._artifact(row)
+
+    def list_artifacts(self, type_name: str | None = None, limit: int = 100) -> list[Artifact]:
+        query = self._artifact_query().order_by(t.artifacts.c.id.desc()).limit(limit)
+        if type_name:
+            query = query.where(t.artifact_types.c.name == type_name)
+        with self._read() as conn:
+            return [self._artifact(row) for row in conn.execute(query)]
+
+    def artifact_types(self) -> list[str]:
+        with self._read() as conn:
+            return [row.name for row in conn.execute(select(t.artifact_types.c.name).order_by(t.artifact_types.c.name))]
+
+    def lineage(self, artifact_id: int, max_depth: int = 20) -> Lineage:
+        """What produced the artifact (and from what, transitively) and what consumed it (transitively)."""
+        artifact = self.get_artifact(artifact_id)
+        with self._read() as conn:
+            upstream = self._walk(conn, artifact_id, upstream=True, max_depth=max_depth)
+            downstream = self._walk(conn, artifact_id, upstream=False, max_depth=max_depth)
+        return Lineage(artifact, upstream, downstream)
+
+    def _walk(self, conn: Connection, artifact_id: int, *, upstream: bool, max_depth: int) -> list[LineageNode]:
+        # Upstream: artifact <-OUTPUT- execution -INPUT-> artifacts ... ; downstream mirrors it.
+        first_kind, next_kind = ("OUTPUT", "INPUT") if upstream else ("INPUT", "OUTPUT")
+        seen_executions: set[int] = set()
+        frontier = {artifact_id}
+        found: list[tuple[int, int]] = []
+        for depth in range(1, max_depth + 1):
+            if not frontier:
+                break
+            execution_ids = {
+                row.execution_id
+                for row in conn.execute(
+                    select(t.events.c.execution_id).where(and_(t.events.c.artifact_id.in_(frontier), t.events.c.type == first_kind))
+                )
+            } - seen_executions
+            if not execution_ids:
+                break
+            seen_executions |= execution_ids
+            found.extend((eid, depth) for eid in sorted(execution_ids))
+            frontier = {
+                row.artifact_id
+                for row in conn.execute(
+                    select(t.events.c.artifact_id).where(and_(t.events.c.execution_id.in_(execution_ids), t.events.c.type == next_kind))
+                )
+            }
+        if not found:
+            return []
+        ids = [eid for eid, _ in found]
+        rows = {row.id: row for row in conn.execute(select(t.executions).where(t.executions.c.id.in_(ids)))}
+        run_names = dict(conn.execute(select(t.contexts.c.id, t.contexts.c.name).where(t.contexts.c.id.in_({r.run_id for r in rows.values()}))).all())
+        inputs = self._artifacts_of(conn, ids, "INPUT")
+        outputs = self._artifacts_of(conn, ids, "OUTPUT")
+        return [
+            LineageNode(self._execution_record(rows[eid], inputs.get(eid), outputs.get(eid)), run_names.get(rows[eid].run_id, "?"), depth)
+            for eid, depth in found
+        ]
+
+    def count(self, table: str) -> int:
+        """Row count of one table (tests and diagnostics)."""
+        target = getattr(t, table)
+        with self._read() as conn:
+            return conn.execute(select(func.count()).select_from(target)).scalar_one()
+
+
+def _exists(uri: str) -> bool:
+    if "://" in uri and not uri.startswith("file://"):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(uri)
+        return fs.exists(path)
+    return os.path.exists(uri.removeprefix("file://"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed child not yet reaped) is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before it goes into a message."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    return url

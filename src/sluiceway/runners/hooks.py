@@ -1,0 +1,25 @@
+"""Run lifecycle hooks: how progress displays and integrations observe a run.
+
+Subclass ``RunHooks`` and override what you need. Every method takes keyword-only arguments plus
+``**future_kwargs`` so new arguments can be added without breaking existing hooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RunHooks:
+    def on_run_start(self, *, run_name: str, pipeline: Any, **future_kwargs: Any) -> None:
+        """Called once before any component runs."""
+
+    def on_component_start(self, *, run_name: str, component_id: str, **future_kwargs: Any) -> None:
+        """Called when a component is about to be executed or looked up in the cache."""
+
+    def on_component_end(
+        self, *, run_name: str, component_id: str, state: str, duration_s: float, error: str | None, **future_kwargs: Any
+    ) -> None:
+        """Called when a component finished: state COMPLETE, CACHED, FAILED, CANCELED, or SKIPPED (not run)."""
+
+    def on_run_end(self, *, run_name: str, state: str, **future_kwargs: Any) -> None:
+        """Called once when the run is over."""
