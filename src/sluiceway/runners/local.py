@@ -228,3 +228,28 @@ def run_record_to_run(store: MetadataStore, record: RunRecord) -> Run:
     dag = record.properties.get("dag", {}).get("components", [])
     not_run = [c["id"] for c in dag if c["id"] not in executions]
     return Run(record.id, record.name, record.pipeline, record.state, executions, not_run)
+
+
+def run_for_exec(settings: Settings, pipeline: Pipeline, run_name: str) -> tuple[MetadataStore, RunRecord]:
+    """The run a `sluiceway exec` task belongs to, created by the first task that needs it."""
+    from sluiceway.errors import NotFoundError, StoreError
+
+    store = MetadataStore(settings.store)
+    try:
+        record = store.get_run(run_name)
+    except NotFoundError:
+        try:
+            record = store.create_run(pipeline.name, run_name, {"dag": pipeline.describe(), "artifact_root": settings.artifact_root})
+        except StoreError:  # another task created it at the same moment
+            record = store.get_run(run_name)
+    if record.pipeline != pipeline.name:
+        raise RunError(f"Run {run_name!r} belongs to pipeline {record.pipeline!r}, not {pipeline.name!r}.")
+    return store, record
+
+
+def update_run_state_after_exec(store: MetadataStore, pipeline: Pipeline, record: RunRecord, execution: ExecutionRecord) -> None:
+    """Orchestrated runs have no runner process: each task settles the run's state when it can."""
+    if execution.state == FAILED:
+        store.set_run_state(record.id, FAILED)
+    elif all(store.successful_execution(record.id, c.id) is not None for c in pipeline.components):
+        store.set_run_state(record.id, COMPLETE)
