@@ -1,0 +1,44 @@
+# Developer and CI entry points. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Rebuilt only when pyproject.toml changes, so `make test` is quick once installed.
+STAMP := $(VENV)/.sluiceway-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: venv demo test services bench clean distclean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/sluiceway run examples/penguin/pipeline.py
+
+# System services the tests start themselves (a throwaway PostgreSQL server, see tests/conftest.py).
+# Debian installs the binaries under /usr/lib/postgresql/<version>/bin, not on the PATH.
+services:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL binaries present"; \
+	else \
+		echo "Installing PostgreSQL (Debian package postgresql) for the store tests"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	fi
+
+test: venv services
+	$(BIN)/python -m pytest
+
+bench: venv
+	@set -e; for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean:
+	rm -rf .sluiceway .pytest_cache .bench build dist $(STAMP)
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
