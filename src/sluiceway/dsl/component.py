@@ -388,7 +388,7 @@ def code_fingerprint(cls: type[Component]) -> str:
     except (OSError, TypeError):
         code = getattr(fn, "__code__", None)
         source = repr((code.co_code, code.co_consts)) if code else cls.__qualname__
-    if cls.__module__.startswith("sluiceway."):
+    if (cls.__module__ or "").startswith("sluiceway."):
         from sluiceway import __version__
 
         source += f"\nsluiceway=={__version__}"
@@ -430,7 +430,7 @@ def component(fn: Any = None, /) -> Any:
     namespace = {
         "execute": staticmethod(fn),
         "__doc__": fn.__doc__,
-        "__module__": fn.__module__,
+        "__module__": fn.__module__ or "__main__",
         "__qualname__": fn.__qualname__,
         "__wrapped__": fn,
     }

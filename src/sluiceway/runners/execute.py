@@ -64,8 +64,13 @@ def resolve_inputs(target: ExecutionTarget, component: Component) -> dict[str, A
 
 
 def execution_fingerprint(component: Component, parameters_json: str, inputs: dict[str, Artifact]) -> str:
-    """The cache key: the component's identity and code, its parameters and its inputs' fingerprints."""
+    """The cache key: the component's identity and code, its parameters and its inputs' fingerprints.
+
+    The component id is part of it, so two identical components in one pipeline each keep their own
+    executions (and their own lineage) instead of serving each other from the cache.
+    """
     material = {
+        "component_id": component.id,
         "type": component.type_name,
         "code": code_fingerprint(type(component)),
         "parameters": parameters_json,

@@ -73,17 +73,24 @@ def _install() -> None:
                 existing.addFilter(_NotInExecution())
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)  # so components' INFO records reach their log files
-        if not isinstance(sys.stdout, _RoutingStream):
-            sys.stdout = _RoutingStream(sys.stdout)  # type: ignore[assignment]
-        if not isinstance(sys.stderr, _RoutingStream):
-            sys.stderr = _RoutingStream(sys.stderr)  # type: ignore[assignment]
         _installed = True
+
+
+def _wrap_streams() -> None:
+    # Checked at every capture: test runners and notebooks replace sys.stdout/sys.stderr at will.
+    if not isinstance(sys.stdout, _RoutingStream) or not isinstance(sys.stderr, _RoutingStream):
+        with _install_lock:
+            if not isinstance(sys.stdout, _RoutingStream):
+                sys.stdout = _RoutingStream(sys.stdout)  # type: ignore[assignment]
+            if not isinstance(sys.stderr, _RoutingStream):
+                sys.stderr = _RoutingStream(sys.stderr)  # type: ignore[assignment]
 
 
 @contextlib.contextmanager
 def capture(path: Path) -> Iterator[IO[str]]:
     """Route this context's logging and prints to ``path`` (appending) while the block runs."""
     _install()
+    _wrap_streams()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8", buffering=1) as handle:
         token = _current.set(handle)
