@@ -1,0 +1,857 @@
+"""Ingestion behind the ExampleGen components: read a source, assign splits, write ``Examples``.
+
+``ingest(source, output_uri)`` reads CSV, Parquet, JSON lines, a SQL query or an in-memory frame in
+batches, assigns each row to a split and writes ``{output_uri}/Split-{name}/part-NNNNN.parquet`` (the
+``Examples`` layout). Parts are written under an ``.inprogress`` name and renamed only once every split
+is complete; on any error everything written is removed before the error propagates.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from sluiceway.data.spans import ResolvedInput, input_fingerprint, resolve_pattern, resolve_splits
+from sluiceway.data.splits import HashSplit, TimeSplit, _check_split_name, hash_rows
+from sluiceway.errors import DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+logger = logging.getLogger(__name__)
+
+#: Cells read as missing in CSV files (pandas' and Arrow's usual markers).
+DEFAULT_NULL_VALUES: tuple[str, ...] = (
+    "", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "#N/A", "#NA",
+)
+_BATCH_ROWS = 250_000
+_SCHEMA_SAMPLE_ROWS = 10_000
+_SCAN_CHUNK_BYTES = 16 << 20
+
+
+# --------------------------------------------------------------------------------------------- sources
+@dataclass(frozen=True)
+class CsvSource:
+    """CSV files with a header row. ``pattern`` is one input pattern (see ``sluiceway.data.spans``) or a
+    mapping of split name to pattern for pre-split input."""
+
+    pattern: str | Mapping[str, str]
+    delimiter: str = ","
+    quote_char: str | None = '"'
+    null_values: Sequence[str] = DEFAULT_NULL_VALUES
+    try_parse_dates: bool = False
+
+
+@dataclass(frozen=True)
+class ParquetSource:
+    """Parquet files; ``pattern`` as for :class:`CsvSource`."""
+
+    pattern: str | Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class JsonLinesSource:
+    """JSON lines files (one object a line); ``pattern`` as for :class:`CsvSource`."""
+
+    pattern: str | Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """The result of a SQL query through SQLAlchemy 2. ``url`` is a database URL or an ``Engine``."""
+
+    url: Any
+    query: str
+    span: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class DataFrameSource:
+    """An in-memory pandas or Polars DataFrame (or LazyFrame, or pyarrow Table), for notebooks."""
+
+    frame: Any
+    span: int = 0
+
+
+Source = Union[CsvSource, ParquetSource, JsonLinesSource, SqlSource, DataFrameSource]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What :func:`ingest` wrote: the properties of the ``Examples`` artifact and where they came from."""
+
+    uri: str
+    split_names: tuple[str, ...]
+    row_counts: Mapping[str, int]
+    column_types: Mapping[str, str]
+    span: int
+    version: int | None
+    input_files: tuple[str, ...]
+    input_fingerprint: str
+    split_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The ``Examples`` artifact properties."""
+        return {
+            "split_names": list(self.split_names),
+            "span": self.span,
+            "version": self.version,
+            "row_counts": dict(self.row_counts),
+            "column_types": dict(self.column_types),
+        }
+
+
+# ------------------------------------------------------------------------------------------------ ingest
+def ingest(
+    source: Source,
+    output_uri: str | os.PathLike[str],
+    *,
+    splits: HashSplit | TimeSplit | None = None,
+    span: int | None = None,
+    version: int | None = None,
+    rows_per_file: int = 5_000_000,
+    batch_rows: int = _BATCH_ROWS,
+) -> IngestResult:
+    """Read ``source`` and write it as ``Examples`` under ``output_uri``.
+
+    ``splits`` defaults to ``HashSplit()`` (train:eval = 2:1 by row hash); pre-split sources (a mapping of
+    split name to pattern) take their splits from the mapping and must leave ``splits`` unset. ``span`` and
+    ``version`` pick a span/version of the pattern (default: the latest). Raises ``DataError`` for unusable
+    input, leaving no Parquet file behind.
+    """
+    output = os.fspath(output_uri)
+    pattern = getattr(source, "pattern", None)
+    presplit = isinstance(pattern, Mapping)
+    if presplit and splits is not None:
+        raise DataError(
+            f"The source is pre-split (one pattern per split: {sorted(pattern)}), so it cannot also be split "
+            f"by {type(splits).__name__}. Leave splits unset, or give a single pattern."
+        )
+    if not presplit and splits is None:
+        splits = HashSplit()
+    if rows_per_file < 1 or batch_rows < 1:
+        raise DataError(f"rows_per_file and batch_rows must be >= 1; got {rows_per_file} and {batch_rows}.")
+
+    reader = _reader_for(source, span=span, version=version)
+    split_names = list(pattern) if presplit else list(splits.split_names)  # type: ignore[union-attr]
+    for name in split_names:
+        _check_split_name(name)
+    _check_output(output, split_names)
+
+    for attempt in range(2):
+        writer = _ExamplesWriter(output, split_names, rows_per_file)
+        try:
+            schema = reader.schema(full_inference=attempt == 1)
+            for split, table, where in reader.batches(schema, batch_rows):
+                if split is not None:
+                    writer.write(split_names.index(split), table)
+                else:
+                    assignment = splits.assign(table, source=where)  # type: ignore[union-attr]
+                    writer.write_assigned(table, assignment)
+            split_files = writer.finish(schema)
+        except _SchemaTooNarrow as exc:
+            writer.abort()
+            if attempt == 1:
+                raise DataError(str(exc)) from exc
+            logger.info("Re-inferring column types over whole files: %s", exc)
+            continue
+        except BaseException:
+            writer.abort()
+            raise
+        break
+
+    return IngestResult(
+        uri=output,
+        split_names=tuple(split_names),
+        row_counts=MappingProxyType(dict(zip(split_names, writer.row_counts))),
+        column_types=MappingProxyType({f.name: str(f.type) for f in schema}),
+        span=reader.span,
+        version=reader.version,
+        input_files=reader.files,
+        input_fingerprint=reader.fingerprint(),
+        split_files=MappingProxyType(split_files),
+    )
+
+
+def _check_output(output: str, split_names: list[str]) -> None:
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise DataError(f"Output {output!r} is a file; ingest writes Examples into a folder. Give a folder path.")
+    for name in split_names:
+        folder = os.path.join(output, f"Split-{name}")
+        if os.path.isdir(folder) and any(f.endswith(".parquet") for f in os.listdir(folder)):
+            raise DataError(
+                f"Output folder {folder!r} already holds Parquet parts; ingest writes into an empty folder so "
+                "that no old rows mix with new ones. Give a fresh output folder."
+            )
+
+
+class _SchemaTooNarrow(Exception):
+    """A later batch did not fit the types inferred from a sample; retry with whole-file inference."""
+
+
+# ------------------------------------------------------------------------------------------------ writer
+class _ExamplesWriter:
+    def __init__(self, output: str, split_names: list[str], rows_per_file: int) -> None:
+        self.output = output
+        self.split_names = split_names
+        self.rows_per_file = rows_per_file
+        self.row_counts = [0] * len(split_names)
+        self._writers: list[Any] = [None] * len(split_names)
+        self._rows_in_file = [0] * len(split_names)
+        self._parts: list[list[str]] = [[] for _ in split_names]
+        self._created_dirs: list[str] = []
+        self._created_files: list[str] = []
+
+    def _folder(self, index: int) -> str:
+        folder = os.path.join(self.output, f"Split-{self.split_names[index]}")
+        if not os.path.isdir(folder):
+            for path in (self.output, folder):
+                if not os.path.isdir(path):
+                    os.makedirs(path)
+                    self._created_dirs.append(path)
+        return folder
+
+    def _open(self, index: int, schema: pa.Schema) -> Any:
+        import pyarrow.parquet as pq
+
+        part = os.path.join(self._folder(index), f"part-{len(self._parts[index]):05d}.parquet.inprogress")
+        self._created_files.append(part)
+        self._parts[index].append(part)
+        self._rows_in_file[index] = 0
+        writer = pq.ParquetWriter(part, schema, compression="zstd")
+        self._writers[index] = writer
+        return writer
+
+    def write(self, index: int, table: pa.Table) -> None:
+        offset = 0
+        while offset < table.num_rows:
+            writer = self._writers[index]
+            if writer is None or self._rows_in_file[index] >= self.rows_per_file:
+                if writer is not None:
+                    writer.close()
+                writer = self._open(index, table.schema)
+            room = self.rows_per_file - self._rows_in_file[index]
+            piece = table.slice(offset, room)
+            writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
+            self._rows_in_file[index] += piece.num_rows
+            self.row_counts[index] += piece.num_rows
+            offset += piece.num_rows
+
+    def write_assigned(self, table: pa.Table, assignment: np.ndarray) -> None:
+        import pyarrow as pa
+
+        if len(self.split_names) == 1:
+            self.write(0, table)
+            return
+        for index in range(len(self.split_names)):
+            mask = assignment == index
+            if mask.any():
+                self.write(index, table.filter(pa.array(mask)))
+
+    def finish(self, schema: pa.Schema) -> dict[str, tuple[str, ...]]:
+        for index, writer in enumerate(self._writers):
+            if writer is None:  # an empty split still gets one (empty) part, so readers see its columns
+                writer = self._open(index, schema)
+            writer.close()
+        self._writers = [None] * len(self.split_names)
+        final: dict[str, tuple[str, ...]] = {}
+        for index, parts in enumerate(self._parts):
+            names = []
+            for part in parts:
+                done = part[: -len(".inprogress")]
+                os.replace(part, done)
+                self._created_files.append(done)
+                names.append(done)
+            final[self.split_names[index]] = tuple(names)
+        return final
+
+    def abort(self) -> None:
+        for writer in self._writers:
+            if writer is not None:
+                try:
+                    writer.close()
+                except Exception:  # noqa: BLE001 - already failing; cleaning up is what matters
+                    pass
+        for path in self._created_files:
+            if os.path.exists(path):
+                os.remove(path)
+        for path in reversed(self._created_dirs):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+
+
+# ----------------------------------------------------------------------------------------------- readers
+class _Reader:
+    span: int = 0
+    version: int | None = None
+    files: tuple[str, ...] = ()
+
+    def schema(self, *, full_inference: bool) -> pa.Schema:
+        raise NotImplementedError
+
+    def batches(self, schema: pa.Schema, batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
+        """(split name or None for 'assign', table, description of where the rows came from)."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        return input_fingerprint(self.files)
+
+
+def _reader_for(source: Source, *, span: int | None, version: int | None) -> _Reader:
+    if isinstance(source, (CsvSource, ParquetSource, JsonLinesSource)):
+        return _FileReader(source, span=span, version=version)
+    if isinstance(source, SqlSource):
+        return _SqlReader(source)
+    if isinstance(source, DataFrameSource):
+        return _FrameReader(source)
+    raise DataError(
+        f"ingest got a source of type {type(source).__name__}; expected CsvSource, ParquetSource, "
+        "JsonLinesSource, SqlSource or DataFrameSource. Wrap your input in one of those."
+    )
+
+
+class _FileReader(_Reader):
+    def __init__(self, source: CsvSource | ParquetSource | JsonLinesSource, *, span: int | None,
+                 version: int | None) -> None:
+        self.source = source
+        if isinstance(source.pattern, Mapping):
+            resolved = resolve_splits(source.pattern, span=span, version=version)
+        else:
+            resolved = {None: resolve_pattern(os.fspath(source.pattern), span=span, version=version)}
+        self.resolved: dict[str | None, ResolvedInput] = resolved  # type: ignore[assignment]
+        first = next(iter(resolved.values()))
+        self.span, self.version = first.span, first.version
+        self.files = tuple(f for r in resolved.values() for f in r.files)
+        for path in self.files:
+            if os.path.getsize(path) == 0:
+                raise DataError(
+                    f"Input file {path!r} is empty (0 bytes); expected {self._kind} data. Remove the file "
+                    "from the input folder or write its data again."
+                )
+        if isinstance(source, CsvSource):
+            self._check_csv_headers()
+
+    @property
+    def _kind(self) -> str:
+        return {CsvSource: "CSV", ParquetSource: "Parquet", JsonLinesSource: "JSON lines"}[type(self.source)]
+
+    # -- CSV
+    def _check_csv_headers(self) -> None:
+        source = self.source
+        assert isinstance(source, CsvSource)
+        self.header: list[str] | None = None
+        self._drop_blank_rows = False
+        for path in self.files:
+            header = _read_csv_header(path, source.delimiter, source.quote_char)
+            if self.header is None:
+                self.header = header
+            elif header != self.header:
+                raise DataError(
+                    f"CSV file {path!r} has the columns {header}, but {self.files[0]!r} of the same input has "
+                    f"{self.header}. Expected the same header in every file of a span. Fix the file's header."
+                )
+            data_rows, blank_lines = _scan_csv_structure(path, len(header), source.delimiter, source.quote_char)
+            # Polars reads a blank line as a row of nulls; readers such as pandas skip it, and so do we.
+            self._drop_blank_rows = self._drop_blank_rows or (blank_lines > 0 and len(header) > 1)
+            if data_rows == 0:
+                raise DataError(
+                    f"CSV file {path!r} has a header ({len(header)} columns) but zero data rows; expected at "
+                    "least one row after the header. Remove the file or write its rows again."
+                )
+
+    def _polars_csv_options(self) -> dict[str, Any]:
+        source = self.source
+        assert isinstance(source, CsvSource)
+        return {
+            "separator": source.delimiter,
+            "quote_char": source.quote_char,
+            "null_values": list(source.null_values),
+            "try_parse_dates": source.try_parse_dates,
+            "raise_if_empty": True,
+        }
+
+    def schema(self, *, full_inference: bool) -> pa.Schema:
+        import polars as pl
+        import pyarrow as pa
+
+        length = None if full_inference else _SCHEMA_SAMPLE_ROWS
+        if isinstance(self.source, ParquetSource):
+            return self._parquet_schema()
+        try:
+            if isinstance(self.source, CsvSource):
+                lazy = pl.scan_csv(list(self.files), infer_schema_length=length,
+                                   infer_schema_files=len(self.files), **self._polars_csv_options())
+            else:
+                lazy = pl.scan_ndjson(list(self.files), infer_schema_length=length)
+            polars_schema = lazy.collect_schema()
+            empty = pl.DataFrame(schema=polars_schema).to_arrow()
+        except Exception as exc:  # noqa: BLE001 - polars raises many error types for bad input
+            raise self._diagnose(exc, None) from exc
+        self._polars_schema = polars_schema
+        return pa.schema(empty.schema)
+
+    def _parquet_schema(self) -> pa.Schema:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schemas = []
+        for path in self.files:
+            try:
+                schemas.append(pq.read_schema(path))
+            except Exception as exc:  # noqa: BLE001 - pyarrow's errors for corrupt files vary
+                raise DataError(
+                    f"Parquet file {path!r} cannot be read ({exc}); expected a Parquet file. Replace or "
+                    "remove it."
+                ) from exc
+            _check_unique_columns(schemas[-1].names, f"Parquet file {path!r}")
+        try:
+            schema = pa.unify_schemas(schemas, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(
+                f"The Parquet files of span {self.span} have conflicting column types ({exc}); expected one "
+                "type a column within a span. Rewrite the odd file or give its span separately."
+            ) from exc
+        total = sum(pq.ParquetFile(p).metadata.num_rows for p in self.files)
+        if total == 0:
+            raise DataError(
+                f"The Parquet input {list(self.files)} has zero rows; expected at least one. Check the files."
+            )
+        return schema.remove_metadata()
+
+    def batches(self, schema: pa.Schema, batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
+        for split, resolved in self.resolved.items():
+            if isinstance(self.source, ParquetSource):
+                yield from self._parquet_batches(split, resolved, schema, batch_rows)
+            else:
+                yield from self._polars_batches(split, resolved, batch_rows)
+
+    def _parquet_batches(self, split: str | None, resolved: ResolvedInput, schema: pa.Schema,
+                         batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for path in resolved.files:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                table = pa.Table.from_batches([batch])
+                for missing in (n for n in schema.names if n not in table.column_names):
+                    table = table.append_column(missing, pa.nulls(table.num_rows, schema.field(missing).type))
+                yield split, table.select(schema.names).cast(schema), f"Parquet file {path!r}"
+
+    def _polars_batches(self, split: str | None, resolved: ResolvedInput,
+                        batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
+        import polars as pl
+
+        files = list(resolved.files)
+        if isinstance(self.source, CsvSource):
+            lazy = pl.scan_csv(files, schema=self._polars_schema, **self._polars_csv_options())
+        else:
+            lazy = pl.scan_ndjson(files, schema=self._polars_schema)
+        where = f"{self._kind} file {files[0]!r}" if len(files) == 1 else f"{self._kind} files {files}"
+        iterator = iter(lazy.collect_batches(chunk_size=batch_rows))
+        while True:
+            try:
+                frame = next(iterator)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001
+                if "could not parse" in str(exc) or "cannot parse" in str(exc) or "failed to parse" in str(exc):
+                    raise _SchemaTooNarrow(
+                        f"{where} has values that do not fit the column types inferred from its first "
+                        f"{_SCHEMA_SAMPLE_ROWS} rows, even after inferring over whole files: {exc}"
+                    ) from exc
+                raise self._diagnose(exc, files) from exc
+            if getattr(self, "_drop_blank_rows", False):
+                frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+            yield split, frame.to_arrow(), where
+
+    def _diagnose(self, exc: BaseException, files: list[str] | None) -> DataError:
+        """Turn a reader's error into a DataError that names the file, the line and the problem."""
+        for path in files or self.files:
+            problem = _locate_utf8_error(path)
+            if problem is None and isinstance(self.source, JsonLinesSource):
+                problem = _locate_json_error(path)
+            if problem is not None:
+                return DataError(f"{self._kind} file {path!r}: {problem}")
+        where = files or list(self.files)
+        return DataError(
+            f"Cannot read {self._kind} input {where}: {exc}. Expected well-formed {self._kind}. Check the file "
+            "named above around the position the reader reports."
+        )
+
+
+class _SqlReader(_Reader):
+    def __init__(self, source: SqlSource) -> None:
+        self.source = source
+        self.span = source.span
+        self._table: pa.Table | None = None
+
+    def _load(self) -> pa.Table:
+        import polars as pl
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import Connection, Engine
+
+        if self._table is not None:
+            return self._table
+        url = self.source.url
+        engine = url if isinstance(url, (Engine, Connection)) else create_engine(url)
+        try:
+            with (engine.connect() if isinstance(engine, Engine) else _nullcontext(engine)) as connection:
+                result = connection.execute(text(self.source.query))
+                names = list(result.keys())
+                _check_unique_columns(names, f"The result of SQL query {self.source.query!r}")
+                rows = result.fetchall()
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - DBAPI errors differ by driver
+            raise DataError(
+                f"SQL query {self.source.query!r} failed on {_safe_url(url)}: {exc}. Expected a query that "
+                "runs and returns rows. Fix the query or the database URL."
+            ) from exc
+        if not rows:
+            raise DataError(
+                f"SQL query {self.source.query!r} on {_safe_url(url)} returned zero rows; expected at least one. "
+                "Check the query's filters."
+            )
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=names, orient="row", infer_schema_length=None)
+        self._table = frame.to_arrow()
+        return self._table
+
+    def schema(self, *, full_inference: bool) -> pa.Schema:
+        return self._load().schema
+
+    def batches(self, schema: pa.Schema, batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
+        table = self._load()
+        for offset in range(0, table.num_rows, batch_rows):
+            yield None, table.slice(offset, batch_rows), f"the result of SQL query {self.source.query!r}"
+
+    def fingerprint(self) -> str:
+        # The database cannot be fingerprinted cheaply; the query and the database identify the input.
+        text = f"{_safe_url(self.source.url)}\0{self.source.query}"
+        return "sql-sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class _FrameReader(_Reader):
+    def __init__(self, source: DataFrameSource) -> None:
+        self.source = source
+        self.span = source.span
+        self.table = _frame_to_arrow(source.frame)
+        if self.table.num_rows == 0:
+            raise DataError(
+                f"The DataFrame given to ingest has columns {self.table.column_names} but zero rows; expected "
+                "at least one row. Check how the frame was built."
+            )
+
+    def schema(self, *, full_inference: bool) -> pa.Schema:
+        return self.table.schema
+
+    def batches(self, schema: pa.Schema, batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
+        for offset in range(0, self.table.num_rows, batch_rows):
+            yield None, self.table.slice(offset, batch_rows), "the DataFrame"
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(str(self.table.schema).encode())
+        digest.update(hash_rows(self.table, self.table.column_names).tobytes())
+        return "frame-sha256:" + digest.hexdigest()
+
+
+def _frame_to_arrow(frame: Any) -> pa.Table:
+    import pyarrow as pa
+
+    module = type(frame).__module__.split(".")[0]
+    if isinstance(frame, pa.Table):
+        table = frame
+    elif module == "polars":
+        import polars as pl
+
+        if isinstance(frame, pl.LazyFrame):
+            frame = frame.collect()
+        if not isinstance(frame, pl.DataFrame):
+            raise DataError(f"DataFrameSource got a Polars {type(frame).__name__}; expected a DataFrame or LazyFrame.")
+        table = frame.to_arrow()
+    elif module == "pandas":
+        names = [str(c) for c in frame.columns]
+        _check_unique_columns(names, "The pandas DataFrame")
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(
+                f"The pandas DataFrame cannot be converted to Arrow ({exc}); expected one type a column. Cast the "
+                "mixed column, e.g. df[col] = df[col].astype(str)."
+            ) from exc
+    else:
+        raise DataError(
+            f"DataFrameSource got a {type(frame).__module__}.{type(frame).__name__}; expected a pandas or Polars "
+            "DataFrame, a Polars LazyFrame or a pyarrow Table."
+        )
+    _check_unique_columns(table.column_names, "The DataFrame")
+    return table.replace_schema_metadata(None)
+
+
+# ------------------------------------------------------------------------------------- CSV diagnostics
+def _check_unique_columns(names: Sequence[str], where: str) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names):
+        if name in seen:
+            raise DataError(
+                f"{where} has the column name {name!r} twice (columns {seen[name] + 1} and {position + 1}); "
+                "expected unique column names. Rename one of them."
+            )
+        seen[name] = position
+
+
+def _read_csv_header(path: str, delimiter: str, quote_char: str | None) -> list[str]:
+    with open(path, "rb") as handle:
+        raw = handle.readline(1 << 20)
+    try:
+        line = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"CSV file {path!r} line 1 (the header) is not UTF-8: byte {exc.start} is {raw[exc.start]:#04x}. "
+            "Expected UTF-8 text. Re-encode the file, e.g. iconv -f latin1 -t utf-8."
+        ) from None
+    kwargs: dict[str, Any] = {"delimiter": delimiter}
+    kwargs.update({"quotechar": quote_char} if quote_char else {"quoting": csv.QUOTE_NONE})
+    header = next(csv.reader(io.StringIO(line), **kwargs), [])
+    if not header or header == [""]:
+        raise DataError(
+            f"CSV file {path!r} line 1 is blank; expected a header row with column names. Add the header."
+        )
+    for position, name in enumerate(header):
+        if not name.strip():
+            raise DataError(
+                f"CSV file {path!r} header (line 1) has an empty column name at column {position + 1}; "
+                "expected a name for every column. Name it."
+            )
+    _check_unique_columns(header, f"CSV file {path!r} header (line 1)")
+    return header
+
+
+def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str | None) -> tuple[int, int]:
+    """Check every record has ``columns`` fields and every quote is closed.
+
+    Returns (data rows, blank lines).
+
+    Vectorized over the raw bytes: a delimiter or newline counts only outside quotes, i.e. where the
+    number of quote characters before it is even (RFC 4180: an escaped quote "" adds two).
+    """
+    delim = ord(delimiter)
+    quote = ord(quote_char) if quote_char else -1
+    newline = ord("\n")
+    parity = 0  # quote parity at the chunk start
+    fields_open = 0  # delimiters seen in the record that spans the chunk boundary
+    record_bytes = 0  # bytes of the record that spans the chunk boundary (to skip blank lines)
+    record_start = 0  # absolute byte offset where the current record starts
+    data_rows = -1  # the header is the first record
+    blank_lines = 0
+    consumed = 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(_SCAN_CHUNK_BYTES)
+            if not chunk:
+                break
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            if quote >= 0:
+                inside = np.bitwise_xor.accumulate(data == quote) ^ bool(parity)
+                parity = int(inside[-1])
+                outside = ~inside
+                ends = np.flatnonzero((data == newline) & outside)
+                delims = np.flatnonzero((data == delim) & outside)
+            else:
+                ends = np.flatnonzero(data == newline)
+                delims = np.flatnonzero(data == delim)
+            if ends.size:
+                counts = np.diff(np.searchsorted(delims, ends), prepend=0)
+                counts[0] += fields_open
+                starts = np.empty_like(ends)
+                starts[0] = -1 - record_bytes
+                starts[1:] = ends[:-1]
+                lengths = ends - starts - 1  # bytes in each record, without the newline
+                # A blank line (maybe a lone \r) is skipped, as readers do.
+                blank = (counts == 0) & ((lengths == 0) | ((lengths == 1) & (data[np.maximum(ends - 1, 0)] == 13)))
+                bad = np.flatnonzero((counts != columns - 1) & ~blank)
+                if bad.size:
+                    first = int(bad[0])
+                    start = consumed + int(starts[first]) + 1 if first else record_start
+                    line = _line_of(path, start)
+                    got = int(counts[first]) + 1
+                    raise DataError(
+                        f"CSV file {path!r} line {line} has {got} fields; expected {columns} like the header. "
+                        f"{_ragged_hint(path, start, delimiter)}"
+                    )
+                data_rows += int((~blank).sum())
+                blank_lines += int(blank.sum())
+                record_start = consumed + int(ends[-1]) + 1
+                fields_open = int(delims.size - np.searchsorted(delims, ends[-1]))
+                record_bytes = len(chunk) - int(ends[-1]) - 1
+            else:
+                fields_open += int(delims.size)
+                record_bytes += len(chunk)
+            consumed += len(chunk)
+    if parity:
+        line = _line_of(path, _last_open_quote(path, record_start, quote_char or '"'))
+        raise DataError(
+            f"CSV file {path!r} has an unterminated quoted field starting on line {line}: the quote "
+            f"{quote_char!r} opened there is never closed, so the rest of the file would become one value. "
+            f"Expected each quoted field to end with {quote_char!r}. Close the quote or escape it by doubling it."
+        )
+    if record_bytes > 0 and not (record_bytes == 1 and _file_ends_with_cr(path)):
+        if fields_open != columns - 1:
+            line = _line_of(path, record_start)
+            raise DataError(
+                f"CSV file {path!r} line {line} (the last) has {fields_open + 1} fields; expected {columns} like "
+                f"the header. {_ragged_hint(path, record_start, delimiter)}"
+            )
+        data_rows += 1
+    return max(data_rows, 0), blank_lines
+
+
+def _file_ends_with_cr(path: str) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\r"
+
+
+def _ragged_hint(path: str, start: int, delimiter: str) -> str:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        text = handle.readline(200).decode("utf-8", "replace").rstrip("\r\n")
+    return (
+        f"The line reads {text!r}. Add the missing fields (empty between delimiters {delimiter!r} is fine), "
+        "remove the extra ones, or quote values that contain the delimiter."
+    )
+
+
+def _line_of(path: str, offset: int) -> int:
+    """The 1-based line number of a byte offset."""
+    lines = 1
+    remaining = offset
+    with open(path, "rb") as handle:
+        while remaining > 0:
+            chunk = handle.read(min(remaining, _SCAN_CHUNK_BYTES))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            remaining -= len(chunk)
+    return lines
+
+
+def _last_open_quote(path: str, record_start: int, quote_char: str) -> int:
+    """The offset of the quote that is left open at the end of the file (searched from a record start)."""
+    quote = quote_char.encode()
+    with open(path, "rb") as handle:
+        handle.seek(record_start)
+        tail = handle.read()
+    open_at = None
+    position = 0
+    while True:
+        found = tail.find(quote, position)
+        if found < 0:
+            break
+        open_at = found if open_at is None else None
+        position = found + 1
+    return record_start + (open_at if open_at is not None else 0)
+
+
+def _locate_utf8_error(path: str) -> str | None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    consumed = 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(_SCAN_CHUNK_BYTES)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                # The decoder may hold back up to 3 bytes of an incomplete sequence from the previous chunk.
+                pending = len(exc.object) - len(chunk)
+                offset = consumed - pending + exc.start
+                line = _line_of(path, offset)
+                return (
+                    f"line {line} is not UTF-8: byte offset {offset} holds {exc.object[exc.start]:#04x} "
+                    f"({exc.reason}). Expected UTF-8 text. Re-encode the file, e.g. iconv -f latin1 -t utf-8."
+                )
+            if not chunk:
+                return None
+            consumed += len(chunk)
+
+
+def _locate_json_error(path: str) -> str | None:
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                return (
+                    f"line {number} is not valid JSON ({exc.msg} at column {exc.colno}); expected one JSON object "
+                    "a line. Fix that line."
+                )
+            if not isinstance(value, dict):
+                return (
+                    f"line {number} holds a JSON {type(value).__name__}, not an object; expected one JSON object "
+                    "a line, e.g. {\"a\": 1}."
+                )
+            _check_unique_json_keys(line, path, number)
+    return None
+
+
+def _check_unique_json_keys(line: str, path: str, number: int) -> None:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            dupe = next(k for k in keys if keys.count(k) > 1)
+            raise DataError(
+                f"JSON lines file {path!r} line {number} has the key {dupe!r} twice; expected unique column "
+                "names. Rename one of them."
+            )
+        return dict(pairs)
+
+    json.loads(line, object_pairs_hook=hook)
+
+
+class _nullcontext:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _safe_url(url: Any) -> str:
+    text = url.render_as_string(hide_password=True) if hasattr(url, "render_as_string") else None
+    if text is None and hasattr(url, "url"):
+        text = url.url.render_as_string(hide_password=True)
+    if text is None:
+        text = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", str(url))
+    return text
+
+
+__all__ = [
+    "DEFAULT_NULL_VALUES",
+    "CsvSource",
+    "DataFrameSource",
+    "IngestResult",
+    "JsonLinesSource",
+    "ParquetSource",
+    "Source",
+    "SqlSource",
+    "ingest",
+]

@@ -1,0 +1,281 @@
+"""Split assignment: deterministic hash buckets, a partition key, or a time cut-off.
+
+The row hash is Sluiceway's own (a polynomial hash of UTF-8 bytes and of 64-bit values, finished with
+splitmix64), computed with NumPy. Unlike Python's ``hash`` or Polars' ``hash`` it does not depend on the
+process, the machine or the library version, so a row lands in the same split on every run, forever.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sluiceway.errors import DataError
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+_U64 = np.uint64
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+_MIX1 = _U64(0xBF58476D1CE4E5B9)
+_MIX2 = _U64(0x94D049BB133111EB)
+_BYTE_BASE = _U64(0x100000001B3)  # FNV-64 prime; odd, so invertible modulo 2**64
+_NULL_HASH = _U64(0x6E756C6C6E756C6C)  # "nullnull"
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer, vectorized (uint64 arithmetic wraps modulo 2**64 by design)."""
+    with np.errstate(over="ignore"):
+        z = x + _GOLDEN
+        z = (z ^ (z >> _U64(30))) * _MIX1
+        z = (z ^ (z >> _U64(27))) * _MIX2
+        return z ^ (z >> _U64(31))
+
+
+def _hash_strings(array: pa.Array) -> np.ndarray:
+    """Hash every UTF-8 (or binary) value of an Arrow array by its bytes."""
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    if pa.types.is_string_view(array.type) or pa.types.is_binary_view(array.type):
+        array = array.cast(pa.large_string() if pa.types.is_string_view(array.type) else pa.large_binary())
+    is_large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
+    _validity, offsets_buffer, data_buffer = array.buffers()[:3]
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if is_large else np.int32)
+    offsets = offsets[array.offset : array.offset + len(array) + 1].astype(np.int64)
+    n = len(array)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    lengths = np.diff(offsets)
+    with np.errstate(over="ignore"):
+        result = lengths.astype(_U64) * _GOLDEN
+        if stop > start:
+            # Read each value 8 bytes at a time as little-endian words (unaligned views of the buffer),
+            # zeroing the bytes past its end; only values still longer than 8*k take part in round k.
+            padded = np.zeros(stop - start + 8, dtype=np.uint8)
+            padded[: stop - start] = np.frombuffer(data_buffer, dtype=np.uint8)[start:stop]
+            words = np.ndarray(shape=(stop - start,), dtype="<u8", buffer=padded.data, strides=(1,))
+            active = np.flatnonzero(lengths > 0)
+            begin = offsets[:-1][active] - start
+            remaining = lengths[active]
+            while active.size:
+                word = words[begin]
+                short = remaining < 8
+                if short.any():
+                    bits = (remaining[short] * 8).astype(_U64)
+                    word[short] &= (_U64(1) << bits) - _U64(1)
+                result[active] = _mix(result[active] * _BYTE_BASE + word)
+                longer = remaining > 8
+                active, begin, remaining = active[longer], begin[longer] + 8, remaining[longer] - 8
+    result = _mix(result)
+    if array.null_count:
+        result[np.asarray(array.is_null())] = _NULL_HASH
+    return result
+
+
+def hash_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A stable uint64 hash of every value of an Arrow column (nulls hash to one constant)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else (array.chunk(0) if array.num_chunks else
+                                                                      pa.array([], array.type))
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array = array.cast(kind.value_type)
+        kind = array.type
+    if (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind) or pa.types.is_binary_view(kind)):
+        return _hash_strings(array)
+    if pa.types.is_null(kind):
+        return np.full(len(array), _NULL_HASH, dtype=_U64)
+    if pa.types.is_boolean(kind):
+        values = np.asarray(array.fill_null(False)).astype(_U64)
+    elif pa.types.is_floating(kind):
+        floats = np.asarray(array.cast(pa.float64()).fill_null(0.0), dtype=np.float64)
+        floats = np.where(floats == 0.0, 0.0, floats)  # -0.0 and 0.0 are the same value
+        floats = np.where(np.isnan(floats), np.nan, floats)  # one NaN bit pattern
+        values = floats.view(_U64)
+    elif pa.types.is_integer(kind):
+        values = np.asarray(array.cast(pa.int64()).fill_null(0)).view(_U64)
+    elif pa.types.is_temporal(kind) or pa.types.is_decimal(kind):
+        # Hash the canonical text form: independent of the unit or width a reader happened to choose.
+        return _hash_strings(pc.cast(array, pa.string()))
+    else:  # lists, structs, maps from JSON: hash their JSON text
+        text = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in array.to_pylist()]
+        return _hash_strings(pa.array(text, pa.string()))
+    hashed = _mix(values)
+    if array.null_count:
+        hashed[np.asarray(array.is_null())] = _NULL_HASH
+    return hashed
+
+
+def hash_rows(table: pa.Table, columns: list[str] | None = None) -> np.ndarray:
+    """A stable uint64 hash of each row over ``columns`` (default: every column, by name order)."""
+    names = sorted(table.column_names) if columns is None else list(columns)
+    combined = np.zeros(table.num_rows, dtype=_U64)
+    with np.errstate(over="ignore"):
+        for name in names:
+            combined = _mix(combined * _BYTE_BASE + hash_column(table.column(name)))
+    return combined
+
+
+@dataclass(frozen=True)
+class HashSplit:
+    """Deterministic hash buckets with integer weights, e.g. ``{"train": 2, "eval": 1}`` (the default).
+
+    With ``partition_column`` only that column is hashed, so all rows of one key land in one split;
+    otherwise the whole row's content is hashed (identical rows go to the same split).
+    """
+
+    buckets: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({"train": 2, "eval": 1}))
+    partition_column: str | None = None
+
+    def __post_init__(self) -> None:
+        buckets = dict(self.buckets)
+        if not buckets:
+            raise DataError("HashSplit needs at least one bucket, e.g. {'train': 2, 'eval': 1}; got none.")
+        for name, weight in buckets.items():
+            _check_split_name(name)
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+                raise DataError(
+                    f"The weight of split {name!r} in HashSplit must be an integer >= 1; got {weight!r}. "
+                    "Use integer weights such as {'train': 8, 'eval': 1, 'test': 1}."
+                )
+        object.__setattr__(self, "buckets", MappingProxyType(buckets))
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.buckets)
+
+    def assign(self, table: pa.Table, *, source: str = "input") -> np.ndarray:
+        """The split index (into ``split_names``) of every row."""
+        if self.partition_column is not None:
+            _require_column(table, self.partition_column, source, "partition_column of HashSplit")
+            hashes = hash_column(table.column(self.partition_column))
+        else:
+            hashes = hash_rows(table)
+        bounds = np.cumsum(np.array(list(self.buckets.values()), dtype=_U64))
+        return np.searchsorted(bounds, hashes % bounds[-1], side="right").astype(np.int32)
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Rows whose ``column`` is before ``cutoff`` go to ``before``, the rest (at or after) to ``after``.
+
+    ``cutoff`` is a datetime, date, ISO-8601 string or number; a datetime compared with a numeric column
+    is taken as Unix seconds. Rows with a missing time are an error (fill or drop them first).
+    """
+
+    column: str
+    cutoff: _dt.datetime | _dt.date | str | int | float
+    before: str = "train"
+    after: str = "eval"
+
+    def __post_init__(self) -> None:
+        _check_split_name(self.before)
+        _check_split_name(self.after)
+        if self.before == self.after:
+            raise DataError(
+                f"TimeSplit needs two different split names; got before={self.before!r} and "
+                f"after={self.after!r}. Name them e.g. 'train' and 'eval'."
+            )
+
+    @property
+    def split_names(self) -> list[str]:
+        return [self.before, self.after]
+
+    def assign(self, table: pa.Table, *, source: str = "input") -> np.ndarray:
+        import polars as pl
+
+        _require_column(table, self.column, source, "column of TimeSplit")
+        series = pl.from_arrow(table.column(self.column))
+        assert isinstance(series, pl.Series)
+        series = series.rename(self.column)
+        if series.null_count():
+            first = int(series.is_null().arg_max() or 0)
+            raise DataError(
+                f"TimeSplit cannot place {series.null_count()} rows of {source} whose time column "
+                f"{self.column!r} is empty (first at data row {first + 1} of this batch). Expected a time in "
+                "every row. Fill or drop those rows before ingesting, or split by hash instead."
+            )
+        values, cutoff = _comparable(series, self.cutoff, source)
+        return np.where((values >= cutoff).to_numpy(), 1, 0).astype(np.int32)
+
+
+def _comparable(series: pl.Series, cutoff: object, source: str) -> tuple[pl.Series, object]:
+    import polars as pl
+
+    dtype = series.dtype
+    if dtype == pl.String:
+        try:
+            series = series.str.to_datetime(time_zone="UTC")
+        except Exception as exc:  # noqa: BLE001 - polars raises several types for bad dates
+            raise DataError(
+                f"TimeSplit column {series.name!r} of {source} holds text that is not an ISO-8601 time "
+                f"({exc}). Expected e.g. '2013-01-31 08:00:00'. Convert the column or pick another."
+            ) from exc
+        dtype = series.dtype
+    if isinstance(cutoff, str):
+        cutoff = _dt.datetime.fromisoformat(cutoff)
+    if dtype.is_temporal():
+        if isinstance(cutoff, (int, float)):
+            raise DataError(
+                f"TimeSplit cutoff {cutoff!r} is a number but column {series.name!r} of {source} is {dtype}. "
+                "Give the cutoff as a datetime or an ISO-8601 string."
+            )
+        if isinstance(cutoff, _dt.datetime):
+            tz = getattr(dtype, "time_zone", None)
+            if tz is None and cutoff.tzinfo is not None:
+                cutoff = cutoff.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            elif tz is not None and cutoff.tzinfo is None:
+                cutoff = cutoff.replace(tzinfo=_dt.timezone.utc)
+            if dtype == pl.Date:
+                cutoff = cutoff.date() if cutoff.time() == _dt.time(0) else cutoff
+                if isinstance(cutoff, _dt.datetime):
+                    series = series.cast(pl.Datetime("us"))
+        elif isinstance(cutoff, _dt.date) and dtype != pl.Date:
+            cutoff = _dt.datetime.combine(cutoff, _dt.time(0), tzinfo=_dt.timezone.utc if getattr(
+                dtype, "time_zone", None) else None)
+        return series, cutoff
+    if dtype.is_numeric():
+        if isinstance(cutoff, _dt.datetime):
+            if cutoff.tzinfo is None:
+                cutoff = cutoff.replace(tzinfo=_dt.timezone.utc)
+            cutoff = cutoff.timestamp()
+        elif isinstance(cutoff, _dt.date):
+            cutoff = _dt.datetime.combine(cutoff, _dt.time(0), tzinfo=_dt.timezone.utc).timestamp()
+        return series, cutoff
+    raise DataError(
+        f"TimeSplit column {series.name!r} of {source} has type {dtype}; expected a date, datetime, ISO-8601 "
+        "text or a number (Unix seconds). Pick a time column."
+    )
+
+
+def _require_column(table: pa.Table, column: str, source: str, role: str) -> None:
+    if column not in table.column_names:
+        raise DataError(
+            f"The {role} is {column!r}, but {source} has no such column; its columns are "
+            f"{table.column_names}. Pick one of those."
+        )
+
+
+def _check_split_name(name: object) -> None:
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise DataError(
+            f"Split names must be non-empty text without '/' that does not start with '.'; got {name!r}. "
+            "Use names such as 'train', 'eval', 'test'."
+        )
+
+
+SplitConfig = HashSplit | TimeSplit
+
+__all__ = ["HashSplit", "SplitConfig", "TimeSplit", "hash_column", "hash_rows"]
