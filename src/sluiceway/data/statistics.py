@@ -58,9 +58,15 @@ strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` so the file is strict JSON::
       ]
     }
 
-Numeric statistics of NaN-containing float columns are over the finite values plus inf (NaN is
-counted in ``num_nan`` and excluded from mean/std/quantiles). ``min``/``max``/``mean`` are exact;
-``std`` uses Chan's parallel merge of Welford accumulators (exact to floating-point rounding).
+Numeric statistics: NaN is counted in ``num_nan`` and excluded from everything else; ``mean`` and
+``std`` are over finite values; ``min``/``max``/quantiles/histograms include ±inf. count, mean, min,
+max, zeros, NaN and inf are exact; ``std`` uses Chan's parallel merge of per-batch moments (exact to
+floating-point rounding). Quantiles and histograms are exact while a feature has at most
+``exact_cap`` distinct values, else from a KLL sketch (``rank_error``). Booleans are numeric 0/1;
+datetimes are numeric in their epoch unit. Weighted quantiles/histograms beyond the exact phase feed
+the sketch with each value repeated by its stochastically rounded weight (approximate). String lengths
+are in bytes. Top values are exact while a feature has few distinct values (``top_values_exact``),
+``unique`` exact while ``unique_exact``, else a HyperLogLog estimate.
 """
 
 from __future__ import annotations
@@ -315,11 +321,11 @@ class WeightedStringStats:
 
 @dataclass(frozen=True)
 class StringStats:
-    """Statistics of a string (or bytes, shown as hex-free latin-1 text) feature's values.
+    """Statistics of a string (or bytes, shown UTF-8 decoded with backslash escapes) feature's values.
 
     ``unique`` is exact when ``unique_exact`` (few distinct values), else an HLL estimate.
     ``top_values`` are sorted by count, descending; exact when ``top_values_exact``.
-    Lengths are in characters (bytes for ``bytes`` features).
+    Lengths are in bytes (UTF-8 bytes for strings), like TFDV's ``avg_length``.
     """
 
     unique: int
@@ -585,8 +591,715 @@ class StatisticsSet:
         return cls.from_dict(json.loads(text))
 
 
+
+# ================================================================================================
+# Computation: one streaming pass with mergeable accumulators
+# ================================================================================================
+_HASH_SEED = 0x5E1CE  # fixed so hashes agree across batches, threads and (same-version) workers
+_SAMPLE_ROWS = 16_384
+
+
+@dataclass(frozen=True)
+class StatisticsOptions:
+    """How statistics are computed (every field has a TFDV-like default)."""
+
+    slice_by: tuple[str, ...] = ()
+    weight_column: str | None = None
+    top_k: int = 20
+    num_rank_histogram_buckets: int = 50
+    num_histogram_buckets: int = 10
+    num_quantiles: int = 10  # quantiles at ranks 0, 1/n, ..., 1 (n + 1 values)
+    exact_cap: int = 16_384  # numeric features keep exact value counts up to this many values
+    hll_p: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "num_histogram_buckets", "num_quantiles", "exact_cap"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"The '{name}' parameter of compute_statistics must be an int >= 1. Got {value!r} instead."
+                )
+
+
+def _arrow_feature_type(dtype: Any) -> tuple[FeatureType, FeatureType]:
+    """(type, value_type) of an Arrow data type."""
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_dictionary(dtype):
+        return _arrow_feature_type(dtype.value_type)
+    if t.is_boolean(dtype):
+        return FeatureType.BOOL, FeatureType.BOOL
+    if t.is_integer(dtype):
+        return FeatureType.INT, FeatureType.INT
+    if t.is_floating(dtype) or t.is_decimal(dtype):
+        return FeatureType.FLOAT, FeatureType.FLOAT
+    if t.is_string(dtype) or t.is_large_string(dtype) or getattr(t, "is_string_view", lambda _: False)(dtype):
+        return FeatureType.STRING, FeatureType.STRING
+    if t.is_binary(dtype) or t.is_large_binary(dtype) or t.is_fixed_size_binary(dtype):
+        return FeatureType.BYTES, FeatureType.BYTES
+    if t.is_temporal(dtype):
+        return FeatureType.DATETIME, FeatureType.DATETIME
+    if t.is_list(dtype) or t.is_large_list(dtype) or t.is_fixed_size_list(dtype):
+        inner, _ = _arrow_feature_type(dtype.value_type)
+        if inner in (FeatureType.LIST, FeatureType.STRUCT):
+            inner = FeatureType.STRING  # nested lists: values are summarised as text
+        return FeatureType.LIST, inner
+    if t.is_struct(dtype):
+        return FeatureType.STRUCT, FeatureType.STRUCT
+    if t.is_null(dtype):
+        return FeatureType.NULL, FeatureType.NULL
+    return FeatureType.STRING, FeatureType.STRING
+
+
+def _plan_features(schema: Any, exclude: Sequence[str] = ()) -> list[tuple[str, tuple[str, ...], FeatureType, FeatureType]]:
+    """(feature name, path of struct fields, type, value_type) for every feature; structs flattened."""
+    out: list[tuple[str, tuple[str, ...], FeatureType, FeatureType]] = []
+
+    def visit(name: str, path: tuple[str, ...], dtype: Any) -> None:
+        ftype, vtype = _arrow_feature_type(dtype)
+        out.append((name, path, ftype, vtype))
+        if ftype is FeatureType.STRUCT:
+            for i in range(dtype.num_fields):
+                child = dtype.field(i)
+                visit(f"{name}.{child.name}", (*path, child.name), child.type)
+
+    for fld in schema:
+        if fld.name in exclude:
+            continue
+        visit(fld.name, (fld.name,), fld.type)
+    return out
+
+
+class _FeatureAccumulator:
+    """Everything known about one feature of one dataset so far; mergeable, picklable."""
+
+    def __init__(self, ftype: FeatureType, vtype: FeatureType, options: StatisticsOptions, weighted: bool) -> None:
+        from sluiceway.data.sketches import DistinctCounter, FrequentValues, Moments, QuantileAccumulator
+
+        self.type, self.value_type = ftype, vtype
+        self.count = 0
+        self.missing = 0
+        self.w_count = 0.0
+        self.w_missing = 0.0
+        self.moments = self.quantiles = self.w_quantiles = None
+        self.freq = self.w_freq = self.distinct = None
+        self.len_min = math.inf
+        self.len_max = -math.inf
+        self.len_sum = 0
+        self.len_n = 0
+        self.list_min = math.inf
+        self.list_max = -math.inf
+        self.list_total = 0
+        self.list_n = 0
+        if vtype.is_numeric:
+            self.moments = Moments()
+            self.quantiles = QuantileAccumulator(exact_cap=options.exact_cap)
+            if weighted:
+                self.w_quantiles = QuantileAccumulator(exact_cap=options.exact_cap)
+        elif vtype.is_string:
+            self.freq = FrequentValues()
+            self.distinct = DistinctCounter(options.hll_p)
+            if weighted:
+                self.w_freq = FrequentValues()
+
+    def merge(self, other: _FeatureAccumulator) -> _FeatureAccumulator:
+        if other.type != self.type or other.value_type != self.value_type:
+            numeric = {FeatureType.INT, FeatureType.FLOAT}
+            if {self.value_type, other.value_type} <= numeric:
+                self.value_type = FeatureType.FLOAT
+                if self.type in numeric:
+                    self.type = FeatureType.FLOAT
+            elif other.type is FeatureType.NULL:
+                pass
+            elif self.type is FeatureType.NULL:
+                other.count, other.missing = other.count + self.count, other.missing + self.missing
+                other.w_count, other.w_missing = other.w_count + self.w_count, other.w_missing + self.w_missing
+                self.__dict__.update(other.__dict__)
+                return self
+            else:
+                from sluiceway.errors import DataError
+
+                raise DataError(
+                    f"A feature has type {self.type.value} in one file and {other.type.value} in "
+                    f"another; statistics need one type per feature within a split."
+                )
+        self.count += other.count
+        self.missing += other.missing
+        self.w_count += other.w_count
+        self.w_missing += other.w_missing
+        for name in ("moments", "quantiles", "w_quantiles", "freq", "w_freq", "distinct"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                if mine is None:
+                    setattr(self, name, theirs)
+                else:
+                    mine.merge(theirs)
+        self.len_min = min(self.len_min, other.len_min)
+        self.len_max = max(self.len_max, other.len_max)
+        self.len_sum += other.len_sum
+        self.len_n += other.len_n
+        self.list_min = min(self.list_min, other.list_min)
+        self.list_max = max(self.list_max, other.list_max)
+        self.list_total += other.list_total
+        self.list_n += other.list_n
+        return self
+
+    # -- batch updates ------------------------------------------------------------------------
+    def update(self, s: Any, w: Any | None, options: StatisticsOptions) -> None:
+        """Fold in one batch of this feature (a Polars Series) and the weights (a Series or None)."""
+        import polars as pl
+
+        n = s.len()
+        nulls = s.null_count()
+        self.count += n - nulls
+        self.missing += nulls
+        if w is not None:
+            w = w.fill_null(0.0).cast(pl.Float64)
+            valid = s.is_not_null()
+            wc = float(w.filter(valid).sum()) if nulls else float(w.sum())
+            self.w_count += wc
+            self.w_missing += float(w.sum()) - wc
+        if n == nulls:
+            return
+        if nulls:
+            if w is not None:
+                w = w.filter(s.is_not_null())
+            s = s.drop_nulls()
+        if self.type is FeatureType.LIST:
+            lengths = s.list.len()
+            self.list_min = min(self.list_min, int(lengths.min()))
+            self.list_max = max(self.list_max, int(lengths.max()))
+            self.list_total += int(lengths.sum())
+            self.list_n += lengths.len()
+            s = s.explode().drop_nulls()
+            w = None  # weights are not spread over list elements
+            if s.len() == 0:
+                return
+            if self.value_type is FeatureType.STRING and s.dtype != pl.String:
+                s = s.cast(pl.String)
+        if self.value_type.is_numeric:
+            self._update_numeric(s, w, options)
+        elif self.value_type.is_string:
+            self._update_string(s, w, options)
+
+    def _update_numeric(self, s: Any, w: Any | None, options: StatisticsOptions) -> None:
+        import numpy as np
+        import polars as pl
+
+        if s.dtype == pl.Boolean:
+            s = s.cast(pl.Int8)
+        elif s.dtype.is_temporal():
+            s = s.to_physical()
+        elif s.dtype.is_decimal():
+            s = s.cast(pl.Float64)
+        is_float = s.dtype.is_float()
+        col = pl.col("v")
+        frame = s.alias("v").to_frame()
+        if is_float:
+            finite = col.filter(col.is_finite())
+            row = frame.select(
+                finite.len().alias("count"),
+                finite.mean().alias("mean"),
+                finite.var(ddof=0).alias("var"),
+                col.filter(col.is_not_nan()).min().alias("min"),
+                col.filter(col.is_not_nan()).max().alias("max"),
+                (col == 0).sum().alias("zeros"),
+                col.is_nan().sum().alias("nan"),
+                col.is_infinite().sum().alias("inf"),
+            ).row(0)
+        else:
+            row = frame.select(
+                col.len().alias("count"),
+                col.cast(pl.Float64).mean().alias("mean"),
+                col.cast(pl.Float64).var(ddof=0).alias("var"),
+                col.min().cast(pl.Float64).alias("min"),
+                col.max().cast(pl.Float64).alias("max"),
+                (col == 0).sum().alias("zeros"),
+            ).row(0) + (0, 0)
+        count, mean, var, vmin, vmax, zeros, nan, inf = row
+        count = int(count)
+        self.moments.update_summary(
+            num_values=s.len(),
+            count=count,
+            mean=float(mean) if count else 0.0,
+            m2=float(var) * count if count and var is not None else 0.0,
+            min=float(vmin) if vmin is not None else math.inf,
+            max=float(vmax) if vmax is not None else -math.inf,
+            num_zeros=int(zeros),
+            num_nan=int(nan),
+            num_inf=int(inf),
+        )
+        if nan:
+            keep = s.is_not_nan()
+            s = s.filter(keep)
+            if w is not None:
+                w = w.filter(keep)
+        if s.len() == 0:
+            return
+        values = None
+        q = self.quantiles
+        if q.wants_counts():
+            sample = s.head(_SAMPLE_ROWS)
+            if sample.len() >= _SAMPLE_ROWS and sample.n_unique() > options.exact_cap // 2:
+                q.to_sketch()
+            else:
+                vc = s.value_counts(name="count")
+                if vc.height <= options.exact_cap:
+                    q.update_counts(vc.to_series(0).cast(pl.Float64).to_numpy(), vc.get_column("count").to_numpy())
+                else:
+                    q.to_sketch()
+        if not q.wants_counts():
+            values = np.require(s.cast(pl.Float64).to_numpy(), dtype=np.float64, requirements=["C", "W"])
+            q.update(values)
+        if w is not None:
+            x = values if values is not None else s.cast(pl.Float64).to_numpy()
+            wv = w.to_numpy()
+            self.moments.merge(_weighted_moments(x, wv))
+            self.w_quantiles.update_weighted(x, wv)
+
+    def _update_string(self, s: Any, w: Any | None, options: StatisticsOptions) -> None:
+        import numpy as np
+        import polars as pl
+
+        if s.dtype == pl.Binary:
+            lengths = s.bin.size()
+        else:
+            if s.dtype != pl.String:
+                s = s.cast(pl.String)
+            lengths = s.str.len_bytes()
+        self.len_min = min(self.len_min, int(lengths.min()))
+        self.len_max = max(self.len_max, int(lengths.max()))
+        self.len_sum += int(lengths.sum())
+        self.len_n += lengths.len()
+        freq = self.freq
+        sample = s.head(_SAMPLE_ROWS)
+        low_cardinality = sample.n_unique() <= freq.capacity // 2
+        if low_cardinality:
+            vc = s.value_counts(name="count")
+            labels_s = vc.get_column(s.name)
+            counts = vc.get_column("count").to_numpy()
+            self.distinct.update_hashes(labels_s.hash(_HASH_SEED).to_numpy())
+            keep, reduced_by = freq.reduce_counts(counts, freq.capacity)
+            if not keep.all():
+                labels_s, counts = labels_s.filter(pl.Series(keep)), counts[keep] - reduced_by
+            freq.update_counts(_labels(labels_s), counts, reduced_by=reduced_by)
+        else:
+            hashes = s.hash(_HASH_SEED)
+            hv = hashes.value_counts(name="count")
+            hh = hv.get_column(hashes.name).to_numpy()
+            counts = hv.get_column("count").to_numpy()
+            self.distinct.update_hashes(hh)
+            keep, reduced_by = freq.reduce_counts(counts, freq.capacity)
+            if keep.any():
+                kept = pl.Series("h", hh[keep])
+                kept_counts = counts[keep] - reduced_by
+                frame = pl.DataFrame({"v": s, "h": hashes})
+                reps = frame.filter(pl.col("h").is_in(kept.implode())).unique("h", keep="any")
+                label_of = dict(zip(reps.get_column("h").to_list(), _labels(reps.get_column("v"))))
+                freq.update_counts([label_of[h] for h in kept.to_list()], kept_counts, reduced_by=reduced_by)
+            else:
+                freq.update_counts([], np.empty(0), reduced_by=reduced_by)
+        freq.add_total(s.len())
+        if w is not None and self.w_freq is not None:
+            frame = pl.DataFrame({"v": s, "w": w})
+            agg = frame.group_by("v").agg(pl.col("w").sum())
+            wsum = agg.get_column("w").to_numpy() * _WEIGHT_SCALE
+            keep, reduced_by = self.w_freq.reduce_counts(wsum, self.w_freq.capacity)
+            lab = agg.get_column("v").filter(pl.Series(keep)) if not keep.all() else agg.get_column("v")
+            self.w_freq.update_counts(_labels(lab), wsum[keep] - reduced_by, reduced_by=reduced_by)
+
+    # -- results ------------------------------------------------------------------------------
+    def finish(self, name: str, options: StatisticsOptions, weighted: bool) -> FeatureStatistics:
+        numeric = string = lst = None
+        if self.type is FeatureType.LIST and self.list_n:
+            lst = ListStats(
+                min_num_values=int(self.list_min),
+                max_num_values=int(self.list_max),
+                avg_num_values=self.list_total / self.list_n,
+                total_num_values=self.list_total,
+            )
+        if self.moments is not None and self.moments.num_values:
+            numeric = self._finish_numeric(options, weighted)
+        if self.freq is not None and self.len_n:
+            string = self._finish_string(options, weighted)
+        return FeatureStatistics(
+            name=name,
+            type=self.type,
+            value_type=self.value_type,
+            count=self.count,
+            missing=self.missing,
+            weighted_count=self.w_count if weighted else None,
+            weighted_missing=self.w_missing if weighted else None,
+            numeric=numeric,
+            string=string,
+            list=lst,
+        )
+
+    def _finish_numeric(self, options: StatisticsOptions, weighted: bool) -> NumericStats:
+        m, q = self.moments, self.quantiles
+        ranks = [i / options.num_quantiles for i in range(options.num_quantiles + 1)]
+
+        def parts(acc: Any) -> tuple[tuple[Quantile, ...], float | None, Histogram | None, Histogram | None]:
+            if acc is None or acc.n == 0:
+                return (), None, None, None
+            qs = acc.quantiles(ranks)
+            median = acc.quantiles([0.5])[0]
+            lo, hi = qs[0], qs[-1]
+            hist = Histogram("standard", tuple(Bucket(*b) for b in acc.histogram(lo, hi, options.num_histogram_buckets)))
+            qhist = Histogram("quantiles", tuple(Bucket(*b) for b in acc.quantile_histogram(options.num_histogram_buckets)))
+            return tuple(Quantile(r, v) for r, v in zip(ranks, qs)), median, hist, qhist
+
+        quantiles, median, hist, qhist = parts(q)
+        w_stats = None
+        if weighted and self.w_quantiles is not None:
+            wq, wmedian, whist, wqhist = parts(self.w_quantiles)
+            w_stats = WeightedNumericStats(
+                mean=m.w_mean if m.w_sum > 0 else None,
+                std=m.weighted_std,
+                median=wmedian,
+                quantiles=wq,
+                histogram=whist,
+                quantile_histogram=wqhist,
+            )
+        has_values = m.num_values > m.num_nan
+        return NumericStats(
+            mean=m.mean if m.count else None,
+            std=m.std,
+            min=m.min if has_values else None,
+            median=median,
+            max=m.max if has_values else None,
+            num_zeros=m.num_zeros,
+            num_nan=m.num_nan,
+            num_inf=m.num_inf,
+            quantiles=quantiles,
+            histogram=hist,
+            quantile_histogram=qhist,
+            exact=q.is_exact,
+            rank_error=q.rank_error,
+            weighted=w_stats,
+        )
+
+    def _finish_string(self, options: StatisticsOptions, weighted: bool) -> StringStats:
+        freq = self.freq
+        exact = freq.is_exact
+        if exact:
+            unique = freq.num_active
+        else:
+            unique = max(int(round(self.distinct.estimate())), 1)
+        top = freq.top(max(options.top_k, options.num_rank_histogram_buckets))
+        w_stats = None
+        if weighted and self.w_freq is not None:
+            wtop = [(v, c / _WEIGHT_SCALE) for v, c in self.w_freq.top(max(options.top_k, options.num_rank_histogram_buckets))]
+            w_stats = WeightedStringStats(
+                top_values=tuple(ValueCount(v, c) for v, c in wtop[: options.top_k]),
+                rank_histogram=tuple(RankBucket(i, i, v, c) for i, (v, c) in enumerate(wtop[: options.num_rank_histogram_buckets])),
+            )
+        return StringStats(
+            unique=unique,
+            unique_exact=exact,
+            top_values=tuple(ValueCount(v, c) for v, c in top[: options.top_k]),
+            top_values_exact=exact,
+            rank_histogram=tuple(RankBucket(i, i, v, c) for i, (v, c) in enumerate(top[: options.num_rank_histogram_buckets])),
+            avg_length=self.len_sum / self.len_n if self.len_n else None,
+            min_length=int(self.len_min) if self.len_n else None,
+            max_length=int(self.len_max) if self.len_n else None,
+            weighted=w_stats,
+        )
+
+
+_WEIGHT_SCALE = 1000.0  # weighted top-value counts are kept as integers in thousandths
+
+
+def _labels(series: Any) -> list[str]:
+    """Python strings for a Polars String or Binary series (bytes decoded with backslash escapes)."""
+    values = series.to_list()
+    if values and isinstance(values[0], (bytes, bytearray)):
+        return [v.decode("utf-8", "backslashreplace") for v in values]
+    return values
+
+
+def _weighted_moments(x: Any, w: Any) -> Any:
+    import numpy as np
+
+    from sluiceway.data.sketches import Moments
+
+    finite = np.isfinite(x)
+    if not finite.all():
+        x, w = x[finite], w[finite]
+    out = Moments()
+    w_sum = float(w.sum())
+    if w_sum > 0:
+        out.w_sum = w_sum
+        out.w_mean = float((w * x).sum() / w_sum)
+        out.w_m2 = float((w * (x - out.w_mean) ** 2).sum())
+    return out
+
+
+class _DatasetAccumulator:
+    def __init__(self) -> None:
+        self.num_examples = 0
+        self.w_num_examples = 0.0
+        self.features: dict[str, _FeatureAccumulator] = {}
+
+    def merge(self, other: _DatasetAccumulator) -> _DatasetAccumulator:
+        self.num_examples += other.num_examples
+        self.w_num_examples += other.w_num_examples
+        for name, acc in other.features.items():
+            mine = self.features.get(name)
+            if mine is None:
+                self.features[name] = acc
+            else:
+                try:
+                    mine.merge(acc)
+                except Exception as exc:
+                    from sluiceway.errors import DataError
+
+                    raise DataError(f"Feature '{name}': {exc}") from exc
+        return self
+
+
+# key: (split, slice column or None, slice value or None)
+_Key = tuple[str, Any, Any]
+
+
+def _merge_results(a: dict[_Key, _DatasetAccumulator], b: dict[_Key, _DatasetAccumulator]) -> dict[_Key, _DatasetAccumulator]:
+    for key, acc in b.items():
+        if key in a:
+            a[key].merge(acc)
+        else:
+            a[key] = acc
+    return a
+
+
+class StatisticsMapper:
+    """The map function of a statistics pass: a fragment's batches → accumulators (picklable)."""
+
+    def __init__(self, options: StatisticsOptions) -> None:
+        self.options = options
+
+    def __call__(self, fragment: Any, batches: Any) -> dict[_Key, _DatasetAccumulator]:
+        return self.map_batches(batches, split=fragment.tag, count_rows=fragment.column_group == 0)
+
+    def map_batches(self, batches: Any, *, split: str, count_rows: bool = True) -> dict[_Key, _DatasetAccumulator]:
+        import polars as pl
+
+        opts = self.options
+        out: dict[_Key, _DatasetAccumulator] = {}
+        plan = None
+        for batch in batches:
+            if plan is None:
+                exclude = [opts.weight_column] if opts.weight_column else []
+                plan = _plan_features(batch.schema, exclude)
+                missing = [c for c in (*opts.slice_by, *exclude) if c not in batch.schema.names]
+                if missing:
+                    from sluiceway.errors import DataError
+
+                    raise DataError(
+                        f"Column(s) {', '.join(map(repr, missing))} not found in split '{split}'. "
+                        f"Columns: {', '.join(batch.schema.names)}"
+                    )
+            df = pl.from_arrow(batch, rechunk=False)
+            if isinstance(df, pl.Series):  # a single-column batch can come back as a Series
+                df = df.to_frame()
+            self._update(out, (split, None, None), df, plan, count_rows)
+            for col in opts.slice_by:
+                for key, part in df.partition_by(col, as_dict=True, maintain_order=True).items():
+                    value = key[0] if isinstance(key, tuple) else key
+                    self._update(out, (split, col, None if value is None else str(value)), part, plan, count_rows)
+        if plan is None:
+            out[(split, None, None)] = _DatasetAccumulator()
+        return out
+
+    def _update(self, out: dict[_Key, _DatasetAccumulator], key: _Key, df: Any, plan: Any, count_rows: bool) -> None:
+        opts = self.options
+        acc = out.get(key)
+        if acc is None:
+            acc = out[key] = _DatasetAccumulator()
+        w = df.get_column(opts.weight_column) if opts.weight_column else None
+        weighted = w is not None
+        if count_rows:
+            acc.num_examples += df.height
+            if weighted:
+                acc.w_num_examples += float(w.fill_null(0.0).sum())
+        for name, path, ftype, vtype in plan:
+            if path[0] not in df.columns:
+                continue
+            s = df.get_column(path[0])
+            for field_name in path[1:]:
+                s = s.struct.field(field_name)
+            fa = acc.features.get(name)
+            if fa is None:
+                fa = acc.features[name] = _FeatureAccumulator(ftype, vtype, opts, weighted)
+            fa.update(s.alias(name.replace(".", "_")), w, opts)
+
+
+def _finish(results: dict[_Key, _DatasetAccumulator], split_order: Sequence[str], options: StatisticsOptions, feature_order: dict[str, int]) -> StatisticsSet:
+    weighted = options.weight_column is not None
+    datasets = []
+
+    def sort_key(key: _Key) -> tuple[int, int, str, str]:
+        split, col, value = key
+        return (
+            split_order.index(split) if split in split_order else len(split_order),
+            0 if col is None else 1 + (options.slice_by.index(col) if col in options.slice_by else 0),
+            "" if value is None else str(value),
+            "",
+        )
+
+    for key in sorted(results, key=sort_key):
+        split, col, value = key
+        acc = results[key]
+        names = sorted(acc.features, key=lambda n: (feature_order.get(n, len(feature_order)), n))
+        feats = tuple(acc.features[n].finish(n, options, weighted) for n in names)
+        datasets.append(
+            DatasetStatistics(
+                split=split,
+                num_examples=acc.num_examples,
+                features=feats,
+                weighted_num_examples=acc.w_num_examples if weighted else None,
+                slice=SliceKey(col, value) if col is not None else None,
+            )
+        )
+    return StatisticsSet(tuple(datasets))
+
+
+def _resolve_splits(data: Any, split_names: Sequence[str] | None, default_split: str) -> dict[str, Any]:
+    """Map split name → list of Parquet files, or → an in-memory Arrow table."""
+    from sluiceway.data.engine import list_parquet_files
+    from sluiceway.errors import DataError
+
+    if hasattr(data, "uri") and not isinstance(data, (str, Path)):
+        data = data.uri
+    splits: dict[str, Any] = {}
+    if isinstance(data, Mapping):
+        for name, value in data.items():
+            splits[str(name)] = _resolve_one(value)
+    elif isinstance(data, (str, Path)):
+        p = Path(data)
+        split_dirs = sorted(d for d in p.glob("Split-*") if d.is_dir()) if p.is_dir() else []
+        if split_dirs:
+            for d in split_dirs:
+                splits[d.name[len("Split-"):]] = list_parquet_files(d)
+        else:
+            splits[default_split] = list_parquet_files(p)
+    else:
+        splits[default_split] = _resolve_one(data)
+    if split_names is not None:
+        unknown = [s for s in split_names if s not in splits]
+        if unknown:
+            raise DataError(
+                f"Split(s) {', '.join(map(repr, unknown))} not found. Available: {', '.join(splits) or '(none)'}"
+            )
+        splits = {s: splits[s] for s in split_names}
+    return splits
+
+
+def _resolve_one(value: Any) -> Any:
+    from sluiceway.data.engine import list_parquet_files
+
+    if isinstance(value, (str, Path)):
+        return list_parquet_files(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, Path)) for v in value):
+        files: list[str] = []
+        for v in value:
+            files.extend(list_parquet_files(v))
+        return files
+    return _to_arrow(value)
+
+
+def _to_arrow(value: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(value, pa.Table):
+        return value
+    if isinstance(value, pa.RecordBatch):
+        return pa.Table.from_batches([value])
+    module = type(value).__module__
+    if module.startswith("polars"):
+        return value.to_arrow()
+    if module.startswith("pandas"):
+        return pa.Table.from_pandas(value, preserve_index=False)
+    raise TypeError(
+        "compute_statistics needs a Parquet path, an Examples artifact, a pyarrow Table, a Polars or pandas "
+        f"DataFrame, or a mapping of split name to one of those. Got {type(value).__name__} instead."
+    )
+
+
+def compute_statistics(
+    data: Any,
+    *,
+    split_names: Sequence[str] | None = None,
+    slice_by: str | Sequence[str] | None = None,
+    weight_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    engine: Any = None,
+    default_split: str = "all",
+    top_k: int = 20,
+    num_histogram_buckets: int = 10,
+    num_quantiles: int = 10,
+    exact_cap: int = 16_384,
+) -> StatisticsSet:
+    """Statistics of every feature of every split, in one streaming pass.
+
+    ``data``: an ``Examples`` artifact (or its URI: splits from ``Split-{name}/`` folders), a Parquet
+    file or folder (one dataset named ``default_split``), an in-memory pyarrow Table / Polars / pandas
+    DataFrame, or a mapping ``{split: any of those}``. ``slice_by`` adds one dataset per value of each
+    given column (per split); ``weight_column`` adds weighted statistics (and is not a feature).
+    ``engine``: ``None``/``"local"`` (threads over row groups) or an ``Engine``.
+    """
+    from sluiceway.data.engine import default_engine, plan_fragments
+
+    if isinstance(slice_by, str):
+        slice_by = (slice_by,)
+    options = StatisticsOptions(
+        slice_by=tuple(slice_by or ()),
+        weight_column=weight_column,
+        top_k=top_k,
+        num_histogram_buckets=num_histogram_buckets,
+        num_quantiles=num_quantiles,
+        exact_cap=exact_cap,
+    )
+    splits = _resolve_splits(data, split_names, default_split)
+    mapper = StatisticsMapper(options)
+    results: dict[_Key, _DatasetAccumulator] = {}
+    feature_order: dict[str, int] = {}
+    eng = None
+    always = [c for c in (*options.slice_by, weight_column) if c]
+    for split, source in splits.items():
+        if isinstance(source, list):
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(source[0])
+            cols = list(columns) if columns is not None else schema.names
+            for name, *_ in _plan_features(schema, [weight_column] if weight_column else []):
+                feature_order.setdefault(name, len(feature_order))
+            eng = eng or default_engine(engine)
+            costs = {f.name: (4.0 if _arrow_feature_type(f.type)[1].is_string else 1.0) for f in schema}
+            fragments = plan_fragments(
+                source,
+                columns=cols,
+                always_columns=always,
+                parallelism=getattr(eng, "parallelism", 1),
+                column_costs=costs,
+                tag=split,
+            )
+            part = eng.map_reduce(fragments, mapper, _merge_results)
+            if not part:
+                part = {(split, None, None): _DatasetAccumulator()}
+        else:
+            table = source.select(list(dict.fromkeys([*columns, *always]))) if columns is not None else source
+            for name, *_ in _plan_features(table.schema, [weight_column] if weight_column else []):
+                feature_order.setdefault(name, len(feature_order))
+            part = mapper.map_batches(iter(table.to_batches(max_chunksize=256 * 1024)), split=split)
+        _merge_results(results, part)
+    return _finish(results, list(splits), options, feature_order)
+
 __all__ = [
     "Bucket",
+    "StatisticsMapper",
+    "StatisticsOptions",
+    "compute_statistics",
     "DatasetStatistics",
     "FeatureStatistics",
     "FeatureType",

@@ -1,0 +1,234 @@
+"""The data engine: map a function over pieces of Parquet files and merge mergeable accumulators.
+
+Heavy data work (statistics, transform analyzers, metrics) is written once as
+
+    accumulator = map_fn(fragment, batches)     # batches: an iterator of pyarrow.RecordBatch
+    accumulator = merge_fn(accumulator, other)  # associative and commutative
+
+and an ``Engine`` decides where the map calls run. ``InProcessEngine`` runs them on threads over
+Parquet row groups (and over groups of columns when a file has fewer row groups than workers, so one
+big row group still uses every core); a Ray engine will back the same interface with remote tasks,
+which is why a ``Fragment`` is a small picklable description (path, row group, columns) that the
+worker reads itself, and why accumulators must pickle. Memory is bounded: at most ``max_workers``
+fragments are read at a time, each as record batches of at most ``batch_rows`` rows, and results
+are merged as soon as they arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from sluiceway.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+A = TypeVar("A")
+
+DEFAULT_BATCH_ROWS = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One unit of work: some row groups and columns of one Parquet file.
+
+    ``column_group`` numbers the column subsets a row group was split into (0 is the first); a map
+    function that counts rows should count them only in column group 0. ``tag`` carries what the
+    caller needs to route results (a split name, say).
+    """
+
+    path: str
+    row_groups: tuple[int, ...] | None = None  # None: the whole file
+    columns: tuple[str, ...] | None = None  # None: every column
+    num_rows: int = 0
+    column_group: int = 0
+    tag: str = ""
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def iter_batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
+        """Read this fragment as ``pyarrow.RecordBatch`` es of at most ``batch_rows`` rows."""
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(self.path)
+            yield from pf.iter_batches(
+                batch_size=batch_rows,
+                row_groups=list(self.row_groups) if self.row_groups is not None else None,
+                columns=list(self.columns) if self.columns is not None else None,
+                use_threads=True,
+            )
+        except FileNotFoundError as exc:
+            raise DataError(f"Parquet file not found: {self.path}") from exc
+        except OSError as exc:
+            raise DataError(f"Cannot read Parquet file {self.path}: {exc}") from exc
+
+
+class Engine(Protocol):
+    """Where map/merge work runs. Implementations: ``InProcessEngine`` (threads); Ray (later)."""
+
+    def map_reduce(
+        self,
+        fragments: Sequence[Fragment],
+        map_fn: Callable[[Fragment, Iterator[Any]], A],
+        merge_fn: Callable[[A, A], A],
+        *,
+        initial: A | None = None,
+    ) -> A | None: ...
+
+
+def list_parquet_files(path: str | os.PathLike[str]) -> list[str]:
+    """The Parquet files at ``path``: the file itself, or ``*.parquet`` under a directory (sorted)."""
+    p = Path(path)
+    if p.is_file():
+        return [str(p)]
+    if p.is_dir():
+        files = sorted(str(f) for f in p.rglob("*.parquet") if f.is_file())
+        if not files:
+            raise DataError(f"No Parquet files (*.parquet) under {p}.")
+        return files
+    raise DataError(f"Path not found: {p}. Give a Parquet file or a directory of Parquet files.")
+
+
+def _balance(columns: Sequence[str], costs: dict[str, float], groups: int) -> list[list[str]]:
+    """Split columns into ``groups`` lists of about equal total cost (greedy, largest first)."""
+    bins: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(groups)]
+    for col in sorted(columns, key=lambda c: -costs.get(c, 1.0)):
+        i = min(range(groups), key=lambda j: bins[j][0])
+        total, cols = bins[i]
+        bins[i] = (total + costs.get(col, 1.0), [*cols, col])
+    order = {c: i for i, c in enumerate(columns)}
+    return [sorted(cols, key=order.__getitem__) for _, cols in bins if cols]
+
+
+def plan_fragments(
+    files: Iterable[str | os.PathLike[str]],
+    *,
+    columns: Sequence[str] | None = None,
+    always_columns: Sequence[str] = (),
+    parallelism: int = 1,
+    column_costs: dict[str, float] | None = None,
+    tag: str = "",
+) -> list[Fragment]:
+    """One fragment per row group of each file; when there are fewer row groups than
+    ``parallelism``, each row group is split into column groups (``always_columns``, e.g. a slice or
+    weight column, are read by every group)."""
+    import pyarrow.parquet as pq
+
+    fragments: list[Fragment] = []
+    file_list = [str(f) for f in files]
+    row_groups: list[tuple[str, int, int]] = []
+    schema_names: list[str] | None = None
+    for path in file_list:
+        try:
+            md = pq.ParquetFile(path).metadata
+        except FileNotFoundError as exc:
+            raise DataError(f"Parquet file not found: {path}") from exc
+        except Exception as exc:  # pyarrow raises ArrowInvalid for a non-Parquet file
+            raise DataError(f"Not a readable Parquet file: {path} ({exc})") from exc
+        if schema_names is None:
+            schema_names = md.schema.to_arrow_schema().names
+        for i in range(md.num_row_groups):
+            row_groups.append((path, i, md.row_group(i).num_rows))
+    cols = list(columns) if columns is not None else list(schema_names or [])
+    extra_cols = [c for c in always_columns if c not in cols]
+    groups = 1
+    if parallelism > 1 and len(row_groups) < parallelism and len(cols) > 1:
+        groups = min(parallelism, len(cols))
+    col_groups = _balance(cols, column_costs or {}, groups) if groups > 1 else [cols]
+    for path, rg, n in row_groups:
+        for gi, group in enumerate(col_groups):
+            read = [*group, *[c for c in extra_cols if c not in group]]
+            for c in always_columns:
+                if c not in read:
+                    read.append(c)
+            fragments.append(
+                Fragment(path=path, row_groups=(rg,), columns=tuple(read), num_rows=n, column_group=gi, tag=tag)
+            )
+    return fragments
+
+
+class InProcessEngine:
+    """Runs map functions on a thread pool in this process (Arrow, Polars and numpy release the GIL).
+
+    ``max_workers`` defaults to the number of CPUs; ``batch_rows`` bounds each record batch.
+    """
+
+    def __init__(self, max_workers: int | None = None, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(
+                f"The 'max_workers' parameter of InProcessEngine must be an int >= 1 or None. "
+                f"Got {max_workers!r} instead."
+            )
+        if batch_rows < 1:
+            raise ValueError(
+                f"The 'batch_rows' parameter of InProcessEngine must be an int >= 1. Got {batch_rows!r} instead."
+            )
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self.batch_rows = batch_rows
+
+    @property
+    def parallelism(self) -> int:
+        return self.max_workers
+
+    def map_reduce(
+        self,
+        fragments: Sequence[Fragment],
+        map_fn: Callable[[Fragment, Iterator[Any]], A],
+        merge_fn: Callable[[A, A], A],
+        *,
+        initial: A | None = None,
+    ) -> A | None:
+        """Apply ``map_fn`` to every fragment's batches and merge the results (in completion order).
+
+        Returns ``initial`` (default None) when there are no fragments. Exceptions raised by
+        ``map_fn`` propagate unchanged after the remaining work is cancelled."""
+        result: A | None = initial
+
+        def run(fragment: Fragment) -> A:
+            return map_fn(fragment, fragment.iter_batches(self.batch_rows))
+
+        def fold(value: A) -> None:
+            nonlocal result
+            result = value if result is None else merge_fn(result, value)
+
+        if self.max_workers == 1 or len(fragments) <= 1:
+            for fragment in fragments:
+                fold(run(fragment))
+            return result
+
+        pending: set[Future[A]] = set()
+        todo = list(fragments)
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="sluiceway-engine") as pool:
+            try:
+                while todo or pending:
+                    while todo and len(pending) < self.max_workers:
+                        pending.add(pool.submit(run, todo.pop(0)))
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        fold(fut.result())
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+        return result
+
+
+def default_engine(engine: Engine | str | None = None) -> Engine:
+    """Resolve an engine argument: an Engine, ``"local"``/None (in-process threads) or ``"ray"``."""
+    if engine is None or engine == "local":
+        return InProcessEngine()
+    if isinstance(engine, str):
+        if engine == "ray":
+            raise DataError(
+                "The Ray engine is not available yet in this build; use engine='local' (the default)."
+            )
+        raise ValueError(f"The 'engine' parameter must be an Engine, 'local' or 'ray'. Got {engine!r} instead.")
+    return engine
+
+
+__all__ = ["DEFAULT_BATCH_ROWS", "Engine", "Fragment", "InProcessEngine", "default_engine", "list_parquet_files", "plan_fragments"]
