@@ -11,7 +11,7 @@ import pytest
 
 from sluiceway.metadata.store import MetadataStore
 
-from conftest import SAMPLE, SLUICEWAY, run_cli
+from clitools import SAMPLE, SLUICEWAY, run_cli
 
 pytestmark = pytest.mark.integration
 
