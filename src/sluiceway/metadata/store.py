@@ -185,9 +185,9 @@ class MetadataStore:
             from sluiceway.errors import MissingExtraError
 
             raise MissingExtraError(f"The metadata store at {self.url}", "postgres", exc.name or "psycopg") from exc
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             raise StoreError(
-                f"Cannot open the metadata store at {_redact(self.url)}: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}. "
+                f"Cannot open the metadata store at {_redact(self.url)}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}. "
                 "Check the URL (--store / SLUICEWAY_STORE) and that the database server is running."
             ) from exc
         self._type_ids: dict[str, int] = {}
@@ -252,11 +252,17 @@ class MetadataStore:
                 select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
             ).scalar()
             if pipeline_id is None:
-                pipeline_id = conn.execute(
-                    insert(t.contexts).values(
-                        type="pipeline", name=pipeline, properties="{}", create_time=stamp, update_time=stamp
-                    )
-                ).inserted_primary_key[0]
+                try:
+                    with conn.begin_nested():  # another process may create the same pipeline at the same moment
+                        pipeline_id = conn.execute(
+                            insert(t.contexts).values(
+                                type="pipeline", name=pipeline, properties="{}", create_time=stamp, update_time=stamp
+                            )
+                        ).inserted_primary_key[0]
+                except IntegrityError:
+                    pipeline_id = conn.execute(
+                        select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
+                    ).scalar_one()
             exists = conn.execute(
                 select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline_run", t.contexts.c.name == name))
             ).scalar()
