@@ -385,11 +385,21 @@ class DistinctCounter:
         h = np.asarray(hashes, dtype=np.uint64)
         if h.size == 0:
             return
+        if h.size > 1 and not bool((h[1:] >= h[:-1]).all()):
+            h = np.sort(h)
+        self.update_sorted_hashes(h)
+
+    def update_sorted_hashes(self, h: np.ndarray) -> None:
+        """Fold in hashes sorted ascending (so register indexes come in runs: no scatter needed)."""
+        if h.size == 0:
+            return
         q = 64 - self.p
         idx = (h >> np.uint64(q)).astype(np.int64)
         rest = h << np.uint64(self.p)  # the low q bits, moved to the top
-        rho = np.minimum(_leading_zeros_u64(rest), q) + 1  # 1..q+1
-        np.maximum.at(self.registers, idx, rho.astype(np.uint8))
+        rho = (np.minimum(_leading_zeros_u64(rest), q) + 1).astype(np.uint8)  # 1..q+1
+        starts = np.concatenate([[0], np.flatnonzero(idx[1:] != idx[:-1]) + 1])
+        regs = idx[starts]
+        self.registers[regs] = np.maximum(self.registers[regs], np.maximum.reduceat(rho, starts))
 
     def merge(self, other: DistinctCounter) -> DistinctCounter:
         if other.p != self.p:

@@ -886,10 +886,12 @@ class _FeatureAccumulator:
             freq.update_counts(_labels(labels_s), counts, reduced_by=reduced_by)
         else:
             hashes = s.hash(_HASH_SEED)
-            hv = hashes.value_counts(name="count")
-            hh = hv.get_column(hashes.name).to_numpy()
-            counts = hv.get_column("count").to_numpy()
-            self.distinct.update_hashes(hh)
+            # count by sorting the hashes (cheaper than a hash group-by when most values are unique)
+            sorted_h = np.sort(hashes.to_numpy())
+            starts = np.concatenate([[0], np.flatnonzero(sorted_h[1:] != sorted_h[:-1]) + 1])
+            hh = sorted_h[starts]
+            counts = np.diff(np.append(starts, len(sorted_h)))
+            self.distinct.update_sorted_hashes(hh)
             keep, reduced_by = freq.reduce_counts(counts, freq.capacity)
             if keep.any():
                 kept = pl.Series("h", hh[keep])
@@ -1090,18 +1092,22 @@ class StatisticsMapper:
         for batch in batches:
             if plan is None:
                 exclude = [opts.weight_column] if opts.weight_column else []
-                plan = _plan_features(batch.schema, exclude)
-                missing = [c for c in (*opts.slice_by, *exclude) if c not in batch.schema.names]
+                schema = batch.schema if not isinstance(batch, pl.DataFrame) else batch.head(0).to_arrow().schema
+                plan = _plan_features(schema, exclude)
+                missing = [c for c in (*opts.slice_by, *exclude) if c not in schema.names]
                 if missing:
                     from sluiceway.errors import DataError
 
                     raise DataError(
                         f"Column(s) {', '.join(map(repr, missing))} not found in split '{split}'. "
-                        f"Columns: {', '.join(batch.schema.names)}"
+                        f"Columns: {', '.join(schema.names)}"
                     )
-            df = pl.from_arrow(batch, rechunk=False)
-            if isinstance(df, pl.Series):  # a single-column batch can come back as a Series
-                df = df.to_frame()
+            if isinstance(batch, pl.DataFrame):
+                df = batch
+            else:
+                df = pl.from_arrow(batch, rechunk=False)
+                if isinstance(df, pl.Series):  # a single-column batch can come back as a Series
+                    df = df.to_frame()
             self._update(out, (split, None, None), df, plan, count_rows)
             for col in opts.slice_by:
                 for key, part in df.partition_by(col, as_dict=True, maintain_order=True).items():
@@ -1284,7 +1290,7 @@ def compute_statistics(
                 column_costs=costs,
                 tag=split,
             )
-            part = eng.map_reduce(fragments, mapper, _merge_results)
+            part = eng.map_reduce(fragments, mapper, _merge_results, batch_format="polars")
             if not part:
                 part = {(split, None, None): _DatasetAccumulator()}
         else:
