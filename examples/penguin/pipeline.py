@@ -1,0 +1,36 @@
+"""The penguin pipeline: TFX's canonical example, end to end on embedded defaults.
+
+    sluiceway run examples/penguin/pipeline.py
+
+Ingest the Palmer penguins CSV (shipped by the `palmerpenguins` package), train a scikit-learn classifier
+and evaluate it against a blessing threshold. Metadata and artifacts go to ./.sluiceway/.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+import sluiceway as sw
+from sluiceway.components import CsvExampleGen
+
+sys.path.insert(0, str(Path(__file__).parent))
+from components import evaluate_classifier, train_classifier  # noqa: E402
+
+
+def penguins_csv() -> str:
+    spec = find_spec("palmerpenguins")
+    if spec is None or not spec.submodule_search_locations:
+        raise sw.DefinitionError("The penguin example needs the 'palmerpenguins' package: pip install palmerpenguins")
+    return str(Path(spec.submodule_search_locations[0]) / "data" / "penguins.csv")
+
+
+def create_pipeline() -> sw.Pipeline:
+    example_gen = CsvExampleGen(input_pattern=penguins_csv())
+    trainer = train_classifier(examples=example_gen.examples, regularization=1.0)
+    evaluator = evaluate_classifier(model=trainer.model, examples=example_gen.examples, min_accuracy=0.9)
+    return sw.Pipeline("penguin", [example_gen, trainer, evaluator])
+
+
+pipeline = create_pipeline()
