@@ -79,8 +79,10 @@ def feature_stats(name: str, column: list) -> FeatureStatistics:
         nan = np.isnan(arr)
         good = arr[~nan]
         standard, quantile = _histograms(good)
+        with np.errstate(invalid="ignore"):  # +inf and -inf together: the mean is NaN, as it should be
+            mean, std = float(good.mean()), float(good.std())
         numeric = NumericStats(
-            mean=float(good.mean()), std=float(good.std()), min=float(good.min()), median=float(np.median(good)),
+            mean=mean, std=std, min=float(good.min()), median=float(np.median(good)),
             max=float(good.max()), num_zeros=int((good == 0).sum()), num_nan=int(nan.sum()),
             num_inf=int(np.isinf(good).sum()),
             quantiles=tuple(

@@ -759,7 +759,8 @@ def _feature_from(message: _Message, string_domains: dict[str, list[str]], sourc
                     f"(those are {sorted(string_domains)})"
                 )
             kind["domain"] = list(string_domains[domain_name])
-            kind["domain_name"] = domain_name
+            if domain_name != name:  # export names a domain after its feature by default
+                kind["domain_name"] = domain_name
         elif key == "string_domain":
             kind["domain"] = [str(v) for k, v in value if k == "value"]
         elif key in ("int_domain", "float_domain"):
@@ -840,7 +841,7 @@ def _fmt_number(value: float) -> _Enum:
 def _schema_to_message(schema: Schema) -> _Message:
     message: _Message = []
     domains: _Message = []
-    used_names: set[str] = set()
+    used_names: dict[str, list[str]] = {}
     for feature in schema.features:
         f: _Message = [("name", feature.name)]
         if feature.type == "float":
@@ -855,8 +856,10 @@ def _schema_to_message(schema: Schema) -> _Message:
             f.append(("bool_domain", []))
         if feature.domain is not None:
             domain_name = feature.domain_name or feature.name
+            while domain_name in used_names and used_names[domain_name] != feature.domain:
+                domain_name += "_"  # the same name for different values: keep both, distinctly named
             if domain_name not in used_names:
-                used_names.add(domain_name)
+                used_names[domain_name] = feature.domain
                 domains.append(("string_domain", [("name", domain_name), *(("value", v) for v in feature.domain)]))
             f.append(("domain", domain_name))
         if feature.type in ("int", "float"):
