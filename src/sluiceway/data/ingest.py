@@ -161,6 +161,11 @@ def ingest(
                 else:
                     assignment = splits.assign(table, source=where)  # type: ignore[union-attr]
                     writer.write_assigned(table, assignment)
+            if sum(writer.row_counts) == 0:
+                raise DataError(
+                    f"The input {list(reader.files) or type(source).__name__} has zero data rows; expected at "
+                    "least one. Check the input."
+                )
             split_files = writer.finish(schema)
         except _SchemaTooNarrow as exc:
             writer.abort()
@@ -665,17 +670,21 @@ def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str
             if not chunk:
                 break
             data = np.frombuffer(chunk, dtype=np.uint8)
-            if quote >= 0:
+            if quote >= 0 and (parity or chunk.find(bytes([quote])) >= 0):
                 inside = np.bitwise_xor.accumulate(data == quote) ^ bool(parity)
                 parity = int(inside[-1])
                 outside = ~inside
                 ends = np.flatnonzero((data == newline) & outside)
-                delims = np.flatnonzero((data == delim) & outside)
+                is_delim = (data == delim) & outside
             else:
                 ends = np.flatnonzero(data == newline)
-                delims = np.flatnonzero(data == delim)
+                is_delim = data == delim
             if ends.size:
-                counts = np.diff(np.searchsorted(delims, ends), prepend=0)
+                # Delimiters a record: sum the delimiter mask over [start of record, its newline].
+                segment_starts = np.concatenate(([0], ends[:-1] + 1))
+                counts = np.add.reduceat(is_delim, segment_starts, dtype=np.int64)
+                tail = int(np.count_nonzero(is_delim[int(ends[-1]) + 1 :]))
+                counts[-1] -= tail
                 counts[0] += fields_open
                 starts = np.empty_like(ends)
                 starts[0] = -1 - record_bytes
@@ -696,10 +705,10 @@ def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str
                 data_rows += int((~blank).sum())
                 blank_lines += int(blank.sum())
                 record_start = consumed + int(ends[-1]) + 1
-                fields_open = int(delims.size - np.searchsorted(delims, ends[-1]))
+                fields_open = tail
                 record_bytes = len(chunk) - int(ends[-1]) - 1
             else:
-                fields_open += int(delims.size)
+                fields_open += int(np.count_nonzero(is_delim))
                 record_bytes += len(chunk)
             consumed += len(chunk)
     if parity:
