@@ -8,22 +8,12 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from palmerpenguins import load_penguins
 
 from sluiceway.data.schema import Comparator, Feature, Presence, Range, Schema, ValueCount, infer_schema
-from sluiceway.data.statistics import (
-    Bucket,
-    DatasetStatistics,
-    FeatureStatistics,
-    Histogram,
-    ListStats,
-    NumericStats,
-    Quantile,
-    StatisticsSet,
-    StringStats,
-    ValueCount as StatsValueCount,
-)
+from sluiceway.data.statistics import DatasetStatistics, StatisticsSet, compute_statistics
 from sluiceway.data.validation import (
     ANOMALY_KINDS,
     DEFAULT_INFINITY_NORM_THRESHOLD,
@@ -34,96 +24,19 @@ from sluiceway.data.validation import (
 from sluiceway.errors import DataError, DefinitionError
 
 # ---------------------------------------------------------------------------------------------------
-# Statistics of in-memory columns, exact, in the statistics model's shape. (StatisticsGen computes the
-# same with sketches over Parquet; these tests need only the model.)
+# Statistics computed by StatisticsGen's function, from pandas frames or plain columns
 # ---------------------------------------------------------------------------------------------------
 
 
-def _histograms(values: np.ndarray) -> tuple[Histogram, Histogram]:
-    finite = values[np.isfinite(values)]
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi == lo:
-        standard = Histogram("standard", (Bucket(lo, hi, float(values.size)),))
-    else:
-        counts, edges = np.histogram(finite, bins=10, range=(lo, hi))
-        standard = Histogram(
-            "standard", tuple(Bucket(float(a), float(b), float(c)) for a, b, c in zip(edges[:-1], edges[1:], counts))
-        )
-    cuts = np.quantile(finite, np.linspace(0, 1, 11))
-    per = finite.size / 10
-    quantile = Histogram("quantiles", tuple(Bucket(float(a), float(b), per) for a, b in zip(cuts[:-1], cuts[1:])))
-    return standard, quantile
-
-
-def feature_stats(name: str, column: list) -> FeatureStatistics:
-    present = [v for v in column if v is not None]
-    is_list = any(isinstance(v, (list, tuple)) for v in present)
-    values = [x for v in present for x in v] if is_list else present
-    list_stats = None
-    if is_list:
-        lengths = [len(v) for v in present]
-        list_stats = ListStats(min(lengths), max(lengths), float(np.mean(lengths)), int(sum(lengths)))
-    if all(isinstance(v, bool) for v in values) and values:
-        value_type = "bool"
-    elif all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values) and values:
-        value_type = "int"
-    elif all(isinstance(v, (int, float, np.integer, np.floating)) for v in values) and values:
-        value_type = "float"
-    elif values:
-        value_type = "string"
-    else:
-        value_type = "null"
-    numeric = string = None
-    if value_type in ("int", "float", "bool"):
-        arr = np.array(values, dtype=float)
-        nan = np.isnan(arr)
-        good = arr[~nan]
-        standard, quantile = _histograms(good)
-        with np.errstate(invalid="ignore"):  # +inf and -inf together: the mean is NaN, as it should be
-            mean, std = float(good.mean()), float(good.std())
-        numeric = NumericStats(
-            mean=mean, std=std, min=float(good.min()), median=float(np.median(good)),
-            max=float(good.max()), num_zeros=int((good == 0).sum()), num_nan=int(nan.sum()),
-            num_inf=int(np.isinf(good).sum()),
-            quantiles=tuple(
-                Quantile(float(r), float(q))
-                for r, q in zip(np.linspace(0, 1, 11), np.quantile(good[np.isfinite(good)], np.linspace(0, 1, 11)))
-            ),
-            histogram=standard, quantile_histogram=quantile, exact=True,
-        )
-    elif value_type == "string":
-        counts = pd.Series(values).value_counts()
-        string = StringStats(
-            unique=int(counts.size),
-            top_values=tuple(StatsValueCount(str(v), float(c)) for v, c in counts.items()),
-            avg_length=float(np.mean([len(v) for v in values])),
-        )
-    return FeatureStatistics(
-        name=name, type="list" if is_list else value_type, value_type=value_type, count=len(present),
-        missing=len(column) - len(present), numeric=numeric, string=string, list=list_stats,
-    )
-
-
 def dataset_stats(columns: dict[str, list], split: str = "train") -> DatasetStatistics:
-    n = len(next(iter(columns.values()))) if columns else 0
-    return DatasetStatistics(split=split, num_examples=n, features=tuple(feature_stats(k, v) for k, v in columns.items()))
-
-
-def frame_columns(df: pd.DataFrame) -> dict[str, list]:
-    out = {}
-    for col in df.columns:
-        series = df[col]
-        if pd.api.types.is_integer_dtype(series) and not series.isna().any():
-            out[col] = [int(v) for v in series]
-        elif pd.api.types.is_float_dtype(series):
-            out[col] = [None if pd.isna(v) else float(v) for v in series]
-        else:
-            out[col] = [None if pd.isna(v) else str(v) for v in series]
-    return out
+    """Statistics of plain Python columns (None is null, float("nan") stays NaN, lists are list features)."""
+    table = pa.table({name: pa.array(values, from_pandas=False) for name, values in columns.items()})
+    return compute_statistics(table, default_split=split)[split]
 
 
 def stats_of(df: pd.DataFrame, split: str = "train") -> StatisticsSet:
-    return StatisticsSet((dataset_stats(frame_columns(df), split),))
+    """Statistics of a pandas frame (NaN in a float column is a missing value, as pyarrow reads it)."""
+    return compute_statistics(df, default_split=split)
 
 
 @pytest.fixture(scope="module")
@@ -235,10 +148,16 @@ def test_an_all_null_column_is_judged_by_presence_not_type(penguins, penguin_sch
 
 
 def test_nan_and_inf(penguins, penguin_schema):
-    columns = frame_columns(penguins)
-    columns["bill_depth_mm"][:3] = [math.nan] * 3
-    columns["flipper_length_mm"][:2] = [math.inf, -math.inf]
-    anomalies = validate_statistics(StatisticsSet((dataset_stats(columns),)), penguin_schema)
+    table = pa.Table.from_pandas(penguins)
+    def column(name: str) -> list:
+        return [None if pd.isna(v) else v for v in penguins[name]]
+
+    depth = [math.nan] * 3 + column("bill_depth_mm")[3:]
+    flipper = [math.inf, -math.inf] + column("flipper_length_mm")[2:]
+    table = table.set_column(table.schema.get_field_index("bill_depth_mm"), "bill_depth_mm", pa.array(depth, from_pandas=False))
+    table = table.set_column(table.schema.get_field_index("flipper_length_mm"), "flipper_length_mm", pa.array(flipper, from_pandas=False))
+    stats = compute_statistics(table, default_split="train")
+    anomalies = validate_statistics(stats, penguin_schema)
     assert {(a.feature, a.kind, a.actual) for a in anomalies.anomalies} == {
         ("bill_depth_mm", "FLOAT_TYPE_HAS_NAN", 3),
         ("flipper_length_mm", "FLOAT_TYPE_HAS_INF", 2),
@@ -246,7 +165,7 @@ def test_nan_and_inf(penguins, penguin_schema):
     allowed = penguin_schema.model_copy(deep=True)
     allowed.feature("bill_depth_mm").allow_nan = True
     allowed.feature("flipper_length_mm").allow_inf = True
-    assert not validate_statistics(StatisticsSet((dataset_stats(columns),)), allowed)
+    assert not validate_statistics(stats, allowed)
 
 
 def test_ranges_are_off_by_default_and_checked_when_set(penguins):
@@ -438,11 +357,8 @@ def test_generated_normal_data_drift_and_no_drift():
 
 def test_every_split_is_validated_and_compared_with_its_namesake(penguins, penguin_schema):
     train, evaluation = penguins.iloc[::2], penguins.iloc[1::2]
-    current = StatisticsSet((
-        dataset_stats(frame_columns(train), "train"),
-        dataset_stats(frame_columns(evaluation.drop(columns=["sex"])), "eval"),
-    ))
-    baseline = StatisticsSet((dataset_stats(frame_columns(train), "train"), dataset_stats(frame_columns(evaluation), "eval")))
+    current = compute_statistics({"train": train, "eval": evaluation.drop(columns=["sex"])})
+    baseline = compute_statistics({"train": train, "eval": evaluation})
     anomalies = validate_statistics(current, penguin_schema, baseline=baseline)
     assert anomalies.splits == ["train", "eval"]
     assert {(a.split, a.feature, a.kind) for a in anomalies.anomalies} == {("eval", "sex", "SCHEMA_MISSING_COLUMN")}

@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sluiceway.errors import DataError, DefinitionError
 
 if TYPE_CHECKING:
-    from sluiceway.data.statistics import DatasetStatistics, FeatureStatistics, StatisticsSet
+    from sluiceway.data.statistics import DatasetStatistics, FeatureStatistics, StatisticsSet, StringStats
 
 logger = logging.getLogger(__name__)
 
@@ -332,8 +332,9 @@ def infer_schema(
     * ``split``: which split to learn from (default ``train`` when there is one, else the first split).
     * type: from the statistics; presence: required (``min_fraction: 1.0``) when no example missed the
       feature, else ``min_count: 1``.
-    * categorical domain for a string feature when the top values account for every value and there are
-      at most ``max_domain_size`` of them, and values repeat (distinct values at most half the count), so an
+    * categorical domain for a string feature when the listed values (top values, or the rank histogram
+      when it lists more) account for every value and there are at most ``max_domain_size`` of them (so
+      also at most as many as the statistics list: 50 by default in StatisticsGen), and values repeat (distinct values at most half the count), so an
       identifier column does not become an enumeration.
     * ``range`` from the observed min/max only with ``infer_ranges=True`` (off by default, as in TFDV).
     * ``value_count`` for list-valued features: the observed minimum (and maximum with
@@ -400,6 +401,15 @@ def normalize_type(stats_type: Any) -> str:
     return t
 
 
+def listed_values(strings: StringStats) -> list[tuple[str, float]]:
+    """The (value, count) pairs the statistics list for a string feature, most frequent first: the rank
+    histogram's single-value buckets when it lists more values than ``top_values`` (it usually does)."""
+    ranked = [(b.label, b.count) for b in strings.rank_histogram if b.low_rank == b.high_rank]
+    if len(ranked) > len(strings.top_values):
+        return ranked
+    return [(v.value, v.count) for v in strings.top_values]
+
+
 def _infer_feature(
     stats: FeatureStatistics, max_domain_size: int, infer_ranges: bool, infer_value_count_max: bool
 ) -> Feature | None:
@@ -429,9 +439,10 @@ def _infer_feature(
 
     strings = stats.string
     if ftype in ("string", "bytes") and strings is not None and strings.top_values:
+        values = listed_values(strings)
         total_values = lists.total_num_values if lists is not None else stats.count
-        covered = sum(v.count for v in strings.top_values)
-        distinct = len(strings.top_values)
+        covered = sum(count for _, count in values)
+        distinct = len(values)
         # Every value must be listed (an exact, complete top-k), the domain small, and values must repeat:
         # a column of identifiers is not an enumeration.
         if (
@@ -440,7 +451,7 @@ def _infer_feature(
             and distinct <= max_domain_size
             and distinct * 2 <= total_values
         ):
-            feature.domain = sorted(v.value for v in strings.top_values)
+            feature.domain = sorted(value for value, _ in values)
     return feature
 
 

@@ -44,8 +44,8 @@ TFDV does. Every comparison is recorded in ``Anomalies.comparisons`` with its me
 where the threshold came from and the binning, whether or not it raised an anomaly.
 
 * **L-infinity distance** (categorical): the largest absolute difference between the two datasets' value
-  frequencies. Frequencies are the top values' counts divided by the number of (non-missing) values; the
-  values beyond the top-k are pooled into one ``<other values>`` entry on each side. Bool features use the
+  frequencies. Frequencies are the listed values' counts (top values, or the rank histogram when it
+  lists more) divided by the number of (non-missing) values; the values beyond those are pooled into one ``<other values>`` entry on each side. Bool features use the
   fraction of ``true`` (their mean).
 * **Jensen–Shannon divergence** (numeric, base 2, so in [0, 1]): each dataset's distribution is read from
   its quantile histogram (its equi-width histogram when there is none), assuming values are spread evenly
@@ -454,13 +454,17 @@ def _check_domain(feature: Feature, stats: FeatureStatistics, split: str, report
     total = stats.list.total_num_values if stats.list is not None else stats.count
     if total <= 0:
         return
-    # Values beyond the top-k are unknown, so count them as unexpected: the in-domain mass is a lower bound.
-    in_domain = sum(v.count for v in strings.top_values if v.value in domain)
+    from sluiceway.data.schema import listed_values
+
+    values = listed_values(strings)
+    # Values beyond the listed ones are unknown, so count them as unexpected: the in-domain mass is a
+    # lower bound.
+    in_domain = sum(count for value, count in values if value in domain)
     unexpected_fraction = max(0.0, 1.0 - in_domain / total)
     allowed = 1.0 - feature.min_domain_mass
     if unexpected_fraction <= allowed + 1e-12:
         return
-    unexpected = [v.value for v in strings.top_values if v.value not in domain]
+    unexpected = [value for value, _ in values if value not in domain]
     shown = unexpected[:MAX_EXAMPLE_VALUES]
     listed = ", ".join(repr(v) for v in shown) + (f" and {len(unexpected) - len(shown)} more" if len(unexpected) > len(shown) else "")
     if not unexpected:
@@ -564,7 +568,9 @@ def _frequencies(stats: FeatureStatistics) -> dict[str, float] | None:
     total = stats.list.total_num_values if stats.list is not None else stats.count
     if total <= 0:
         return None
-    freqs = {v.value: v.count / total for v in strings.top_values}
+    from sluiceway.data.schema import listed_values
+
+    freqs = {value: count / total for value, count in listed_values(strings)}
     rest = 1.0 - sum(freqs.values())
     if rest > 1e-12:
         freqs[_OTHER] = rest
