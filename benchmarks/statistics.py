@@ -1,0 +1,367 @@
+#!/usr/bin/env python
+"""Statistics generation: Sluiceway vs TFDV 1.16.1, side by side, on the same taxi-like files.
+
+    .venv/bin/python benchmarks/statistics.py                  # 1M rows + 10M-row memory check
+    .venv/bin/python benchmarks/statistics.py --rows 200000 --scale-rows 0 --skip-tfdv  # quick
+
+Every measurement is a fresh subprocess; wall time and peak RSS (``os.wait4``'s ``ru_maxrss``) are of
+that whole process, and "timed" is the work alone (after imports), median of ``--repeats`` runs.
+
+(a) CSV → statistics: Sluiceway's ingest (``sluiceway.data.ingest``: CSV → Examples Parquet with the
+    default 2:1 hash split) + ``compute_statistics`` over the splits, vs TFDV
+    ``generate_statistics_from_csv`` (Beam DirectRunner).
+(b) Parquet → statistics: ``compute_statistics`` on the Parquet file vs ``pd.read_parquet`` +
+    TFDV ``generate_statistics_from_dataframe`` (its in-memory C++ path).
+(c) Schema inference + validation on the statistics (Sluiceway and TFDV).
+(d) Memory scaling: ``compute_statistics`` on 10M rows (same 1M-row row groups) vs 1M rows.
+
+TFDV runs in its own virtual environment (``--tfdv-python``, created with the pinned recipe of
+/work/shared/bench/REFERENCE.md at /tmp/tfdv-venv when missing); ``--skip-tfdv`` leaves it out.
+``--write-results`` replaces the "## Statistics" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+GEN_TAXI = Path("/work/shared/bench/gen_taxi.py")
+TFDV_PINS = [
+    "tensorflow-data-validation==1.16.1",
+    "apache-beam[gcp]==2.59.0",
+    "pyarrow==10.0.1",
+    "numpy<2",
+    "pandas<2",
+    "protobuf<5",
+]
+
+
+# ------------------------------------------------------------------------------------------ workers
+# Each worker runs in a fresh interpreter and prints one JSON line: {"timed": seconds, ...}.
+def worker_sw_parquet(path: str) -> dict:
+    import datasketches  # noqa: F401  (imports are not part of the timed work)
+    import polars  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    from sluiceway.data.statistics import compute_statistics
+
+    t = time.perf_counter()
+    stats = compute_statistics(path)
+    timed = time.perf_counter() - t
+    ds = stats.datasets[0]
+    return {"timed": timed, "num_examples": ds.num_examples, "features": len(ds.features)}
+
+
+def worker_sw_csv(path: str, out_dir: str) -> dict:
+    import shutil
+
+    import datasketches  # noqa: F401
+    import polars as pl
+
+    from sluiceway.data.statistics import compute_statistics
+
+    shutil.rmtree(out_dir, ignore_errors=True)
+    t = time.perf_counter()
+    try:
+        from sluiceway.data.ingest import CsvSource, ingest
+
+        ingest(CsvSource(path), out_dir)
+        how = "sluiceway.data.ingest (2:1 hash split)"
+    except ImportError:
+        os.makedirs(f"{out_dir}/Split-train", exist_ok=True)
+        pl.scan_csv(path).sink_parquet(f"{out_dir}/Split-train/part-00000.parquet")
+        how = "polars scan_csv().sink_parquet"
+    t_ingest = time.perf_counter() - t
+    stats = compute_statistics(out_dir)
+    timed = time.perf_counter() - t
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {
+        "timed": timed,
+        "ingest": t_ingest,
+        "how": how,
+        "num_examples": sum(d.num_examples for d in stats.datasets if d.slice is None),
+    }
+
+
+def worker_sw_schema(path: str) -> dict:
+    from sluiceway.data.statistics import compute_statistics
+
+    stats = compute_statistics(path)
+    try:
+        from sluiceway.data.schema import infer_schema
+        from sluiceway.data.validation import validate_statistics
+    except ImportError:
+        return {"timed": None, "note": "TODO: sluiceway.data.schema/validation not available"}
+    runs = []
+    for _ in range(20):
+        t = time.perf_counter()
+        schema = infer_schema(stats)
+        anomalies = validate_statistics(stats, schema)
+        runs.append(time.perf_counter() - t)
+    return {"timed": _median(runs), "anomalies": len(getattr(anomalies, "anomalies", []) or [])}
+
+
+def worker_tfdv_csv(path: str) -> dict:
+    import tensorflow_data_validation as tfdv
+
+    t = time.perf_counter()
+    stats = tfdv.generate_statistics_from_csv(path)
+    timed = time.perf_counter() - t
+    return {"timed": timed, "num_examples": stats.datasets[0].num_examples}
+
+
+def worker_tfdv_parquet(path: str) -> dict:
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    t = time.perf_counter()
+    df = pd.read_parquet(path)
+    stats = tfdv.generate_statistics_from_dataframe(df)
+    timed = time.perf_counter() - t
+    return {"timed": timed, "num_examples": stats.datasets[0].num_examples}
+
+
+def worker_tfdv_schema(path: str) -> dict:
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    stats = tfdv.generate_statistics_from_dataframe(pd.read_parquet(path))
+    runs = []
+    for _ in range(20):
+        t = time.perf_counter()
+        schema = tfdv.infer_schema(stats)
+        tfdv.validate_statistics(stats, schema)
+        runs.append(time.perf_counter() - t)
+    return {"timed": _median(runs)}
+
+
+def _median(values) -> float:
+    # (this file is named statistics.py, so it shadows the standard library's module)
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+WORKERS = {name[len("worker_"):]: fn for name, fn in globals().items() if name.startswith("worker_")}
+
+
+# ------------------------------------------------------------------------------------------ driver
+def run_worker(python: str, task: str, *args: str) -> dict:
+    """Run one worker in a fresh process; add its wall time and peak RSS (MiB)."""
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as fout, tempfile.TemporaryFile("w+") as ferr:
+        t = time.perf_counter()
+        proc = subprocess.Popen(
+            [python, str(Path(__file__).resolve()), "--worker", task, *args],
+            stdout=fout,
+            stderr=ferr,
+            env=env,
+            text=True,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        fout.seek(0)
+        ferr.seek(0)
+        out, err = fout.read(), ferr.read()
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"worker {task} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    result = json.loads(lines[-1])
+    result["wall"] = wall
+    result["rss_mib"] = usage.ru_maxrss / 1024
+    return result
+
+
+def measure(python: str, task: str, args: list[str], repeats: int) -> dict:
+    runs = [run_worker(python, task, *args) for _ in range(repeats)]
+    for r in runs:
+        print(f"    {task}: timed {r['timed']} wall {r['wall']:.2f}s rss {r['rss_mib']:.0f} MiB", flush=True)
+    med = {k: _median([r[k] for r in runs]) for k in ("wall", "rss_mib")}
+    med["timed"] = _median([r["timed"] for r in runs]) if runs[0]["timed"] is not None else None
+    med["runs"] = runs
+    return med
+
+
+def ensure_tfdv(python: str) -> None:
+    if Path(python).exists():
+        return
+    venv = Path(python).parent.parent
+    print(f"creating the TFDV environment at {venv} (about 100 s) ...", flush=True)
+    subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *TFDV_PINS], check=True)
+
+
+def ensure_data(rows: int, data_dir: Path) -> tuple[Path, Path]:
+    csv, parquet = data_dir / f"taxi_{rows}.csv", data_dir / f"taxi_{rows}.parquet"
+    if not (csv.exists() and parquet.exists()):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(GEN_TAXI), str(rows), "--out", str(data_dir)], check=True)
+    return csv, parquet
+
+
+def ensure_scale_parquet(rows: int, data_dir: Path, chunk: int = 1_000_000) -> Path:
+    """A ``rows``-row Parquet file of gen_taxi tables (different seeds), one row group per 1M rows,
+    written chunk by chunk (gen_taxi's CSV is not needed for the memory check)."""
+    out = data_dir / f"taxi_{rows}.parquet"
+    if out.exists():
+        return out
+    import importlib.util
+
+    import pyarrow.parquet as pq
+
+    spec = importlib.util.spec_from_file_location("gen_taxi", GEN_TAXI)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    tmp = out.with_suffix(".tmp")
+    writer = None
+    done = 0
+    seed = 42
+    while done < rows:
+        n = min(chunk, rows - done)
+        table = gen.make_table(n, seed)
+        writer = writer or pq.ParquetWriter(tmp, table.schema)
+        writer.write_table(table, row_group_size=chunk)
+        done += n
+        seed += 1
+        print(f"  generated {done:,} / {rows:,} rows", flush=True)
+    writer.close()
+    tmp.rename(out)
+    return out
+
+
+def mib(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0f} MiB"
+
+
+def fmt_s(x: float | None) -> str:
+    return "–" if x is None else (f"{x * 1000:.2f} ms" if x < 0.1 else f"{x:.2f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--scale-rows", type=int, default=10_000_000, help="rows for the memory check (0: skip)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tfdv-csv-repeats", type=int, default=None, help="default: --repeats")
+    ap.add_argument("--data-dir", type=Path, default=Path("/tmp/sluiceway-bench"))
+    ap.add_argument("--tfdv-python", default="/tmp/tfdv-venv/bin/python")
+    ap.add_argument("--skip-tfdv", action="store_true", help="measure Sluiceway only")
+    ap.add_argument("--write-results", action="store_true", help="update benchmarks/RESULTS.md")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    if a.worker:
+        print(json.dumps(WORKERS[a.worker](*a.args)))
+        return
+
+    me = sys.executable
+    csv, parquet = ensure_data(a.rows, a.data_dir)
+    if not a.skip_tfdv:
+        ensure_tfdv(a.tfdv_python)
+    examples_dir = str(a.data_dir / "examples")
+    res: dict[str, dict] = {}
+    print("(b) Parquet -> statistics", flush=True)
+    res["sw_parquet"] = measure(me, "sw_parquet", [str(parquet)], a.repeats)
+    if not a.skip_tfdv:
+        res["tfdv_parquet"] = measure(a.tfdv_python, "tfdv_parquet", [str(parquet)], a.repeats)
+    print("(a) CSV -> statistics", flush=True)
+    res["sw_csv"] = measure(me, "sw_csv", [str(csv), examples_dir], a.repeats)
+    if not a.skip_tfdv:
+        res["tfdv_csv"] = measure(a.tfdv_python, "tfdv_csv", [str(csv)], a.tfdv_csv_repeats or a.repeats)
+    print("(c) schema inference + validation", flush=True)
+    res["sw_schema"] = measure(me, "sw_schema", [str(parquet)], 1)
+    if not a.skip_tfdv:
+        res["tfdv_schema"] = measure(a.tfdv_python, "tfdv_schema", [str(parquet)], 1)
+    if a.scale_rows:
+        print(f"(d) memory scaling: {a.scale_rows:,} rows", flush=True)
+        big = ensure_scale_parquet(a.scale_rows, a.data_dir)
+        res["sw_scale"] = measure(me, "sw_parquet", [str(big)], a.repeats)
+
+    lines = report(res, a)
+    print("\n".join(lines))
+    if a.write_results:
+        write_results(lines)
+
+
+def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
+    def ratio(x: float | None, y: float | None) -> str:
+        return "–" if not x or not y else f"{y / x:.1f}×"
+
+    ingest_how = res["sw_csv"]["runs"][0].get("how", "")
+    out = [
+        "## Statistics",
+        "",
+        f"Measured {_dt.date.today().isoformat()} on this machine ({os.cpu_count()} cores), "
+        f"{a.rows:,} taxi-like rows from gen_taxi.py, median of {a.repeats} fresh processes. Command:",
+        "",
+        "```",
+        f"{Path(sys.executable).relative_to(REPO) if str(sys.executable).startswith(str(REPO)) else sys.executable} "
+        f"benchmarks/statistics.py " + " ".join(sys.argv[1:]),
+        "```",
+        "",
+        "\"work\" is the timed section after imports; \"process\" is the whole fresh process (imports included);",
+        "peak RSS is the process's maximum resident set. Ratios are TFDV ÷ Sluiceway (higher is better for us).",
+        "",
+        "| comparison | Sluiceway work | TFDV work | speed-up (work) | Sluiceway process | TFDV process | speed-up (process) | Sluiceway peak RSS | TFDV peak RSS | memory ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, ours, theirs in (
+        ("CSV → statistics", "sw_csv", "tfdv_csv"),
+        ("Parquet → statistics", "sw_parquet", "tfdv_parquet"),
+        ("schema inference + validation", "sw_schema", "tfdv_schema"),
+    ):
+        o, t = res.get(ours), res.get(theirs)
+        if o is None:
+            continue
+        if t is None:
+            t = {"timed": None, "wall": None, "rss_mib": None}
+        out.append(
+            f"| {label} | {fmt_s(o['timed'])} | {fmt_s(t['timed'])} | {ratio(o['timed'], t['timed'])} | "
+            f"{fmt_s(o['wall'])} | {fmt_s(t['wall'])} | {ratio(o['wall'], t['wall'])} | "
+            f"{o['rss_mib']:.0f} MiB | {mib(t['rss_mib'])} | "
+            f"{ratio(o['rss_mib'], t['rss_mib'])} |"
+        )
+    out.append("")
+    out.append(f"CSV → statistics on the Sluiceway side = ingest via {ingest_how} "
+               f"(median ingest {fmt_s(_median(r['ingest'] for r in res['sw_csv']['runs']))}) + statistics.")
+    if "sw_scale" in res:
+        s1, s10 = res["sw_parquet"], res["sw_scale"]
+        out.append(
+            f"Memory scaling: {a.scale_rows:,} rows → work {fmt_s(s10['timed'])}, peak RSS {s10['rss_mib']:.0f} MiB "
+            f"vs {s1['rss_mib']:.0f} MiB at {a.rows:,} rows (ratio {s10['rss_mib'] / s1['rss_mib']:.2f}; aim ≤ 1.5)."
+        )
+    if res.get("sw_schema", {}).get("timed") is None:
+        out.append("Schema inference + validation: TODO (sluiceway.data.schema / validation not available).")
+    out.append("")
+    return out
+
+
+def write_results(lines: list[str]) -> None:
+    path = HERE / "RESULTS.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
+    section = "\n".join(lines).rstrip() + "\n"
+    start = text.find("## Statistics")
+    if start == -1:
+        text = text.rstrip() + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("\n" + text[nxt + 1:] if nxt != -1 else "")
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
