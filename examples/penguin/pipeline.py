@@ -2,8 +2,9 @@
 
     sluiceway run examples/penguin/pipeline.py
 
-Ingest the Palmer penguins CSV (shipped by the `palmerpenguins` package), train a scikit-learn classifier
-and evaluate it against a blessing threshold. Metadata and artifacts go to ./.sluiceway/.
+Ingest the Palmer penguins CSV (shipped by the `palmerpenguins` package), compute statistics, infer a
+schema, validate the data against it (a gate before training), train a scikit-learn classifier and evaluate
+it against a blessing threshold. Metadata and artifacts go to ./.sluiceway/.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import sluiceway as sw
-from sluiceway.components import CsvExampleGen
+from sluiceway.components import CsvExampleGen, ExampleValidator, SchemaGen, StatisticsGen
 
 sys.path.insert(0, str(Path(__file__).parent))
 from components import evaluate_classifier, train_classifier  # noqa: E402
@@ -28,9 +29,13 @@ def penguins_csv() -> str:
 
 def create_pipeline() -> sw.Pipeline:
     example_gen = CsvExampleGen(input_pattern=penguins_csv())
-    trainer = train_classifier(examples=example_gen.examples, regularization=1.0)
+    statistics = StatisticsGen(examples=example_gen.examples)
+    schema = SchemaGen(statistics=statistics.statistics, label="species")
+    validator = ExampleValidator(statistics=statistics.statistics, schema=schema.schema)
+    # Train only on data that passed validation: the validator is a gate.
+    trainer = train_classifier(examples=example_gen.examples, regularization=1.0, after=[validator])
     evaluator = evaluate_classifier(model=trainer.model, examples=example_gen.examples, min_accuracy=0.9)
-    return sw.Pipeline("penguin", [example_gen, trainer, evaluator])
+    return sw.Pipeline("penguin", [example_gen, statistics, schema, validator, trainer, evaluator])
 
 
 pipeline = create_pipeline()

@@ -24,7 +24,16 @@ class DataError(SluicewayError):
     """Input data cannot be used: missing file, unreadable or malformed content, wrong types."""
 
 
-class DataValidationError(DataError):
+class GateClosed(SluicewayError):
+    """Raised by a component, after it wrote its outputs, to stop the run at this point.
+
+    Unlike any other exception, the outputs are published (they are complete: e.g. the anomalies report
+    that explains why the run stopped), the execution is recorded FAILED with this message, and the
+    components downstream of it do not run.
+    """
+
+
+class DataValidationError(DataError, GateClosed):
     """Data was read but failed validation against its schema (anomalies found and gating is on)."""
 
 

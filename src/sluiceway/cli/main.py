@@ -31,8 +31,9 @@ artifacts_app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (scripts, CI logs) gets wide lines instead of Rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 class _State:
@@ -343,6 +344,8 @@ def init(
 
 
 def main() -> None:
+    import sluiceway.cli.data  # noqa: F401 - registers stats, schema and validate
+
     try:
         app()
     except NotFoundError as exc:  # pragma: no cover - commands handle their own errors

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from sluiceway.runners.hooks import RunHooks
 
@@ -47,8 +48,11 @@ class RichProgress(RunHooks):
             highlight=False,
         )
         if state == "FAILED" and error:
-            last = error.strip().splitlines()[-1]
-            self.console.print(f"      [red]{last}[/red]", highlight=False)
+            # A traceback shows its last line; a gate's message (e.g. the anomalies found) is shown whole.
+            lines = error.strip().splitlines()
+            shown = lines[-1:] if error.startswith("Traceback") else lines[:40]
+            for line in shown:
+                self.console.print(f"      [red]{escape(line)}[/red]", highlight=False)
 
     def on_run_end(self, *, run_name: str, state: str, **future_kwargs: Any) -> None:
         style = _STYLE.get(state, "")

@@ -7,11 +7,18 @@ from sluiceway.components.example_gen import (
     ParquetExampleGen,
     SqlExampleGen,
 )
+from sluiceway.components.schema import ImportSchemaGen, SchemaGen
+from sluiceway.components.statistics import StatisticsGen
+from sluiceway.components.validator import ExampleValidator
 
 __all__ = [
     "CsvExampleGen",
     "DataFrameExampleGen",
+    "ExampleValidator",
+    "ImportSchemaGen",
     "JsonExampleGen",
     "ParquetExampleGen",
+    "SchemaGen",
     "SqlExampleGen",
+    "StatisticsGen",
 ]

@@ -377,10 +377,14 @@ class MetadataStore:
         if rows:
             conn.execute(insert(t.events), rows)
 
-    def publish_execution(self, execution_id: int, outputs: dict[str, Artifact], *, attempts: int = 1) -> dict[str, Artifact]:
+    def publish_execution(
+        self, execution_id: int, outputs: dict[str, Artifact], *, attempts: int = 1, state: str = COMPLETE,
+        error: str | None = None,
+    ) -> dict[str, Artifact]:
         """In one transaction: record the output artifacts LIVE, their output events, the execution COMPLETE.
 
         The artifacts' files must already be at their final URIs. Returns the artifacts with ids set.
+        A component that closed a gate publishes its outputs with ``state=FAILED`` and the gate's message.
         """
         stamp = now_ms()
         published: dict[str, Artifact] = {}
@@ -407,7 +411,7 @@ class MetadataStore:
             conn.execute(
                 update(t.executions)
                 .where(t.executions.c.id == execution_id)
-                .values(state=COMPLETE, end_time=stamp, error=None, attempts=attempts)
+                .values(state=state, end_time=stamp, error=error, attempts=attempts)
             )
         return published
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from sluiceway.artifacts.base import Artifact
 from sluiceway.dsl.component import Component, canonical_parameters, code_fingerprint
 from sluiceway.dsl.pipeline import Pipeline
-from sluiceway.errors import RunError
+from sluiceway.errors import GateClosed, RunError
 from sluiceway.metadata.store import CANCELED, FAILED, ExecutionRecord, MetadataStore, RunRecord
 from sluiceway.runners import logs, publish
 
@@ -107,6 +107,7 @@ def execute_component(
     staging = publish.staging_dir(target.artifact_root, execution_id)
     attempts = 0
     error_text = ""
+    gate: GateClosed | None = None
     while True:
         attempts += 1
         outputs = {
@@ -122,6 +123,10 @@ def execute_component(
                 for name, artifact in outputs.items():
                     publish.check_properties(component.id, name, artifact)
                 error_text = ""
+            except GateClosed as exc:  # outputs are complete: publish them, then stop the run here
+                gate = exc
+                error_text = ""
+                log.write(f"{type(exc).__name__}: {exc}\n")
             except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised only for interrupts
                 error_text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 log.write(error_text)
@@ -153,5 +158,9 @@ def execute_component(
         publish.move_into_place(staged, final)
         artifact.uri = str(final)
     publish.discard(staging)
-    store.publish_execution(execution_id, outputs, attempts=attempts)
+    if gate is not None:
+        store.publish_execution(execution_id, outputs, attempts=attempts, state=FAILED,
+                                error=f"{type(gate).__name__}: {gate}")
+    else:
+        store.publish_execution(execution_id, outputs, attempts=attempts)
     return store.get_execution(execution_id)
