@@ -416,3 +416,17 @@ def test_inference_and_validation_take_milliseconds(penguins):
         validate_statistics(current, schema, baseline=baseline)
         runs.append(time.perf_counter() - start)
     print(f"\ninfer_schema + validate_statistics with baseline (8 features): median {np.median(runs) * 1000:.2f} ms")
+
+
+def test_datetime_features_are_compared_only_with_an_explicit_comparator():
+    days = pd.date_range("2024-01-01", periods=300, freq="D")
+    span_1 = pd.DataFrame({"pickup_time": days, "fare": np.linspace(5, 50, 300)})
+    span_2 = span_1.assign(pickup_time=days + pd.Timedelta(days=300))  # the next span: later, naturally
+    baseline, current = stats_of(span_1), stats_of(span_2)
+    schema = infer_schema(baseline)
+    assert schema.feature("pickup_time").type == "datetime"
+    anomalies = validate_statistics(current, schema, baseline=baseline)
+    assert not anomalies and {c.feature for c in anomalies.comparisons} == {"fare"}
+    schema.feature("pickup_time").drift_comparator = Comparator(jensen_shannon_divergence=0.1)
+    anomalies = validate_statistics(current, schema, baseline=baseline)
+    assert anomalies.kinds("pickup_time") == {"COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"}

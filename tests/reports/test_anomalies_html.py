@@ -122,3 +122,21 @@ def test_clean_report(tmp_path):
     html = render_anomalies_html(Anomalies(splits=["train"]))
     assert "No anomalies found" in html and "<b>0</b>blocking anomalies" in html
     assert "Drift and skew comparisons" not in html
+
+
+def test_report_of_a_real_validation(tmp_path):
+    from palmerpenguins import load_penguins
+
+    from sluiceway.data.schema import infer_schema
+    from sluiceway.data.statistics import compute_statistics
+    from sluiceway.data.validation import validate_statistics
+
+    penguins = load_penguins()
+    baseline = compute_statistics(penguins, default_split="train")
+    shifted = penguins.assign(body_mass_g=penguins["body_mass_g"] + 1500).drop(columns=["sex"])
+    anomalies = validate_statistics(
+        compute_statistics(shifted, default_split="train"), infer_schema(baseline), baseline=baseline
+    )
+    html = render_anomalies_html(anomalies, path=tmp_path / "report.html")
+    assert "SCHEMA_MISSING_COLUMN" in html and "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH" in html
+    assert html.count('<span class="sev pass">pass</span>') == len([c for c in anomalies.comparisons if c.passed and c.score is not None])

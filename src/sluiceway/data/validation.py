@@ -50,10 +50,10 @@ where the threshold came from and the binning, whether or not it raised an anoma
 * **Jensen–Shannon divergence** (numeric, base 2, so in [0, 1]): each dataset's distribution is read from
   its quantile histogram (its equi-width histogram when there is none), assuming values are spread evenly
   within a bucket. Both are re-binned onto common boundaries: the baseline's deciles (computed from that
-  histogram), plus one open bin below the baseline's minimum, one above its maximum and one for NaN, so
-  mass that moves outside the baseline's range counts fully. Ten bins keep the sampling noise of an
-  i.i.d. resample well below the default threshold on a few hundred rows, while a shift of a standard
-  deviation scores far above it.
+  histogram) cut the line into ten bins, the outer two open-ended (so a single extreme value, which
+  stretches a histogram's outer bucket, moves no mass), plus a bin for NaN. Ten bins keep the sampling
+  noise of an i.i.d. resample well below the default threshold on a few hundred rows, while a shift of a
+  standard deviation scores about twice the threshold and two standard deviations five times it.
 """
 
 from __future__ import annotations
@@ -649,18 +649,15 @@ class _Distribution:
 
 
 def _deciles(reference: _Distribution) -> list[float]:
-    """Bin edges at the reference's deciles, deduplicated, its finite minimum and maximum included."""
-    finite = [v for b in reference.buckets for v in (b[0], b[1]) if math.isfinite(v)]
-    if not finite:
-        return []
-    lowest, highest = min(finite), max(finite)
-    edges = [lowest]
+    """Inner bin edges at the reference's deciles (10 %, ..., 90 %), deduplicated.
+
+    The outer bins are open-ended on purpose: a minimum or maximum is one extreme value, and spreading the
+    outer decile evenly up to it would move mass wherever an outlier happens to be."""
+    edges: list[float] = []
     for i in range(1, NUM_JSD_BINS):
         value = reference.quantile(i / NUM_JSD_BINS)
-        if math.isfinite(value) and value > edges[-1]:
-            edges.append(min(value, highest))
-    if highest > edges[-1]:
-        edges.append(highest)
+        if math.isfinite(value) and (not edges or value > edges[-1]):
+            edges.append(value)
     return edges
 
 
@@ -693,8 +690,8 @@ def jensen_shannon_divergence(reference: FeatureStatistics, current: FeatureStat
         if qi > 0:
             score += 0.5 * qi * math.log2(qi / m)
     binning = (
-        f"{len(edges) - 1} bins between the baseline's deciles from its {ref_hist.kind} histogram "
-        f"[{_fmt(edges[0])} .. {_fmt(edges[-1])}], plus below-min, above-max and NaN bins"
+        f"{len(edges) + 1} bins cut at the baseline's deciles ({_fmt(edges[0])} .. {_fmt(edges[-1])}, from its "
+        f"{ref_hist.kind} histogram), open-ended at both ends, plus a NaN bin"
     )
     return min(max(score, 0.0), 1.0), binning
 
