@@ -1074,6 +1074,15 @@ def _merge_results(a: dict[_Key, _DatasetAccumulator], b: dict[_Key, _DatasetAcc
     return a
 
 
+def _slice_text(value: Any) -> str | None:
+    """A slice value as text: None for null, ``true``/``false`` for booleans, else ``str``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class StatisticsMapper:
     """The map function of a statistics pass: a fragment's batches → accumulators (picklable)."""
 
@@ -1112,7 +1121,7 @@ class StatisticsMapper:
             for col in opts.slice_by:
                 for key, part in df.partition_by(col, as_dict=True, maintain_order=True).items():
                     value = key[0] if isinstance(key, tuple) else key
-                    self._update(out, (split, col, None if value is None else str(value)), part, plan, count_rows)
+                    self._update(out, (split, col, _slice_text(value)), part, plan, count_rows)
         if plan is None:
             out[(split, None, None)] = _DatasetAccumulator()
         return out
@@ -1278,6 +1287,14 @@ def compute_statistics(
 
             schema = pq.read_schema(source[0])
             cols = list(columns) if columns is not None else schema.names
+            missing = [c for c in (*cols, *always) if c not in schema.names]
+            if missing:
+                from sluiceway.errors import DataError
+
+                raise DataError(
+                    f"Column(s) {', '.join(map(repr, missing))} not found in split '{split}' "
+                    f"({source[0]}). Columns: {', '.join(schema.names)}"
+                )
             for name, *_ in _plan_features(schema, [weight_column] if weight_column else []):
                 feature_order.setdefault(name, len(feature_order))
             eng = eng or default_engine(engine)
