@@ -346,12 +346,6 @@ def test_unreachable_postgresql_raises_store_error_with_redacted_password():
     assert time.perf_counter() - started < 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="store.py: MetadataStore.__init__ creates the SQLite folder outside its try/except SQLAlchemyError, "
-    "so an OSError escapes raw instead of a StoreError naming the URL (reported to the core engineer)",
-)
 def test_sqlite_store_in_an_unusable_folder_raises_store_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -464,17 +458,10 @@ def test_two_runner_processes_share_one_store(store_url, tmp_path):
         assert start_a < end_b and start_b < end_a
 
 
-def test_first_runs_of_a_new_pipeline_started_together_both_succeed(store_url, request):
+def test_first_runs_of_a_new_pipeline_started_together_both_succeed(store_url):
     """Two runners starting the first runs of a pipeline at the same moment both register their run."""
     import threading
 
-    if "postgresql" in request.node.name:
-        request.applymarker(pytest.mark.xfail(
-            strict=False, raises=Exception,
-            reason="store.py create_run: the pipeline context is inserted without handling a concurrent insert; "
-            "on PostgreSQL the loser gets a raw IntegrityError (uq_contexts_type_name) and its run fails "
-            "(reported to the core engineer)",
-        ))
     stores = [MetadataStore(store_url), MetadataStore(store_url)]
     failures: list[BaseException] = []
     try:
@@ -496,6 +483,44 @@ def test_first_runs_of_a_new_pipeline_started_together_both_succeed(store_url, r
         if failures:
             raise failures[0]
         assert len(stores[0].list_runs(limit=100)) == 30
+    finally:
+        for opened in stores:
+            opened.close()
+
+
+def test_two_runs_with_one_name_started_together_one_gets_a_clear_error(store_url, request):
+    """Two runners racing for the same run name: one run is created, the other gets the StoreError."""
+    import threading
+
+    if "postgresql" in request.node.name:
+        request.applymarker(pytest.mark.xfail(
+            strict=False, raises=AssertionError,
+            reason="store.py create_run: the run-name check and the insert race on PostgreSQL (READ COMMITTED); "
+            "the loser gets a raw IntegrityError on uq_contexts_type_name instead of the 'already exists' "
+            "StoreError (reported to the core engineer)",
+        ))
+
+    stores = [MetadataStore(store_url), MetadataStore(store_url)]
+    try:
+        for attempt in range(15):
+            barrier = threading.Barrier(2)
+            outcomes: list[object] = []
+
+            def start(store: MetadataStore, attempt: int = attempt, barrier=barrier, outcomes=outcomes) -> None:
+                barrier.wait()
+                try:
+                    outcomes.append(store.create_run("racing", f"nightly-{attempt}"))
+                except BaseException as exc:  # noqa: BLE001 - inspected below
+                    outcomes.append(exc)
+
+            threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            errors = [o for o in outcomes if isinstance(o, BaseException)]
+            assert len(errors) == 1, outcomes
+            assert isinstance(errors[0], StoreError) and "already exists" in str(errors[0]), repr(errors[0])
     finally:
         for opened in stores:
             opened.close()
