@@ -20,18 +20,24 @@ framework (``--child FRAMEWORK SCENARIO``).
 """
 
 
-import argparse
-import json
 import os
-import platform
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from datetime import datetime, timezone
-from pathlib import Path
+
+# Python puts this folder first on sys.path, where benchmarks/statistics.py would shadow the standard
+# library's `statistics` for this script and for every framework it imports: take the folder off.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
