@@ -60,7 +60,7 @@ def worker_sw_parquet(path: str) -> dict:
     return {"timed": timed, "num_examples": ds.num_examples, "features": len(ds.features)}
 
 
-def worker_sw_csv(path: str, out_dir: str) -> dict:
+def worker_sw_csv(path: str, out_dir: str, ingest_with: str = "sluiceway") -> dict:
     import shutil
 
     import datasketches  # noqa: F401
@@ -71,6 +71,8 @@ def worker_sw_csv(path: str, out_dir: str) -> dict:
     shutil.rmtree(out_dir, ignore_errors=True)
     t = time.perf_counter()
     try:
+        if ingest_with != "sluiceway":
+            raise ImportError
         from sluiceway.data.ingest import CsvSource, ingest
 
         ingest(CsvSource(path), out_dir)
@@ -279,6 +281,7 @@ def main() -> None:
         res["tfdv_parquet"] = measure(a.tfdv_python, "tfdv_parquet", [str(parquet)], a.repeats)
     print("(a) CSV -> statistics", flush=True)
     res["sw_csv"] = measure(me, "sw_csv", [str(csv), examples_dir], a.repeats)
+    res["sw_csv_polars"] = measure(me, "sw_csv", [str(csv), examples_dir, "polars"], a.repeats)
     if not a.skip_tfdv:
         res["tfdv_csv"] = measure(a.tfdv_python, "tfdv_csv", [str(csv)], a.tfdv_csv_repeats or a.repeats)
     print("(c) schema inference + validation", flush=True)
@@ -320,6 +323,7 @@ def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
     ]
     for label, ours, theirs in (
         ("CSV → statistics", "sw_csv", "tfdv_csv"),
+        ("CSV → statistics, Polars sink_parquet ingest", "sw_csv_polars", "tfdv_csv"),
         ("Parquet → statistics", "sw_parquet", "tfdv_parquet"),
         ("schema inference + validation", "sw_schema", "tfdv_schema"),
     ):

@@ -140,10 +140,12 @@ def plan_fragments(
     parallelism: int = 1,
     column_costs: dict[str, float] | None = None,
     tag: str = "",
+    split_rows: int = 256 * 1024,
 ) -> list[Fragment]:
     """One fragment per row group of each file; when there are fewer row groups than
-    ``parallelism``, each row group is split into column groups (``always_columns``, e.g. a slice or
-    weight column, are read by every group)."""
+    ``parallelism`` or row groups have ``split_rows`` rows or more, each row group is split into
+    ``parallelism`` column groups (``always_columns``, e.g. a slice or weight column, are read by
+    every group)."""
     import pyarrow.parquet as pq
 
     fragments: list[Fragment] = []
@@ -167,7 +169,10 @@ def plan_fragments(
     cols = list(columns) if columns is not None else list(schema_names or [])
     extra_cols = [c for c in always_columns if c not in cols]
     groups = 1
-    if parallelism > 1 and len(row_groups) < parallelism and len(cols) > 1:
+    largest = max((n for _, _, n, _ in row_groups), default=0)
+    if parallelism > 1 and len(cols) > 1 and (len(row_groups) < parallelism or largest >= split_rows):
+        # few row groups: split columns so every worker has work; big row groups: split them so
+        # the workers together hold about one row group in memory, whatever the file size
         groups = min(parallelism, len(cols))
     col_groups = _balance(cols, column_costs or {}, groups) if groups > 1 else [cols]
     for path, rg, n, offset in row_groups:
