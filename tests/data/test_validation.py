@@ -231,6 +231,11 @@ def test_label_absent_in_serving_is_fine_but_not_in_training(penguins, penguin_s
     assert validate_statistics(serving, penguin_schema).kinds() == {"SCHEMA_MISSING_COLUMN"}
 
 
+def test_an_unknown_environment_is_refused(penguins, penguin_schema):
+    with pytest.raises(DefinitionError, match="environment 'SERVNG'.*knows \\['SERVING', 'TRAINING'\\]"):
+        validate_statistics(stats_of(penguins), penguin_schema, environment="SERVNG")
+
+
 def test_in_environment_restricts_a_feature():
     schema = Schema(
         default_environment=["TRAINING", "SERVING"],

@@ -274,6 +274,16 @@ def validate_statistics(
             f"The schema's warning_kinds lists {sorted(unknown)}, which are not anomaly kinds; "
             f"known kinds are {sorted(ANOMALY_KINDS)}."
         )
+    if environment is not None:
+        known = set(schema.default_environment)
+        for feature in schema.features:
+            known.update(feature.in_environment, feature.not_in_environment)
+        if known and environment not in known:
+            # An unknown name would silently expect no feature at all (or every one): refuse it.
+            raise DefinitionError(
+                f"The environment {environment!r} given to validate_statistics is not used by the schema; "
+                f"it knows {sorted(known)}. Pass one of those, or None to expect every feature."
+            )
     report = _Reporter(result, warning_kinds)
     for dataset in datasets:
         _validate_dataset(dataset, schema, environment, report)
