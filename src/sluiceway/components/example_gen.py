@@ -25,7 +25,7 @@ Pattern = Union[str, dict[str, str]]
 
 
 def _splitter(splits: dict[str, int] | None, partition_column: str | None, time_column: str | None,
-              time_cutoff: str | None) -> Any:
+              time_cutoff: str | int | float | None) -> Any:
     from sluiceway.data.splits import HashSplit, TimeSplit
 
     if time_column is not None or time_cutoff is not None:
@@ -110,7 +110,7 @@ class _FileExampleGen(Component):
         raise NotImplementedError
 
     def _run(self, examples: Examples, input_pattern: Pattern, splits: dict[str, int] | None, partition_column: str | None,
-             time_column: str | None, time_cutoff: str | None, span: int | None, version: int | None,
+             time_column: str | None, time_cutoff: str | int | float | None, span: int | None, version: int | None,
              span_range: tuple[int, int] | None, last_n_spans: int | None, **options: Any) -> None:
         splitter = _splitter(splits, partition_column, time_column, time_cutoff)
         spans = _spans_to_ingest(input_pattern, span, span_range, last_n_spans)
@@ -142,7 +142,7 @@ class CsvExampleGen(_FileExampleGen):
         splits: dict[str, int] | None = None,
         partition_column: str | None = None,
         time_column: str | None = None,
-        time_cutoff: str | None = None,
+        time_cutoff: str | int | float | None = None,
         span: int | None = None,
         version: int | None = None,
         span_range: tuple[int, int] | None = None,
@@ -169,7 +169,7 @@ class ParquetExampleGen(_FileExampleGen):
         splits: dict[str, int] | None = None,
         partition_column: str | None = None,
         time_column: str | None = None,
-        time_cutoff: str | None = None,
+        time_cutoff: str | int | float | None = None,
         span: int | None = None,
         version: int | None = None,
         span_range: tuple[int, int] | None = None,
@@ -195,7 +195,7 @@ class JsonExampleGen(_FileExampleGen):
         splits: dict[str, int] | None = None,
         partition_column: str | None = None,
         time_column: str | None = None,
-        time_cutoff: str | None = None,
+        time_cutoff: str | int | float | None = None,
         span: int | None = None,
         version: int | None = None,
         span_range: tuple[int, int] | None = None,
@@ -226,7 +226,7 @@ class SqlExampleGen(Component):
         splits: dict[str, int] | None = None,
         partition_column: str | None = None,
         time_column: str | None = None,
-        time_cutoff: str | None = None,
+        time_cutoff: str | int | float | None = None,
     ) -> None:
         from sluiceway.data.ingest import SqlSource
 
@@ -249,7 +249,7 @@ class DataFrameExampleGen(Component):
         splits: dict[str, int] | None = None,
         partition_column: str | None = None,
         time_column: str | None = None,
-        time_cutoff: str | None = None,
+        time_cutoff: str | int | float | None = None,
     ) -> None:
         from sluiceway.data.ingest import DataFrameSource
 

@@ -1,0 +1,211 @@
+"""The data components in real pipelines: ExampleGen → StatisticsGen → SchemaGen/ImportSchemaGen → ExampleValidator."""
+
+from __future__ import annotations
+
+import json
+from importlib.util import find_spec
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sluiceway as sw
+from sluiceway.components import (
+    CsvExampleGen,
+    DataFrameExampleGen,
+    ExampleValidator,
+    ImportSchemaGen,
+    JsonExampleGen,
+    ParquetExampleGen,
+    SchemaGen,
+    SqlExampleGen,
+    StatisticsGen,
+)
+
+PENGUINS_CSV = str(Path(find_spec("palmerpenguins").submodule_search_locations[0]) / "data" / "penguins.csv")
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> sw.LocalRunner:
+    return sw.LocalRunner(store=f"sqlite:///{tmp_path / 'md.db'}", artifact_root=tmp_path / "artifacts", parallelism=2)
+
+
+def _data_pipeline(gen: sw.Component, **validator_options) -> sw.Pipeline:
+    stats = StatisticsGen(examples=gen.examples)
+    schema = SchemaGen(statistics=stats.statistics, label="species")
+    validator = ExampleValidator(statistics=stats.statistics, schema=schema.schema, **validator_options)
+    return sw.Pipeline("penguin-data", [gen, stats, schema, validator])
+
+
+def test_csv_to_validated_statistics_on_penguins(runner: sw.LocalRunner) -> None:
+    run = runner.run(_data_pipeline(CsvExampleGen(input_pattern=PENGUINS_CSV)))
+    assert run.succeeded, {k: v.error for k, v in run.executions.items()}
+    examples = run.output("CsvExampleGen", "examples")
+    assert examples.properties["row_counts"]["train"] + examples.properties["row_counts"]["eval"] == 344
+    assert examples.properties["column_types"]["species"] in ("string", "large_string")
+    assert len(examples.split_files("train")) >= 1
+
+    statistics = run.output("StatisticsGen", "statistics")
+    assert statistics.properties["split_names"] == ["train", "eval"]
+    data = json.loads((Path(statistics.uri) / "statistics.json").read_text())
+    train = next(d for d in data["datasets"] if d["name"] == "train")
+    assert train["num_examples"] == examples.properties["row_counts"]["train"]
+    assert "<svg" in (Path(statistics.uri) / "report.html").read_text()
+
+    schema_text = Path(run.output("SchemaGen", "schema").uri, "schema.yaml").read_text()
+    assert "domain: [Adelie, Chinstrap, Gentoo]" in schema_text and "not_in_environment: [SERVING]" in schema_text
+    anomalies = run.output("ExampleValidator", "anomalies")
+    assert anomalies.properties["anomaly_count"] == 0 and anomalies.properties["blocking"] is False
+    assert (Path(anomalies.uri) / "report.html").exists()
+
+
+def test_validator_gate_publishes_the_report_and_stops_the_run(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    curated = tmp_path / "schema.yaml"
+    curated.write_text(
+        "schema_version: 1\nfeatures:\n"
+        "- name: island\n  type: string\n  domain: [Biscoe, Dream]\n"
+        "- name: body_mass_g\n  type: int\n"
+    )
+
+    @sw.component
+    def train(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model]) -> None:
+        (model.path / "m").write_text("trained")
+
+    gen = CsvExampleGen(input_pattern=PENGUINS_CSV)
+    stats = StatisticsGen(examples=gen.examples)
+    schema = ImportSchemaGen(schema_file=str(curated))
+    validator = ExampleValidator(statistics=stats.statistics, schema=schema.schema)
+    trainer = train(examples=gen.examples, after=[validator])
+    run = runner.run(sw.Pipeline("gated", [gen, stats, schema, validator, trainer]))
+
+    assert run.state == "FAILED" and run.not_run == ["train"]
+    execution = run["ExampleValidator"]
+    assert execution.state == "FAILED"
+    assert "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in execution.error and "Torgersen" in execution.error
+    assert "SCHEMA_NEW_COLUMN" in execution.error  # e.g. species is not in the curated schema
+    report = execution.outputs["anomalies"]  # published although the gate closed
+    assert report.state == "LIVE" and report.properties["blocking"] is True
+    assert "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in (Path(report.uri) / "anomalies.json").read_text()
+    assert runner.store.list_artifacts(type_name="Model") == []
+
+    # Not gated: the anomalies are recorded and the run goes on.
+    relaxed = ExampleValidator(statistics=stats.statistics, schema=schema.schema, fail_on_anomalies=False)
+    run = runner.run(sw.Pipeline("gated", [gen, stats, schema, relaxed, train(examples=gen.examples, after=[relaxed])]))
+    assert run.succeeded and run.output("ExampleValidator", "anomalies").properties["anomaly_count"] > 0
+
+
+def test_import_schema_reruns_when_the_file_changes(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    curated = tmp_path / "schema.yaml"
+    curated.write_text("schema_version: 1\nfeatures:\n- name: island\n  type: string\n")
+    pipeline = lambda: sw.Pipeline("imp", [ImportSchemaGen(schema_file=str(curated))])  # noqa: E731
+    assert runner.run(pipeline())["ImportSchemaGen"].state == "COMPLETE"
+    assert runner.run(pipeline())["ImportSchemaGen"].state == "CACHED"
+    curated.write_text("schema_version: 1\nfeatures:\n- name: island\n  type: string\n  domain: [Dream]\n")
+    assert runner.run(pipeline())["ImportSchemaGen"].state == "COMPLETE"
+    missing = runner.run(sw.Pipeline("imp", [ImportSchemaGen(schema_file=str(tmp_path / "nope.yaml"))]))
+    assert missing.state == "FAILED" and "does not exist" in missing["ImportSchemaGen"].error
+
+
+def test_tfdv_pbtxt_schema_imports(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    pbtxt = tmp_path / "schema.pbtxt"
+    pbtxt.write_text('feature {\n  name: "island"\n  type: BYTES\n  domain: "island"\n}\n'
+                     'string_domain {\n  name: "island"\n  value: "Biscoe"\n  value: "Dream"\n  value: "Torgersen"\n}\n')
+    run = runner.run(sw.Pipeline("pb", [ImportSchemaGen(schema_file=str(pbtxt))]))
+    assert run.succeeded
+    assert "Torgersen" in Path(run.output("ImportSchemaGen", "schema").uri, "schema.yaml").read_text()
+
+
+def test_drift_against_a_baseline_span_is_caught(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    frame = pd.read_csv(PENGUINS_CSV)
+    (tmp_path / "span-1").mkdir()
+    (tmp_path / "span-2").mkdir()
+    frame.to_csv(tmp_path / "span-1" / "data.csv", index=False)
+    shifted = frame.copy()
+    shifted["bill_length_mm"] = shifted["bill_length_mm"] + 2 * shifted["bill_length_mm"].std()
+    shifted.to_csv(tmp_path / "span-2" / "data.csv", index=False)
+    pattern = str(tmp_path / "span-{SPAN}" / "data.csv")
+
+    previous = CsvExampleGen(input_pattern=pattern, span=1, id="previous_span")
+    current = CsvExampleGen(input_pattern=pattern, id="current_span")  # the latest span: 2
+    previous_stats = StatisticsGen(examples=previous.examples, id="previous_stats")
+    current_stats = StatisticsGen(examples=current.examples, id="current_stats")
+    schema = SchemaGen(statistics=previous_stats.statistics)
+    validator = ExampleValidator(statistics=current_stats.statistics, schema=schema.schema,
+                                 baseline_statistics=previous_stats.statistics, fail_on_anomalies=False)
+    run = runner.run(sw.Pipeline("drift", [previous, current, previous_stats, current_stats, schema, validator]))
+    assert run.succeeded
+    assert run.output("current_span", "examples").properties["span"] == 2
+    found = json.loads(Path(run.output("ExampleValidator", "anomalies").uri, "anomalies.json").read_text())
+    drifted = {a["feature"] for a in found["anomalies"] if a["kind"] == "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"}
+    assert drifted == {"bill_length_mm"}
+
+
+def test_new_span_invalidates_the_cache_and_windows_merge_spans(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    frame = pd.read_csv(PENGUINS_CSV)
+    for span in (1, 2):
+        (tmp_path / f"span-{span}").mkdir()
+        frame.iloc[(span - 1) * 100 : span * 100].to_csv(tmp_path / f"span-{span}" / "data.csv", index=False)
+    pattern = str(tmp_path / "span-{SPAN}" / "data.csv")
+    pipeline = lambda **kw: sw.Pipeline("spans", [CsvExampleGen(input_pattern=pattern, **kw)])  # noqa: E731
+    first = runner.run(pipeline())
+    assert first.output("CsvExampleGen", "examples").properties["span"] == 2
+    assert runner.run(pipeline())["CsvExampleGen"].state == "CACHED"
+    (tmp_path / "span-3").mkdir()
+    frame.iloc[200:300].to_csv(tmp_path / "span-3" / "data.csv", index=False)
+    third = runner.run(pipeline())
+    assert third["CsvExampleGen"].state == "COMPLETE"
+    assert third.output("CsvExampleGen", "examples").properties["span"] == 3
+
+    window = runner.run(pipeline(last_n_spans=2)).output("CsvExampleGen", "examples")
+    assert window.properties["spans"] == [2, 3] and sum(window.properties["row_counts"].values()) == 200
+    ranged = runner.run(pipeline(span_range=(1, 3))).output("CsvExampleGen", "examples")
+    assert sum(ranged.properties["row_counts"].values()) == 300
+    assert sum(ranged.read(split).num_rows for split in ranged.split_names) == 300
+
+
+def test_other_sources_and_split_options(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    import sqlite3
+
+    frame = pd.read_csv(PENGUINS_CSV)
+    frame.to_parquet(tmp_path / "penguins.parquet")
+    frame.to_json(tmp_path / "penguins.jsonl", orient="records", lines=True)
+    with sqlite3.connect(tmp_path / "penguins.db") as conn:
+        frame.to_sql("penguins", conn, index=False)
+    components = [
+        ParquetExampleGen(input_pattern=str(tmp_path / "*.parquet"), splits={"train": 8, "eval": 1, "test": 1}, id="parquet"),
+        JsonExampleGen(input_pattern=str(tmp_path / "*.jsonl"), partition_column="island", id="json"),
+        SqlExampleGen(url=f"sqlite:///{tmp_path / 'penguins.db'}", query="SELECT * FROM penguins WHERE year = 2008", id="sql"),
+        DataFrameExampleGen(frame=frame, time_column="year", time_cutoff=2009, id="frame"),
+    ]
+    run = runner.run(sw.Pipeline("sources", components))
+    assert run.succeeded, {k: v.error for k, v in run.executions.items()}
+    parquet = run.output("parquet", "examples").properties
+    assert parquet["split_names"] == ["train", "eval", "test"] and sum(parquet["row_counts"].values()) == 344
+    by_island = run.output("json", "examples")
+    train_islands = set(by_island.read("train").column("island").to_pylist())
+    eval_islands = set(by_island.read("eval").column("island").to_pylist())
+    assert not train_islands & eval_islands  # a partition key never lands in two splits
+    assert sum(run.output("sql", "examples").properties["row_counts"].values()) == int((frame.year == 2008).sum())
+    timed = run.output("frame", "examples").properties["row_counts"]
+    assert timed == {"train": int((frame.year < 2009).sum()), "eval": int((frame.year >= 2009).sum())}
+    again = runner.run(sw.Pipeline("sources", components))
+    assert again["sql"].state == "COMPLETE"  # a query is not cached by default
+    assert again["frame"].state == "CACHED" and again["parquet"].state == "CACHED"
+
+
+def test_bad_input_fails_the_execution_with_the_located_error_and_publishes_nothing(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    (tmp_path / "ragged.csv").write_text("a,b,c\n1,2,3\n4,5\n")
+    run = runner.run(sw.Pipeline("bad", [CsvExampleGen(input_pattern=str(tmp_path / "ragged.csv"))]))
+    assert run.state == "FAILED"
+    assert "line 3 has 2 fields; expected 3" in run["CsvExampleGen"].error
+    assert runner.store.list_artifacts(type_name="Examples") == []
+    assert not list((tmp_path / "artifacts").rglob("*.parquet"))
+    missing = runner.run(sw.Pipeline("bad", [CsvExampleGen(input_pattern=str(tmp_path / "nowhere" / "*.csv"))]))
+    assert missing.state == "FAILED" and "DataError" in missing["CsvExampleGen"].error
+
+
+def test_split_options_are_checked(runner: sw.LocalRunner) -> None:
+    run = runner.run(sw.Pipeline("opts", [CsvExampleGen(input_pattern=PENGUINS_CSV, time_column="year")]))
+    assert "needs both time_column and time_cutoff" in run["CsvExampleGen"].error
+    with pytest.raises(sw.DefinitionError, match="splits"):
+        CsvExampleGen(input_pattern=PENGUINS_CSV, splits={"train": "two"})
