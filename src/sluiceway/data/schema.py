@@ -657,7 +657,9 @@ class _Parser:
 
 
 def _number(value: Any, what: str) -> float:
-    text = str(value).lower().rstrip("f") if not str(value).lower().startswith(("inf", "-inf")) else str(value).lower()
+    text = str(value).lower()
+    if re.fullmatch(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?f", text):  # C-style float suffix: 1.5f
+        text = text[:-1]
     try:
         if text in ("inf", "infinity", "+inf"):
             return math.inf

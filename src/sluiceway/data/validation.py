@@ -620,24 +620,25 @@ class _Distribution:
     __slots__ = ("buckets", "cumulative", "ends", "total")
 
     def __init__(self, histogram: Histogram) -> None:
+        inf = math.inf
         buckets = []
         for b in histogram.buckets:
-            low, high, count = float(b.low), float(b.high), float(b.count)
+            low, high, count = b.low, b.high, b.count
             if count <= 0:
                 continue
-            if not (math.isfinite(low) and math.isfinite(high) and high > low):
-                at = low if (low == high or low == -math.inf) else (high if not math.isfinite(high) else low)
-                if not math.isfinite(low) and math.isfinite(high):
-                    at = low  # (-inf, x]: the infinite values
+            if not (high > low and low > -inf and high < inf):
+                # a point mass: one value, or (-inf, x] holding -inf values, or [x, inf] holding +inf values
+                at = low if (low == high or low == -inf) else high
                 low = high = at
-            buckets.append((high, low, count))
-        buckets.sort()
-        self.buckets = [(low, high, count) for high, low, count in buckets]
-        self.ends = [high for _, high, _ in self.buckets]
-        self.cumulative = [0.0]
-        for _, _, count in self.buckets:
-            self.cumulative.append(self.cumulative[-1] + count)
-        self.total = self.cumulative[-1]
+            buckets.append((low, high, count))
+        buckets.sort(key=lambda bucket: (bucket[1], bucket[0]))
+        self.buckets = buckets
+        self.ends = [bucket[1] for bucket in buckets]
+        cumulative = [0.0]
+        for bucket in buckets:
+            cumulative.append(cumulative[-1] + bucket[2])
+        self.cumulative = cumulative
+        self.total = cumulative[-1]
 
     def mass_at_or_below(self, x: float) -> float:
         k = bisect.bisect_right(self.ends, x)  # buckets wholly at or below x
