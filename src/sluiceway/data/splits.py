@@ -32,26 +32,77 @@ _NULL_HASH = _U64(0x6E756C6C6E756C6C)  # "nullnull"
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finalizer, vectorized (uint64 arithmetic wraps modulo 2**64 by design)."""
+    return _mix_inplace(x.astype(_U64, copy=True))
+
+
+def _mix_inplace(z: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_mix` computed in place in ``z`` (one scratch array, no other temporaries); returns ``z``."""
+    if scratch is None or scratch.shape != z.shape:
+        scratch = np.empty_like(z)
     with np.errstate(over="ignore"):
-        z = x + _GOLDEN
-        z = (z ^ (z >> _U64(30))) * _MIX1
-        z = (z ^ (z >> _U64(27))) * _MIX2
-        return z ^ (z >> _U64(31))
+        z += _GOLDEN
+        np.right_shift(z, _U64(30), out=scratch)
+        z ^= scratch
+        z *= _MIX1
+        np.right_shift(z, _U64(27), out=scratch)
+        z ^= scratch
+        z *= _MIX2
+        np.right_shift(z, _U64(31), out=scratch)
+        z ^= scratch
+    return z
+
+
+#: Below this many values a column is hashed directly; above, a sample decides on dictionary encoding.
+_DICTIONARY_MIN_VALUES = 4096
+_DICTIONARY_SAMPLE = 8192
+
+
+def _string_like(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind) or pa.types.is_binary_view(kind))
+
+
+def _hash_dictionary(array: pa.DictionaryArray) -> np.ndarray:
+    """Hash each distinct value once, then gather by index (same values as hashing every row)."""
+    values = hash_column(array.dictionary)
+    indices = array.indices
+    if indices.null_count:
+        positions = np.asarray(indices.fill_null(0)).astype(np.intp, copy=False)
+    else:
+        positions = np.asarray(indices).astype(np.intp, copy=False)
+    hashed = values[positions] if len(values) else np.full(len(array), _NULL_HASH, dtype=_U64)
+    if indices.null_count:
+        hashed[np.asarray(indices.is_null())] = _NULL_HASH
+    return hashed
 
 
 def _hash_strings(array: pa.Array) -> np.ndarray:
-    """Hash every UTF-8 (or binary) value of an Arrow array by its bytes."""
+    """Hash every UTF-8 (or binary) value of an Arrow array by its bytes.
+
+    The value's length times the golden ratio, then per 8-byte little-endian word (the last one
+    zero-padded) ``h = mix(h * FNV_PRIME + word)``, then a final ``mix``; nulls hash to one constant.
+    Columns with repeated values are dictionary-encoded first so that each distinct value is hashed once.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
     if pa.types.is_string_view(array.type) or pa.types.is_binary_view(array.type):
         array = array.cast(pa.large_string() if pa.types.is_string_view(array.type) else pa.large_binary())
+    if len(array) >= _DICTIONARY_MIN_VALUES and array.null_count < len(array):
+        sample = array.slice(0, _DICTIONARY_SAMPLE)
+        if pc.count_distinct(sample, mode="all").as_py() * 2 <= len(sample):
+            return _hash_dictionary(pc.dictionary_encode(array))
     is_large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
     _validity, offsets_buffer, data_buffer = array.buffers()[:3]
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if is_large else np.int32)
-    offsets = offsets[array.offset : array.offset + len(array) + 1].astype(np.int64)
     n = len(array)
+    if n == 0:
+        return np.empty(0, dtype=_U64)
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if is_large else np.int32)
+    offsets = offsets[array.offset : array.offset + n + 1].astype(np.int64)
     start, stop = int(offsets[0]), int(offsets[-1])
     lengths = np.diff(offsets)
     with np.errstate(over="ignore"):
@@ -59,22 +110,45 @@ def _hash_strings(array: pa.Array) -> np.ndarray:
         if stop > start:
             # Read each value 8 bytes at a time as little-endian words (unaligned views of the buffer),
             # zeroing the bytes past its end; only values still longer than 8*k take part in round k.
+            # Work on the whole column while every value is still active (fixed-width ids, hashes), and
+            # on a shrinking subset only once some values are done.
             padded = np.zeros(stop - start + 8, dtype=np.uint8)
             padded[: stop - start] = np.frombuffer(data_buffer, dtype=np.uint8)[start:stop]
             words = np.ndarray(shape=(stop - start,), dtype="<u8", buffer=padded.data, strides=(1,))
-            active = np.flatnonzero(lengths > 0)
-            begin = offsets[:-1][active] - start
-            remaining = lengths[active]
-            while active.size:
+            begin = offsets[:-1] - start
+            remaining = lengths
+            active: np.ndarray | None = None  # None: every value
+            state = result
+            if not remaining.all():
+                active = np.flatnonzero(remaining > 0)
+                begin, remaining, state = begin[active], remaining[active], result[active]
+            scratch = np.empty_like(state)
+            while state.size:
                 word = words[begin]
                 short = remaining < 8
                 if short.any():
                     bits = (remaining[short] * 8).astype(_U64)
                     word[short] &= (_U64(1) << bits) - _U64(1)
-                result[active] = _mix(result[active] * _BYTE_BASE + word)
+                state *= _BYTE_BASE
+                state += word
+                _mix_inplace(state, scratch)
                 longer = remaining > 8
-                active, begin, remaining = active[longer], begin[longer] + 8, remaining[longer] - 8
-    result = _mix(result)
+                if longer.all():
+                    begin += 8
+                    remaining = remaining - 8
+                    continue
+                if active is None:
+                    active = np.arange(n)
+                done = ~longer
+                result[active[done]] = state[done]
+                active, state = active[longer], state[longer]
+                begin, remaining = begin[longer] + 8, remaining[longer] - 8
+                scratch = np.empty_like(state)
+            if active is None:
+                result = state
+            elif active.size:
+                result[active] = state
+    _mix_inplace(result)
     if array.null_count:
         result[np.asarray(array.is_null())] = _NULL_HASH
     return result
@@ -90,29 +164,27 @@ def hash_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
                                                                       pa.array([], array.type))
     kind = array.type
     if pa.types.is_dictionary(kind):
-        array = array.cast(kind.value_type)
-        kind = array.type
-    if (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
-            or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind) or pa.types.is_binary_view(kind)):
+        return _hash_dictionary(array)
+    if _string_like(kind):
         return _hash_strings(array)
     if pa.types.is_null(kind):
         return np.full(len(array), _NULL_HASH, dtype=_U64)
     if pa.types.is_boolean(kind):
         values = np.asarray(array.fill_null(False)).astype(_U64)
     elif pa.types.is_floating(kind):
-        floats = np.asarray(array.cast(pa.float64()).fill_null(0.0), dtype=np.float64)
-        floats = np.where(floats == 0.0, 0.0, floats)  # -0.0 and 0.0 are the same value
-        floats = np.where(np.isnan(floats), np.nan, floats)  # one NaN bit pattern
+        floats = np.array(array.cast(pa.float64()).fill_null(0.0), dtype=np.float64)  # a writable copy
+        floats[floats == 0.0] = 0.0  # -0.0 and 0.0 are the same value
+        floats[np.isnan(floats)] = np.nan  # one NaN bit pattern
         values = floats.view(_U64)
     elif pa.types.is_integer(kind):
-        values = np.asarray(array.cast(pa.int64()).fill_null(0)).view(_U64)
+        values = np.array(array.cast(pa.int64()).fill_null(0)).view(_U64)
     elif pa.types.is_temporal(kind) or pa.types.is_decimal(kind):
         # Hash the canonical text form: independent of the unit or width a reader happened to choose.
         return _hash_strings(pc.cast(array, pa.string()))
     else:  # lists, structs, maps from JSON: hash their JSON text
         text = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in array.to_pylist()]
         return _hash_strings(pa.array(text, pa.string()))
-    hashed = _mix(values)
+    hashed = _mix_inplace(values)
     if array.null_count:
         hashed[np.asarray(array.is_null())] = _NULL_HASH
     return hashed
@@ -122,9 +194,12 @@ def hash_rows(table: pa.Table, columns: list[str] | None = None) -> np.ndarray:
     """A stable uint64 hash of each row over ``columns`` (default: every column, by name order)."""
     names = sorted(table.column_names) if columns is None else list(columns)
     combined = np.zeros(table.num_rows, dtype=_U64)
+    scratch = np.empty_like(combined)
     with np.errstate(over="ignore"):
         for name in names:
-            combined = _mix(combined * _BYTE_BASE + hash_column(table.column(name)))
+            combined *= _BYTE_BASE
+            combined += hash_column(table.column(name))
+            _mix_inplace(combined, scratch)
     return combined
 
 
