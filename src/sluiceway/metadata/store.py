@@ -266,19 +266,24 @@ class MetadataStore:
             exists = conn.execute(
                 select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline_run", t.contexts.c.name == name))
             ).scalar()
+            taken = StoreError(f"A run named {name!r} already exists; choose another name or resume it with --resume {name}.")
             if exists is not None:
-                raise StoreError(f"A run named {name!r} already exists; choose another name or resume it with --resume {name}.")
-            conn.execute(
-                insert(t.contexts).values(
-                    type="pipeline_run",
-                    name=name,
-                    parent_id=pipeline_id,
-                    state=RUNNING,
-                    properties=json.dumps(properties or {}, default=str),
-                    create_time=stamp,
-                    update_time=stamp,
-                )
-            )
+                raise taken
+            try:
+                with conn.begin_nested():  # the unique constraint settles two runs named alike started together
+                    conn.execute(
+                        insert(t.contexts).values(
+                            type="pipeline_run",
+                            name=name,
+                            parent_id=pipeline_id,
+                            state=RUNNING,
+                            properties=json.dumps(properties or {}, default=str),
+                            create_time=stamp,
+                            update_time=stamp,
+                        )
+                    )
+            except IntegrityError:
+                raise taken from None
         return self.get_run(name)
 
     def set_run_state(self, run_id: int, state: str, properties: dict[str, Any] | None = None) -> None:
