@@ -646,13 +646,59 @@ def _read_csv_header(path: str, delimiter: str, quote_char: str | None) -> list[
     return header
 
 
+def _bitmask(mask: np.ndarray) -> np.ndarray:
+    """A boolean byte mask as little-endian 64-bit words, one bit a byte (zero-padded to whole words)."""
+    packed = np.packbits(mask, bitorder="little")
+    if packed.size % 8:
+        packed = np.concatenate((packed, np.zeros(8 - packed.size % 8, dtype=np.uint8)))
+    return packed.view("<u8")
+
+
+def _prefix_xor(words: np.ndarray) -> np.ndarray:
+    """Within each 64-bit word, bit j becomes the XOR of bits 0..j (quote parity inside the word)."""
+    x = words.copy()
+    for shift in (1, 2, 4, 8, 16, 32):
+        x ^= x << np.uint64(shift)
+    return x
+
+
+def _bit_positions(words: np.ndarray) -> np.ndarray:
+    """The byte positions of the set bits of a bitmap, ascending (cheap when few bits are set)."""
+    index = np.flatnonzero(words)
+    remaining, base = words[index], index.astype(np.int64) * 64
+    found = []
+    one = np.uint64(1)
+    while remaining.size:
+        lowest = remaining & (~remaining + one)
+        found.append(base + np.bitwise_count(lowest - one).astype(np.int64))
+        remaining = remaining & (remaining - one)
+        more = remaining != 0
+        remaining, base = remaining[more], base[more]
+    if not found:
+        return np.empty(0, dtype=np.int64)
+    positions = np.concatenate(found) if len(found) > 1 else found[0]
+    if len(found) > 1:
+        positions.sort()
+    return positions
+
+
+def _bits_before(words: np.ndarray, prefix: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """How many bits of ``words`` are set before each byte position (``prefix``: popcounts before each word)."""
+    index = positions >> 6
+    below = (np.uint64(1) << (positions & 63).astype(np.uint64)) - np.uint64(1)
+    return prefix[index] + np.bitwise_count(words[index] & below).astype(np.int64)
+
+
 def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str | None) -> tuple[int, int]:
     """Check every record has ``columns`` fields and every quote is closed.
 
     Returns (data rows, blank lines).
 
-    Vectorized over the raw bytes: a delimiter or newline counts only outside quotes, i.e. where the
-    number of quote characters before it is even (RFC 4180: an escaped quote "" adds two).
+    Vectorized over the raw bytes as bitmaps (one bit a byte, 64 bytes a word, as simdjson does): a
+    delimiter or newline counts only outside quotes, i.e. where the number of quote characters before it
+    is even (RFC 4180: an escaped quote "" adds two). Quote parity is a prefix XOR inside each word plus
+    the parity of all quotes in earlier words; fields a record are differences of delimiter popcounts
+    between its newlines.
     """
     delim = ord(delimiter)
     quote = ord(quote_char) if quote_char else -1
@@ -664,28 +710,35 @@ def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str
     data_rows = -1  # the header is the first record
     blank_lines = 0
     consumed = 0
+    all_ones = np.uint64(0xFFFFFFFFFFFFFFFF)
     with open(path, "rb") as handle:
         while True:
             chunk = handle.read(_SCAN_CHUNK_BYTES)
             if not chunk:
                 break
             data = np.frombuffer(chunk, dtype=np.uint8)
+            delims = _bitmask(data == delim)
+            newlines = _bitmask(data == newline)
             if quote >= 0 and (parity or chunk.find(bytes([quote])) >= 0):
-                inside = np.bitwise_xor.accumulate(data == quote) ^ bool(parity)
-                parity = int(inside[-1])
+                quotes = _bitmask(data == quote)
+                counts_in_word = np.bitwise_count(quotes).astype(np.int64)
+                before = np.cumsum(counts_in_word) - counts_in_word + parity
+                inside = _prefix_xor(quotes)
+                inside ^= np.where(before & 1, all_ones, np.uint64(0))
+                parity = int(before[-1] + counts_in_word[-1]) & 1
                 outside = ~inside
-                ends = np.flatnonzero((data == newline) & outside)
-                is_delim = (data == delim) & outside
-            else:
-                ends = np.flatnonzero(data == newline)
-                is_delim = data == delim
+                delims &= outside
+                newlines &= outside
+            ends = _bit_positions(newlines)
+            delim_counts = np.bitwise_count(delims).astype(np.int64)
+            total_delims = int(delim_counts.sum())
             if ends.size:
-                # Delimiters a record: sum the delimiter mask over [start of record, its newline].
-                segment_starts = np.concatenate(([0], ends[:-1] + 1))
-                counts = np.add.reduceat(is_delim, segment_starts, dtype=np.int64)
-                tail = int(np.count_nonzero(is_delim[int(ends[-1]) + 1 :]))
-                counts[-1] -= tail
+                prefix = np.cumsum(delim_counts) - delim_counts
+                # Delimiters a record: the delimiters before its newline minus those before the last one.
+                cumulative = _bits_before(delims, prefix, ends)
+                counts = np.diff(cumulative, prepend=0)
                 counts[0] += fields_open
+                tail = total_delims - int(cumulative[-1])
                 starts = np.empty_like(ends)
                 starts[0] = -1 - record_bytes
                 starts[1:] = ends[:-1]
@@ -702,13 +755,14 @@ def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str
                         f"CSV file {path!r} line {line} has {got} fields; expected {columns} like the header. "
                         f"{_ragged_hint(path, start, delimiter)}"
                     )
-                data_rows += int((~blank).sum())
-                blank_lines += int(blank.sum())
+                blanks = int(np.count_nonzero(blank))
+                data_rows += int(ends.size) - blanks
+                blank_lines += blanks
                 record_start = consumed + int(ends[-1]) + 1
                 fields_open = tail
                 record_bytes = len(chunk) - int(ends[-1]) - 1
             else:
-                fields_open += int(np.count_nonzero(is_delim))
+                fields_open += total_delims
                 record_bytes += len(chunk)
             consumed += len(chunk)
     if parity:
