@@ -347,6 +347,7 @@ def main() -> None:
         for name in PEERS:
             pythons[name] = peer_python(name)
             versions[name] = peer_version(pythons[name], name)
+    load_before = os.getloadavg()[0]
     scratch = Path(tempfile.mkdtemp(prefix="sluiceway-bench-"))
     try:
         results = {}
@@ -358,6 +359,7 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
     command = "`.venv/bin/python benchmarks/orchestration.py" + (f" --repeats {args.repeats}" if args.repeats != 3 else "") + "`"
@@ -372,7 +374,9 @@ def main() -> None:
     section = "\n".join([
         SECTION,
         "",
-        f"Measured {stamp} with {command} on {machine}; median of {args.repeats} fresh processes per figure.",
+        f"Measured {stamp} with {command} on {machine} ({load}); median of {args.repeats} fresh processes",
+        "per figure. Other jobs shared the machine when the load average exceeds the core count: compare the",
+        "frameworks by ratio, not with figures measured elsewhere.",
         "Start-up = wall time of a whole process running a 1-component pipeline (interpreter, imports, store, run);",
         "ms per component = (wall(chain of 50) − wall(chain of 1)) / 49, in-process = run time / 50.",
         "Sluiceway records every execution in a SQLite store and persists every output; its stores are created",

@@ -488,18 +488,9 @@ def test_first_runs_of_a_new_pipeline_started_together_both_succeed(store_url):
             opened.close()
 
 
-def test_two_runs_with_one_name_started_together_one_gets_a_clear_error(store_url, request):
+def test_two_runs_with_one_name_started_together_one_gets_a_clear_error(store_url):
     """Two runners racing for the same run name: one run is created, the other gets the StoreError."""
     import threading
-
-    if "postgresql" in request.node.name:
-        request.applymarker(pytest.mark.xfail(
-            strict=False, raises=AssertionError,
-            reason="store.py create_run: the run-name check and the insert race on PostgreSQL (READ COMMITTED); "
-            "the loser gets a raw IntegrityError on uq_contexts_type_name instead of the 'already exists' "
-            "StoreError (reported to the core engineer)",
-        ))
-
     stores = [MetadataStore(store_url), MetadataStore(store_url)]
     try:
         for attempt in range(15):
