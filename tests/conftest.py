@@ -87,7 +87,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         subprocess.run(
             _as_postgres_user([str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "-A", "trust",
-                               "-E", "UTF8", "--no-sync", "--no-instructions"]),
+                               "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"]),
             check=True, capture_output=True, text=True, cwd=base,
         )
         # A throwaway server: durability off for speed, sockets only on 127.0.0.1 and in our own folder.
