@@ -16,7 +16,9 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Union
@@ -39,6 +41,14 @@ DEFAULT_NULL_VALUES: tuple[str, ...] = (
 _BATCH_ROWS = 250_000
 _SCHEMA_SAMPLE_ROWS = 10_000
 _SCAN_CHUNK_BYTES = 16 << 20
+#: Parquet row groups: at least this many rows (unless a split is smaller), at most the maximum.
+_ROW_GROUP_ROWS = 128 * 1024
+_MAX_ROW_GROUP_ROWS = 256 * 1024
+_ZSTD_LEVEL = 1
+_DICTIONARY_SAMPLE_ROWS = 8192
+_WRITES_IN_FLIGHT = 2
+#: Inputs at least this large are checked in a thread beside the reader.
+_BACKGROUND_SCAN_BYTES = 32 << 20
 
 
 # --------------------------------------------------------------------------------------------- sources
@@ -146,7 +156,39 @@ def ingest(
         raise DataError(f"rows_per_file and batch_rows must be >= 1; got {rows_per_file} and {batch_rows}.")
 
     reader = _reader_for(source, span=span, version=version)
-    split_names = list(pattern) if presplit else list(splits.split_names)  # type: ignore[union-attr]
+    try:
+        split_names, schema, writer, split_files = _ingest_with(reader, source, output, splits, presplit,
+                                                                rows_per_file, batch_rows)
+    except Exception as exc:
+        # Checks that run beside the reader found the root cause (a ragged row, an open quote): report it.
+        try:
+            reader.wait_checks()
+        except DataError as found:
+            if found is exc:
+                raise
+            raise found from exc
+        raise
+    finally:
+        reader.close()
+
+    return IngestResult(
+        uri=output,
+        split_names=tuple(split_names),
+        row_counts=MappingProxyType(dict(zip(split_names, writer.row_counts))),
+        column_types=MappingProxyType({f.name: str(f.type) for f in schema}),
+        span=reader.span,
+        version=reader.version,
+        input_files=reader.files,
+        input_fingerprint=reader.fingerprint(),
+        split_files=MappingProxyType(split_files),
+    )
+
+
+def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit | TimeSplit | None,
+                 presplit: bool, rows_per_file: int,
+                 batch_rows: int) -> tuple[list[str], pa.Schema, _ExamplesWriter, dict[str, tuple[str, ...]]]:
+    pattern = getattr(source, "pattern", None)
+    split_names = list(pattern) if presplit else list(splits.split_names)  # type: ignore[union-attr,arg-type]
     for name in split_names:
         _check_split_name(name)
     _check_output(output, split_names)
@@ -161,6 +203,8 @@ def ingest(
                 else:
                     assignment = splits.assign(table, source=where)  # type: ignore[union-attr]
                     writer.write_assigned(table, assignment)
+            reader.wait_checks()
+            writer.flush()
             if sum(writer.row_counts) == 0:
                 raise DataError(
                     f"The input {list(reader.files) or type(source).__name__} has zero data rows; expected at "
@@ -177,18 +221,7 @@ def ingest(
             writer.abort()
             raise
         break
-
-    return IngestResult(
-        uri=output,
-        split_names=tuple(split_names),
-        row_counts=MappingProxyType(dict(zip(split_names, writer.row_counts))),
-        column_types=MappingProxyType({f.name: str(f.type) for f in schema}),
-        span=reader.span,
-        version=reader.version,
-        input_files=reader.files,
-        input_fingerprint=reader.fingerprint(),
-        split_files=MappingProxyType(split_files),
-    )
+    return split_names, schema, writer, split_files
 
 
 def _check_output(output: str, split_names: list[str]) -> None:
@@ -209,6 +242,11 @@ class _SchemaTooNarrow(Exception):
 
 # ------------------------------------------------------------------------------------------------ writer
 class _ExamplesWriter:
+    """Parquet parts of every split. Rows are buffered per split into row groups of about
+    ``_ROW_GROUP_ROWS`` rows (the statistics engine works a row group at a time), and each split's parts are
+    encoded in a thread of their own (Arrow's Parquet writer releases the GIL), so that encoding overlaps
+    with reading and hashing the next batch."""
+
     def __init__(self, output: str, split_names: list[str], rows_per_file: int) -> None:
         self.output = output
         self.split_names = split_names
@@ -219,28 +257,60 @@ class _ExamplesWriter:
         self._parts: list[list[str]] = [[] for _ in split_names]
         self._created_dirs: list[str] = []
         self._created_files: list[str] = []
+        self._buffers: list[list[pa.Table]] = [[] for _ in split_names]
+        self._buffered = [0] * len(split_names)
+        self._pending: list[list[Future[None]]] = [[] for _ in split_names]
+        self._dictionary_columns: list[str] | None = None
+        self._pools: list[ThreadPoolExecutor | None] = [None] * len(split_names)
+        self._lock = threading.Lock()
 
     def _folder(self, index: int) -> str:
         folder = os.path.join(self.output, f"Split-{self.split_names[index]}")
-        if not os.path.isdir(folder):
-            for path in (self.output, folder):
-                if not os.path.isdir(path):
-                    os.makedirs(path)
-                    self._created_dirs.append(path)
+        with self._lock:
+            if not os.path.isdir(folder):
+                for path in (self.output, folder):
+                    if not os.path.isdir(path):
+                        os.makedirs(path)
+                        self._created_dirs.append(path)
         return folder
 
     def _open(self, index: int, schema: pa.Schema) -> Any:
         import pyarrow.parquet as pq
 
         part = os.path.join(self._folder(index), f"part-{len(self._parts[index]):05d}.parquet.inprogress")
-        self._created_files.append(part)
+        with self._lock:
+            self._created_files.append(part)
         self._parts[index].append(part)
         self._rows_in_file[index] = 0
-        writer = pq.ParquetWriter(part, schema, compression="zstd")
+        writer = pq.ParquetWriter(part, schema, compression="zstd", compression_level=_ZSTD_LEVEL,
+                                  use_dictionary=self._dictionary_columns if self._dictionary_columns is not None
+                                  else True)
         self._writers[index] = writer
         return writer
 
-    def write(self, index: int, table: pa.Table) -> None:
+    def _choose_dictionary_columns(self, table: pa.Table) -> None:
+        """Dictionary-encode only columns that repeat values in the first rows: building a dictionary for a
+        column of distinct values (ids, coordinates) costs time and saves nothing. Decided once, from the
+        first rows, so the same input always gives the same bytes."""
+        import pyarrow.compute as pc
+
+        if self._dictionary_columns is not None:
+            return
+        sample = table.slice(0, _DICTIONARY_SAMPLE_ROWS)
+        if sample.num_rows < _DICTIONARY_SAMPLE_ROWS:
+            self._dictionary_columns = list(table.column_names)  # too few rows to judge: Arrow's default
+            return
+        chosen = []
+        for name in table.column_names:
+            try:
+                distinct = pc.count_distinct(sample.column(name), mode="all").as_py()
+            except Exception:  # noqa: BLE001 - types without a distinct-count kernel keep the default
+                distinct = 0
+            if distinct * 2 <= sample.num_rows:
+                chosen.append(name)
+        self._dictionary_columns = chosen
+
+    def _write_now(self, index: int, table: pa.Table) -> None:
         offset = 0
         while offset < table.num_rows:
             writer = self._writers[index]
@@ -250,23 +320,64 @@ class _ExamplesWriter:
                 writer = self._open(index, table.schema)
             room = self.rows_per_file - self._rows_in_file[index]
             piece = table.slice(offset, room)
-            writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
+            writer.write_table(piece, row_group_size=_MAX_ROW_GROUP_ROWS)
             self._rows_in_file[index] += piece.num_rows
-            self.row_counts[index] += piece.num_rows
             offset += piece.num_rows
 
-    def write_assigned(self, table: pa.Table, assignment: np.ndarray) -> None:
+    def _submit(self, index: int, table: pa.Table) -> None:
+        pool = self._pools[index]
+        if pool is None:
+            # One thread a split keeps each split's parts in order.
+            pool = self._pools[index] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sluiceway-parquet")
+        pending = self._pending[index]
+        pending.append(pool.submit(self._write_now, index, table))
+        while len(pending) > _WRITES_IN_FLIGHT:  # bounds the rows waiting in memory
+            pending.pop(0).result()
+
+    def write(self, index: int, table: pa.Table) -> None:
         import pyarrow as pa
 
+        if table.num_rows == 0:
+            return
+        self._choose_dictionary_columns(table)
+        self.row_counts[index] += table.num_rows
+        self._buffers[index].append(table)
+        self._buffered[index] += table.num_rows
+        if self._buffered[index] >= _ROW_GROUP_ROWS:
+            self._flush(index, pa)
+
+    def _flush(self, index: int, pa: Any) -> None:
+        buffered = self._buffers[index]
+        if not buffered:
+            return
+        table = buffered[0] if len(buffered) == 1 else pa.concat_tables(buffered)
+        self._buffers[index], self._buffered[index] = [], 0
+        self._submit(index, table)
+
+    def write_assigned(self, table: pa.Table, assignment: np.ndarray) -> None:
         if len(self.split_names) == 1:
             self.write(0, table)
             return
         for index in range(len(self.split_names)):
             mask = assignment == index
-            if mask.any():
-                self.write(index, table.filter(pa.array(mask)))
+            if mask.all():
+                self.write(index, table)
+            elif mask.any():
+                self.write(index, table.filter(_boolean_array(mask)))
+
+    def flush(self) -> None:
+        """Write what is buffered and wait for every part to be written (raising the first error)."""
+        import pyarrow as pa
+
+        for index in range(len(self.split_names)):
+            self._flush(index, pa)
+        for pending in self._pending:
+            while pending:
+                pending.pop(0).result()
 
     def finish(self, schema: pa.Schema) -> dict[str, tuple[str, ...]]:
+        self.flush()
+        self._shutdown()
         for index, writer in enumerate(self._writers):
             if writer is None:  # an empty split still gets one (empty) part, so readers see its columns
                 writer = self._open(index, schema)
@@ -283,7 +394,18 @@ class _ExamplesWriter:
             final[self.split_names[index]] = tuple(names)
         return final
 
+    def _shutdown(self) -> None:
+        for index, pool in enumerate(self._pools):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+                self._pools[index] = None
+
     def abort(self) -> None:
+        for pending in self._pending:
+            for future in pending:
+                future.cancel()
+        self._shutdown()  # running writes finish before their files are removed
+        self._pending = [[] for _ in self.split_names]
         for writer in self._writers:
             if writer is not None:
                 try:
@@ -298,6 +420,14 @@ class _ExamplesWriter:
                 os.rmdir(path)
             except OSError:
                 pass
+
+
+def _boolean_array(mask: np.ndarray) -> pa.Array:
+    """A NumPy bool mask as an Arrow BooleanArray, built from its bits (``pa.array`` would import pandas)."""
+    import pyarrow as pa
+
+    bits = np.packbits(mask, bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
 
 
 # ----------------------------------------------------------------------------------------------- readers
@@ -315,6 +445,12 @@ class _Reader:
 
     def fingerprint(self) -> str:
         return input_fingerprint(self.files)
+
+    def wait_checks(self) -> None:
+        """Wait for checks running beside the reader; raise the DataError they found, if any."""
+
+    def close(self) -> None:
+        """Stop checks still running (after an error)."""
 
 
 def _reader_for(source: Source, *, span: int | None, version: int | None) -> _Reader:
@@ -360,24 +496,36 @@ class _FileReader(_Reader):
         source = self.source
         assert isinstance(source, CsvSource)
         self.header: list[str] | None = None
-        self._drop_blank_rows = False
-        for path in self.files:
+        for index, path in enumerate(self.files):
             header = _read_csv_header(path, source.delimiter, source.quote_char)
             if self.header is None:
                 self.header = header
             elif header != self.header:
+                # The files before this one are checked first, as they would be read first.
+                _StructureCheck(self.files[:index], self.header, source).run()
                 raise DataError(
                     f"CSV file {path!r} has the columns {header}, but {self.files[0]!r} of the same input has "
                     f"{self.header}. Expected the same header in every file of a span. Fix the file's header."
                 )
-            data_rows, blank_lines = _scan_csv_structure(path, len(header), source.delimiter, source.quote_char)
-            # Polars reads a blank line as a row of nulls; readers such as pandas skip it, and so do we.
-            self._drop_blank_rows = self._drop_blank_rows or (blank_lines > 0 and len(header) > 1)
-            if data_rows == 0:
-                raise DataError(
-                    f"CSV file {path!r} has a header ({len(header)} columns) but zero data rows; expected at "
-                    "least one row after the header. Remove the file or write its rows again."
-                )
+        assert self.header is not None
+        # The byte-level structure check (ragged rows, open quotes, zero rows, blank lines) reads every
+        # byte: on large inputs it runs in a thread beside the Polars reader (NumPy releases the GIL),
+        # and its verdict is awaited before anything is published, or to explain a reader error.
+        self._structure = _StructureCheck(self.files, self.header, source)
+        if sum(os.path.getsize(p) for p in self.files) < _BACKGROUND_SCAN_BYTES:
+            self._structure.run()
+        else:
+            self._structure.start()
+
+    def wait_checks(self) -> None:
+        structure = getattr(self, "_structure", None)
+        if structure is not None:
+            structure.wait()
+
+    def close(self) -> None:
+        structure = getattr(self, "_structure", None)
+        if structure is not None:
+            structure.cancel()
 
     def _polars_csv_options(self) -> dict[str, Any]:
         source = self.source
@@ -468,24 +616,33 @@ class _FileReader(_Reader):
             lazy = pl.scan_ndjson(files, schema=self._polars_schema)
         where = f"{self._kind} file {files[0]!r}" if len(files) == 1 else f"{self._kind} files {files}"
         iterator = iter(lazy.collect_batches(chunk_size=batch_rows))
+        structure = getattr(self, "_structure", None)
         while True:
             try:
                 frame = next(iterator)
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001
+                self.wait_checks()  # a ragged row or an open quote explains the reader's error best
                 if "could not parse" in str(exc) or "cannot parse" in str(exc) or "failed to parse" in str(exc):
                     raise _SchemaTooNarrow(
                         f"{where} has values that do not fit the column types inferred from its first "
                         f"{_SCHEMA_SAMPLE_ROWS} rows, even after inferring over whole files: {exc}"
                     ) from exc
                 raise self._diagnose(exc, files) from exc
-            if getattr(self, "_drop_blank_rows", False):
-                frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+            # Polars reads a blank line as a row of nulls; readers such as pandas skip it, and so do we.
+            # Only a batch with an all-null row needs the structure check's count of blank lines.
+            if structure is not None and frame.width > 1:
+                all_null = pl.all_horizontal(pl.all().is_null())
+                if frame.select(all_null.any()).item():
+                    structure.wait()
+                    if structure.blank_lines:
+                        frame = frame.filter(~all_null)
             yield split, frame.to_arrow(), where
 
     def _diagnose(self, exc: BaseException, files: list[str] | None) -> DataError:
         """Turn a reader's error into a DataError that names the file, the line and the problem."""
+        self.wait_checks()
         for path in files or self.files:
             problem = _locate_utf8_error(path)
             if problem is None and isinstance(self.source, JsonLinesSource):
@@ -607,6 +764,54 @@ def _frame_to_arrow(frame: Any) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
+# ---------------------------------------------------------------------------------- CSV structure check
+class _StructureCheck:
+    """The structure scan of every CSV file of an input, in order; run inline or in a thread."""
+
+    def __init__(self, files: Sequence[str], header: list[str], source: CsvSource) -> None:
+        self.files = list(files)
+        self.header = header
+        self.source = source
+        self.blank_lines = 0
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._cancelled = threading.Event()
+
+    def run(self) -> None:
+        for path in self.files:
+            if self._cancelled.is_set():
+                return
+            data_rows, blank_lines = _scan_csv_structure(path, len(self.header), self.source.delimiter,
+                                                         self.source.quote_char, self._cancelled)
+            self.blank_lines += blank_lines
+            if data_rows == 0 and not self._cancelled.is_set():
+                raise DataError(
+                    f"CSV file {path!r} has a header ({len(self.header)} columns) but zero data rows; expected at "
+                    "least one row after the header. Remove the file or write its rows again."
+                )
+
+    def _run_in_thread(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self._error = exc
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_in_thread, name="sluiceway-csv-check", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error.with_traceback(None)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 # ------------------------------------------------------------------------------------- CSV diagnostics
 def _check_unique_columns(names: Sequence[str], where: str) -> None:
     seen: dict[str, int] = {}
@@ -689,7 +894,8 @@ def _bits_before(words: np.ndarray, prefix: np.ndarray, positions: np.ndarray) -
     return prefix[index] + np.bitwise_count(words[index] & below).astype(np.int64)
 
 
-def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str | None) -> tuple[int, int]:
+def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str | None,
+                        cancelled: threading.Event | None = None) -> tuple[int, int]:
     """Check every record has ``columns`` fields and every quote is closed.
 
     Returns (data rows, blank lines).
@@ -714,6 +920,8 @@ def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str
     with open(path, "rb") as handle:
         while True:
             chunk = handle.read(_SCAN_CHUNK_BYTES)
+            if cancelled is not None and cancelled.is_set():
+                return 0, 0
             if not chunk:
                 break
             data = np.frombuffer(chunk, dtype=np.uint8)

@@ -35,12 +35,14 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return _mix_inplace(x.astype(_U64, copy=True))
 
 
-def _mix_inplace(z: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
-    """:func:`_mix` computed in place in ``z`` (one scratch array, no other temporaries); returns ``z``."""
+def _mix_inplace(z: np.ndarray, scratch: np.ndarray | None = None, *, added: bool = False) -> np.ndarray:
+    """:func:`_mix` computed in place in ``z`` (one scratch array, no other temporaries); returns ``z``.
+    ``added``: the golden-ratio increment, the first step, was already added."""
     if scratch is None or scratch.shape != z.shape:
         scratch = np.empty_like(z)
     with np.errstate(over="ignore"):
-        z += _GOLDEN
+        if not added:
+            z += _GOLDEN
         np.right_shift(z, _U64(30), out=scratch)
         z ^= scratch
         z *= _MIX1
@@ -64,17 +66,38 @@ def _string_like(kind: pa.DataType) -> bool:
             or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind) or pa.types.is_binary_view(kind))
 
 
+def _values(array: pa.Array, dtype: str) -> np.ndarray:
+    """The fixed-width values of an Arrow array as a read-only NumPy view of its data buffer (no copy).
+
+    Slots of null entries hold whatever the buffer holds there; callers overwrite their hashes."""
+    width = np.dtype(dtype).itemsize
+    buffer = array.buffers()[1]
+    if buffer is None or len(array) == 0:
+        return np.zeros(len(array), dtype=dtype)
+    return np.frombuffer(buffer, dtype=dtype, count=len(array), offset=array.offset * width)
+
+
+def _null_mask(array: pa.Array) -> np.ndarray:
+    """True where ``array`` is null, from its validity bitmap."""
+    validity = array.buffers()[0]
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little",
+                         count=array.offset + len(array))
+    return bits[array.offset:] == 0
+
+
 def _hash_dictionary(array: pa.DictionaryArray) -> np.ndarray:
     """Hash each distinct value once, then gather by index (same values as hashing every row)."""
     values = hash_column(array.dictionary)
     indices = array.indices
-    if indices.null_count:
-        positions = np.asarray(indices.fill_null(0)).astype(np.intp, copy=False)
-    else:
-        positions = np.asarray(indices).astype(np.intp, copy=False)
-    hashed = values[positions] if len(values) else np.full(len(array), _NULL_HASH, dtype=_U64)
-    if indices.null_count:
-        hashed[np.asarray(indices.is_null())] = _NULL_HASH
+    positions = _values(indices, np.dtype(indices.type.to_pandas_dtype()).str)
+    nulls = _null_mask(indices) if indices.null_count else None
+    if nulls is not None:
+        positions = np.where(nulls, 0, positions)
+    if not len(values):
+        return np.full(len(array), _NULL_HASH, dtype=_U64)
+    hashed = values[positions]
+    if nulls is not None:
+        hashed[nulls] = _NULL_HASH
     return hashed
 
 
@@ -170,23 +193,26 @@ def hash_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_null(kind):
         return np.full(len(array), _NULL_HASH, dtype=_U64)
     if pa.types.is_boolean(kind):
-        values = np.asarray(array.fill_null(False)).astype(_U64)
+        bits = np.unpackbits(np.frombuffer(array.buffers()[1], dtype=np.uint8), bitorder="little",
+                             count=array.offset + len(array))
+        hashed = _mix_inplace(bits[array.offset:].astype(_U64))
     elif pa.types.is_floating(kind):
-        floats = np.array(array.cast(pa.float64()).fill_null(0.0), dtype=np.float64)  # a writable copy
-        floats[floats == 0.0] = 0.0  # -0.0 and 0.0 are the same value
+        floats = _values(array if kind == pa.float64() else array.cast(pa.float64()), "<f8")
+        floats = np.where(floats == 0.0, 0.0, floats)  # -0.0 and 0.0 are the same value (and a copy)
         floats[np.isnan(floats)] = np.nan  # one NaN bit pattern
-        values = floats.view(_U64)
+        hashed = _mix_inplace(floats.view(_U64))
     elif pa.types.is_integer(kind):
-        values = np.array(array.cast(pa.int64()).fill_null(0)).view(_U64)
+        ints = _values(array if kind == pa.int64() else array.cast(pa.int64()), "<i8")
+        hashed = np.add(ints.view(_U64), _GOLDEN)  # the mix's first step, done while copying
+        _mix_inplace(hashed, added=True)
     elif pa.types.is_temporal(kind) or pa.types.is_decimal(kind):
         # Hash the canonical text form: independent of the unit or width a reader happened to choose.
         return _hash_strings(pc.cast(array, pa.string()))
     else:  # lists, structs, maps from JSON: hash their JSON text
         text = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in array.to_pylist()]
         return _hash_strings(pa.array(text, pa.string()))
-    hashed = _mix_inplace(values)
     if array.null_count:
-        hashed[np.asarray(array.is_null())] = _NULL_HASH
+        hashed[_null_mask(array)] = _NULL_HASH
     return hashed
 
 
