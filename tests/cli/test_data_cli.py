@@ -98,3 +98,12 @@ def test_a_broken_schema_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "schema.yaml" in result.stderr
     missing = run_cli(["validate", PENGUINS_CSV, "--schema", str(tmp_path / "none.yaml")], ENV)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_python_dash_m_sluiceway_has_every_command() -> None:
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "sluiceway", "--help"], env=ENV, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("run", "exec", "runs", "artifacts", "lineage", "init", "stats", "schema", "validate"):
+        assert command in result.stdout

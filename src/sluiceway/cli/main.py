@@ -353,4 +353,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the imported module: commands registered by sluiceway.cli.data attach to *its* app.
+    from sluiceway.cli.main import main as _main
+
+    _main()
