@@ -215,3 +215,61 @@ def test_no_inprogress_names_after_success(tmp_path: Path) -> None:
     assert not [f for f in parquet_left(tmp_path / "out") if f.endswith(".inprogress")]
     json.dumps(ingest(CsvSource(str(PENGUINS_CSV)), tmp_path / "again").properties)
     assert np.isclose(1.0, 1.0) and os.path.isdir(tmp_path / "again" / "Split-eval")
+
+
+NULL_MARKER_CSV = {
+    # name: (CSV text, expected column types). Markers are read as null wherever the reader would.
+    "markers in text": ('name,x\n"NA",1\nNA,2\nN/A,3\n" NA",4\n"",5\n,6\nnull,7\n', {"name": "large_string"}),
+    "NaN markers in a float column": ("x,y\n1.5,1\nNaN,2\nnan,3\ninf,4\n-NaN,5\n,6\n", {"x": "double"}),
+    "NA in an int column": ("x,y\n1,a\n2,b\nNA,c\n", {"x": "int64"}),
+    "NA late in an int column": ("x,y\n" + "".join(f"{i},v{i % 7}\n" for i in range(12_000)) + "NA,z\n", {"x": "int64"}),
+    "None in a float column": ("x,y\n1.5,a\nNone,b\n", {"x": "double"}),
+}
+
+
+@pytest.mark.parametrize("case", list(NULL_MARKER_CSV))
+def test_null_markers_read_as_polars_reads_them(tmp_path: Path, case: str) -> None:
+    # The batches are read without Polars' null list (it costs more than parsing) and the markers applied
+    # afterwards, or read again with the list; either way the result is what Polars reads with the list.
+    from sluiceway.data.ingest import DEFAULT_NULL_VALUES
+
+    text, types = NULL_MARKER_CSV[case]
+    (tmp_path / "in.csv").write_text(text)
+    result = ingest(CsvSource(str(tmp_path / "in.csv")), tmp_path / "out", splits=HashSplit({"all": 1}))
+    for column, kind in types.items():
+        assert result.column_types[column] == kind
+    got = pl.from_arrow(Examples(uri=str(tmp_path / "out")).read("all"))
+    expected = pl.read_csv(tmp_path / "in.csv", null_values=list(DEFAULT_NULL_VALUES),
+                           schema_overrides={c: got.schema[c] for c in got.columns})
+    assert got.equals(expected, null_equal=True)
+
+
+def test_large_csv_checked_beside_the_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Inputs above the size threshold are scanned in a thread; its errors still win over the reader's.
+    import sluiceway.data.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_BACKGROUND_SCAN_BYTES", 0)
+    monkeypatch.setattr(ingest_module, "_SCAN_CHUNK_BYTES", 4096)
+    rows = "".join(f"{i},{i % 5},x{i % 3}\n" for i in range(30_000))
+    (tmp_path / "good.csv").write_text("a,b,c\n" + rows + "\n" + rows)  # with a blank line in the middle
+    result = ingest(CsvSource(str(tmp_path / "good.csv")), tmp_path / "good", batch_rows=7_000)
+    assert sum(result.row_counts.values()) == 60_000
+    (tmp_path / "ragged.csv").write_text("a,b,c\n" + rows + "1,2\n" + rows)
+    with pytest.raises(DataError, match=r"line 30002 has 2 fields; expected 3"):
+        ingest(CsvSource(str(tmp_path / "ragged.csv")), tmp_path / "ragged", batch_rows=7_000)
+    assert parquet_left(tmp_path / "ragged") == []
+    (tmp_path / "quote.csv").write_text("a,b,c\n" + rows + '1,"2,3\n' + rows)
+    with pytest.raises(DataError, match=r"unterminated quoted field starting on line 30002"):
+        ingest(CsvSource(str(tmp_path / "quote.csv")), tmp_path / "quote", batch_rows=7_000)
+    assert parquet_left(tmp_path / "quote") == []
+
+
+def test_row_groups_for_the_statistics_engine(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i * 7 % 1000},{i % 3}\n" for i in range(600_000))
+    (tmp_path / "big.csv").write_text("a,b,c\n" + rows)
+    result = ingest(CsvSource(str(tmp_path / "big.csv")), tmp_path / "out")
+    for split in result.split_names:
+        meta = pq.ParquetFile(result.split_files[split][0]).metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert meta.num_row_groups >= 2 and sum(sizes) == result.row_counts[split]
+        assert all(size <= 256 * 1024 for size in sizes) and all(size >= 128 * 1024 for size in sizes[:-1])

@@ -40,13 +40,13 @@ DEFAULT_NULL_VALUES: tuple[str, ...] = (
 )
 _BATCH_ROWS = 250_000
 _SCHEMA_SAMPLE_ROWS = 10_000
-_SCAN_CHUNK_BYTES = 16 << 20
+_SCAN_CHUNK_BYTES = 8 << 20
 #: Parquet row groups: at least this many rows (unless a split is smaller), at most the maximum.
 _ROW_GROUP_ROWS = 128 * 1024
 _MAX_ROW_GROUP_ROWS = 256 * 1024
 _ZSTD_LEVEL = 1
 _DICTIONARY_SAMPLE_ROWS = 8192
-_WRITES_IN_FLIGHT = 2
+_WRITES_IN_FLIGHT = 1
 #: Inputs at least this large are checked in a thread beside the reader.
 _BACKGROUND_SCAN_BYTES = 32 << 20
 
@@ -193,7 +193,8 @@ def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit
         _check_split_name(name)
     _check_output(output, split_names)
 
-    for attempt in range(2):
+    attempt = 0
+    while attempt < 2:
         writer = _ExamplesWriter(output, split_names, rows_per_file)
         try:
             schema = reader.schema(full_inference=attempt == 1)
@@ -211,11 +212,17 @@ def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit
                     "least one. Check the input."
                 )
             split_files = writer.finish(schema)
+        except _NullMarkersNeeded as exc:
+            writer.abort()
+            logger.info("Reading again with null markers applied by the reader: %s", exc)
+            reader.use_exact_nulls()  # type: ignore[attr-defined]
+            continue
         except _SchemaTooNarrow as exc:
             writer.abort()
             if attempt == 1:
                 raise DataError(str(exc)) from exc
             logger.info("Re-inferring column types over whole files: %s", exc)
+            attempt += 1
             continue
         except BaseException:
             writer.abort()
@@ -234,6 +241,10 @@ def _check_output(output: str, split_names: list[str]) -> None:
                 f"Output folder {folder!r} already holds Parquet parts; ingest writes into an empty folder so "
                 "that no old rows mix with new ones. Give a fresh output folder."
             )
+
+
+class _NullMarkersNeeded(Exception):
+    """The fast CSV read (null markers applied after parsing) cannot reproduce the exact read; redo it."""
 
 
 class _SchemaTooNarrow(Exception):
@@ -452,6 +463,9 @@ class _Reader:
     def close(self) -> None:
         """Stop checks still running (after an error)."""
 
+    def use_exact_nulls(self) -> None:
+        """Let the reader apply null markers itself (the slower, always exact way)."""
+
 
 def _reader_for(source: Source, *, span: int | None, version: int | None) -> _Reader:
     if isinstance(source, (CsvSource, ParquetSource, JsonLinesSource)):
@@ -527,16 +541,46 @@ class _FileReader(_Reader):
         if structure is not None:
             structure.cancel()
 
-    def _polars_csv_options(self) -> dict[str, Any]:
+    def _polars_csv_options(self, *, fast_nulls: bool = False) -> dict[str, Any]:
         source = self.source
         assert isinstance(source, CsvSource)
+        null_values: list[str] | None = list(source.null_values)
+        if fast_nulls:
+            null_values = [""] if "" in source.null_values else None
         return {
             "separator": source.delimiter,
             "quote_char": source.quote_char,
-            "null_values": list(source.null_values),
+            "null_values": null_values,
             "try_parse_dates": source.try_parse_dates,
             "raise_if_empty": True,
         }
+
+    def _can_read_fast_nulls(self) -> bool:
+        """Whether the batches may be read without Polars' null markers, applying them afterwards.
+
+        Polars compares every field of every column with each marker (13 by default), which costs more
+        than the parsing itself. A marker that is not a number can only be read, without the list, as text
+        in a string column (replaced by null afterwards, the same as Polars does) or as a parse error in a
+        typed column (then the batches are read again with the list). Markers that read as NaN ("NaN",
+        "nan") are checked after parsing: a float column holding NaN is read again with the list."""
+        source = self.source
+        if not isinstance(source, CsvSource) or source.try_parse_dates or getattr(self, "_exact_nulls", False):
+            return False
+        for marker in source.null_values:
+            if marker == "":
+                continue
+            if marker.strip().lower() in {"true", "false"}:
+                return False
+            try:
+                value = float(marker)
+            except ValueError:
+                continue
+            if value == value:  # a number, not NaN: it would parse silently
+                return False
+        return True
+
+    def use_exact_nulls(self) -> None:
+        self._exact_nulls = True
 
     def schema(self, *, full_inference: bool) -> pa.Schema:
         import polars as pl
@@ -610,8 +654,21 @@ class _FileReader(_Reader):
         import polars as pl
 
         files = list(resolved.files)
+        fast_nulls = self._can_read_fast_nulls()
+        after_read: list[pl.Expr] = []
+        nan_check: pl.Expr | None = None
         if isinstance(self.source, CsvSource):
-            lazy = pl.scan_csv(files, schema=self._polars_schema, **self._polars_csv_options())
+            lazy = pl.scan_csv(files, schema=self._polars_schema,
+                               **self._polars_csv_options(fast_nulls=fast_nulls))
+            if fast_nulls:
+                markers = [m for m in self.source.null_values if m != ""]
+                strings = [n for n, t in self._polars_schema.items() if t == pl.String]
+                if markers and strings:
+                    after_read = [pl.when(pl.col(n).is_in(markers)).then(None).otherwise(pl.col(n)).alias(n)
+                                  for n in strings]
+                floats = [n for n, t in self._polars_schema.items() if t in (pl.Float32, pl.Float64)]
+                if floats and any(_reads_as_nan(m) for m in markers):
+                    nan_check = pl.any_horizontal(pl.col(floats).is_nan()).any()
         else:
             lazy = pl.scan_ndjson(files, schema=self._polars_schema)
         where = f"{self._kind} file {files[0]!r}" if len(files) == 1 else f"{self._kind} files {files}"
@@ -624,12 +681,18 @@ class _FileReader(_Reader):
                 return
             except Exception as exc:  # noqa: BLE001
                 self.wait_checks()  # a ragged row or an open quote explains the reader's error best
+                if fast_nulls:
+                    raise _NullMarkersNeeded(str(exc)) from exc
                 if "could not parse" in str(exc) or "cannot parse" in str(exc) or "failed to parse" in str(exc):
                     raise _SchemaTooNarrow(
                         f"{where} has values that do not fit the column types inferred from its first "
                         f"{_SCHEMA_SAMPLE_ROWS} rows, even after inferring over whole files: {exc}"
                     ) from exc
                 raise self._diagnose(exc, files) from exc
+            if nan_check is not None and frame.select(nan_check).item():
+                raise _NullMarkersNeeded("a float column holds NaN, which may have been a null marker")
+            if after_read:
+                frame = frame.with_columns(after_read)
             # Polars reads a blank line as a row of nulls; readers such as pandas skip it, and so do we.
             # Only a batch with an all-null row needs the structure check's count of blank lines.
             if structure is not None and frame.width > 1:
@@ -813,6 +876,14 @@ class _StructureCheck:
 
 
 # ------------------------------------------------------------------------------------- CSV diagnostics
+def _reads_as_nan(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value != value
+
+
 def _check_unique_columns(names: Sequence[str], where: str) -> None:
     seen: dict[str, int] = {}
     for position, name in enumerate(names):
