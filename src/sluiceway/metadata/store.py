@@ -8,10 +8,13 @@ take the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,9 @@ RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED = "RUNNING", "COMPLETE", 
 SUCCESSFUL = (COMPLETE, CACHED)
 # Artifact states: only LIVE artifacts are ever recorded (publishing is atomic), DELETED once removed.
 LIVE, DELETED = "LIVE", "DELETED"
+
+
+_INSERT_EVENT = insert(t.events)
 
 
 def now_ms() -> int:
@@ -169,6 +175,7 @@ class MetadataStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.Lock() if self.is_sqlite else None
         try:
             if self.is_sqlite:
                 path = url.split("sqlite:///", 1)[-1]
@@ -195,8 +202,20 @@ class MetadataStore:
 
     # -- plumbing -------------------------------------------------------------------------------------
 
-    def _write(self) -> Any:
-        return self._engine.execution_options(sluiceway_write=True).begin()
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        # SQLite has one writer at a time. Threads of this process queue on a lock (cheap, fair) rather
+        # than on SQLite's sleeping busy handler; other processes still wait on BEGIN IMMEDIATE.
+        if self._write_lock is None:
+            with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._engine.execution_options(sluiceway_write=True).begin() as conn:
+            yield conn
+
+    @property
+    def host(self) -> str:
+        return self._host
 
     def _read(self) -> Any:
         return self._engine.connect()
@@ -349,9 +368,10 @@ class MetadataStore:
         parameters: str,
         inputs: dict[str, Artifact],
         log_uri: str | None = None,
+        stamp: int | None = None,
     ) -> int:
         """Record a RUNNING execution and its input events; returns the execution id."""
-        stamp = now_ms()
+        stamp = stamp or now_ms()
         with self._write() as conn:
             execution_id = conn.execute(
                 insert(t.executions).values(
@@ -379,19 +399,21 @@ class MetadataStore:
             for name, artifact_id in artifact_ids.items()
             if artifact_id is not None
         ]
-        if rows:
-            conn.execute(insert(t.events), rows)
+        if len(rows) == 1:  # one row: skip SQLAlchemy's executemany machinery
+            conn.execute(_INSERT_EVENT, rows[0])
+        elif rows:
+            conn.execute(_INSERT_EVENT, rows)
 
     def publish_execution(
         self, execution_id: int, outputs: dict[str, Artifact], *, attempts: int = 1, state: str = COMPLETE,
-        error: str | None = None,
+        error: str | None = None, stamp: int | None = None,
     ) -> dict[str, Artifact]:
         """In one transaction: record the output artifacts LIVE, their output events, the execution COMPLETE.
 
         The artifacts' files must already be at their final URIs. Returns the artifacts with ids set.
         A component that closed a gate publishes its outputs with ``state=FAILED`` and the gate's message.
         """
-        stamp = now_ms()
+        stamp = stamp or now_ms()
         published: dict[str, Artifact] = {}
         with self._write() as conn:
             for name, artifact in outputs.items():
@@ -420,9 +442,11 @@ class MetadataStore:
             )
         return published
 
-    def finish_execution(self, execution_id: int, state: str, error: str | None = None, *, attempts: int | None = None) -> None:
+    def finish_execution(
+        self, execution_id: int, state: str, error: str | None = None, *, attempts: int | None = None, stamp: int | None = None
+    ) -> None:
         """Mark an execution FAILED, CANCELED or ABANDONED (it published nothing)."""
-        values: dict[str, Any] = {"state": state, "end_time": now_ms(), "error": error}
+        values: dict[str, Any] = {"state": state, "end_time": stamp or now_ms(), "error": error}
         if attempts is not None:
             values["attempts"] = attempts
         with self._write() as conn:
@@ -439,9 +463,10 @@ class MetadataStore:
         inputs: dict[str, Artifact],
         outputs: dict[str, Artifact],
         cached_from: int,
+        stamp: int | None = None,
     ) -> int:
         """Record a CACHED execution reusing ``outputs`` of execution ``cached_from``, in one transaction."""
-        stamp = now_ms()
+        stamp = stamp or now_ms()
         with self._write() as conn:
             execution_id = conn.execute(
                 insert(t.executions).values(
@@ -474,10 +499,11 @@ class MetadataStore:
         )
         with self._read() as conn:
             candidates = [row.id for row in conn.execute(query)]
-            for execution_id in candidates:
-                outputs = self._artifacts_of(conn, [execution_id], "OUTPUT").get(execution_id, {})
-                if all(a.state == LIVE and _exists(a.uri) for a in outputs.values()):
-                    return execution_id, outputs
+            found = self._artifacts_of(conn, candidates, "OUTPUT")
+        for execution_id in candidates:
+            outputs = found.get(execution_id, {})
+            if all(a.state == LIVE and _exists(a.uri) for a in outputs.values()):
+                return execution_id, outputs
         return None
 
     @staticmethod

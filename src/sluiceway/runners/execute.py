@@ -11,17 +11,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sluiceway.artifacts.base import Artifact
 from sluiceway.dsl.component import Component, canonical_parameters, code_fingerprint
 from sluiceway.dsl.pipeline import Pipeline
 from sluiceway.errors import GateClosed, RunError
-from sluiceway.metadata.store import CANCELED, FAILED, ExecutionRecord, MetadataStore, RunRecord
+from sluiceway.metadata.store import (
+    CACHED,
+    CANCELED,
+    COMPLETE,
+    FAILED,
+    RUNNING,
+    SUCCESSFUL,
+    ExecutionRecord,
+    MetadataStore,
+    RunRecord,
+    now_ms,
+)
 from sluiceway.runners import logs, publish
 
 logger = logging.getLogger(__name__)
@@ -39,14 +52,21 @@ class ExecutionTarget:
     cache: bool = True
 
 
-def resolve_inputs(target: ExecutionTarget, component: Component) -> dict[str, Artifact]:
-    """The artifacts each input channel refers to in this run: the outputs of the upstream executions."""
+def resolve_inputs(
+    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None = None
+) -> dict[str, Artifact]:
+    """The artifacts each input channel refers to in this run: the outputs of the upstream executions.
+
+    ``upstream`` holds executions the caller already knows (the local runner's); others are read from
+    the store (``sluiceway exec``, where each component runs in its own process).
+    """
     resolved: dict[str, Artifact] = {}
     for input_name, channel in component.inputs.items():
         producer = getattr(channel, "producer", None)
         if producer is None:  # pragma: no cover - resolver channels arrive with the resolvers issue
             raise RunError(f"Component {component.id!r} input {input_name!r}: unsupported channel {channel!r}.")
-        record = target.store.successful_execution(target.run.id, producer.id)
+        known = upstream.get(producer.id) if upstream else None
+        record = known if known is not None and known.state in SUCCESSFUL else target.store.successful_execution(target.run.id, producer.id)
         if record is None:
             raise RunError(
                 f"Component {component.id!r} needs input {input_name!r} from {producer.id!r}, but {producer.id!r} "
@@ -81,7 +101,11 @@ def execution_fingerprint(component: Component, parameters_json: str, inputs: di
 
 
 def execute_component(
-    target: ExecutionTarget, component: Component, *, cancel: threading.Event | None = None
+    target: ExecutionTarget,
+    component: Component,
+    *,
+    cancel: threading.Event | None = None,
+    upstream: Mapping[str, ExecutionRecord] | None = None,
 ) -> ExecutionRecord:
     """Run (or reuse from the cache) one component; returns its recorded execution.
 
@@ -89,21 +113,41 @@ def execute_component(
     the log file) and returned. Errors of the stores or of the run's state raise.
     """
     store = target.store
-    inputs = resolve_inputs(target, component)
+    inputs = resolve_inputs(target, component, upstream)
     parameters_json = canonical_parameters(component.parameters)
     fingerprint = execution_fingerprint(component, parameters_json, inputs)
     common = dict(run_id=target.run.id, component_id=component.id, component_type=component.type_name,
                   fingerprint=fingerprint, parameters=parameters_json, inputs=inputs)
+    # The returned record is built from what was written, not read back: one query less per component.
+    record = ExecutionRecord(
+        id=0, run_id=target.run.id, component_id=component.id, component_type=component.type_name, state=RUNNING,
+        fingerprint=fingerprint, cached_from=None, parameters=json.loads(parameters_json), log_uri=None, error=None,
+        attempts=0, host=store.host, pid=os.getpid(), create_time=0, start_time=None, end_time=None, inputs=inputs,
+    )
 
     if target.cache and component.cache:
         hit = store.find_cached(fingerprint)
         if hit is not None:
             source_id, outputs = hit
-            execution_id = store.record_cached_execution(**common, outputs=outputs, cached_from=source_id)
-            return store.get_execution(execution_id)
+            stamp = now_ms()
+            execution_id = store.record_cached_execution(**common, outputs=outputs, cached_from=source_id, stamp=stamp)
+            return replace(record, id=execution_id, state=CACHED, cached_from=source_id, create_time=stamp,
+                           start_time=stamp, end_time=stamp, outputs=outputs)
 
     log_path = target.log_root / target.run.name / f"{component.id}.log"
-    execution_id = store.start_execution(**common, log_uri=str(log_path))
+    started = now_ms()
+    execution_id = store.start_execution(**common, log_uri=str(log_path), stamp=started)
+    record = replace(record, id=execution_id, log_uri=str(log_path), create_time=started, start_time=started)
+
+    def finished(state: str, error: str | None, outputs: dict[str, Artifact] | None = None) -> ExecutionRecord:
+        stamp = now_ms()
+        if outputs is None:
+            store.finish_execution(execution_id, state, error, attempts=attempts, stamp=stamp)
+            outputs = {}
+        else:
+            store.publish_execution(execution_id, outputs, attempts=attempts, state=state, error=error, stamp=stamp)
+        return replace(record, state=state, error=error, attempts=attempts, end_time=stamp, outputs=outputs)
+
     staging = publish.staging_dir(target.artifact_root, execution_id)
     attempts = 0
     error_text = ""
@@ -132,25 +176,22 @@ def execute_component(
                 log.write(error_text)
                 if not isinstance(exc, Exception):
                     publish.discard(staging)
-                    store.finish_execution(execution_id, CANCELED, error_text, attempts=attempts)
+                    finished(CANCELED, error_text)
                     raise
         if not error_text:
             break
         publish.discard(staging)
         if cancel is not None and cancel.is_set():
-            store.finish_execution(execution_id, CANCELED, error_text, attempts=attempts)
-            return store.get_execution(execution_id)
+            return finished(CANCELED, error_text)
         if attempts > component.retries:
-            store.finish_execution(execution_id, FAILED, error_text, attempts=attempts)
-            return store.get_execution(execution_id)
+            return finished(FAILED, error_text)
         delay = component.retry_backoff * (2 ** (attempts - 1))
         logger.warning("%s failed (attempt %d of %d); retrying in %.1f s", component.id, attempts, component.retries + 1, delay)
         time.sleep(delay)
 
     if cancel is not None and cancel.is_set():
         publish.discard(staging)
-        store.finish_execution(execution_id, CANCELED, "the run was interrupted", attempts=attempts)
-        return store.get_execution(execution_id)
+        return finished(CANCELED, "the run was interrupted")
     for name, artifact in outputs.items():
         staged = Path(artifact.uri)
         artifact.fingerprint = publish.content_fingerprint(staged, artifact.properties)
@@ -159,8 +200,5 @@ def execute_component(
         artifact.uri = str(final)
     publish.discard(staging)
     if gate is not None:
-        store.publish_execution(execution_id, outputs, attempts=attempts, state=FAILED,
-                                error=f"{type(gate).__name__}: {gate}")
-    else:
-        store.publish_execution(execution_id, outputs, attempts=attempts)
-    return store.get_execution(execution_id)
+        return finished(FAILED, f"{type(gate).__name__}: {gate}", outputs)
+    return finished(COMPLETE, None, outputs)

@@ -184,7 +184,8 @@ class LocalRunner:
                     elif all(s in SUCCESSFUL for s in upstream_states) and len(running) < self.settings.parallelism:
                         pending.remove(component)
                         self._hook("on_component_start", run_name=record.name, component_id=component.id)
-                        future = pool.submit(execute_component, target, component, cancel=cancel)
+                        known = {u.id: executions[u.id] for u in component.upstream if u.id in executions}
+                        future = pool.submit(execute_component, target, component, cancel=cancel, upstream=known)
                         running[future] = (component, time.perf_counter())
                 if not running:
                     break

@@ -66,4 +66,9 @@ def move_into_place(staged: Path, final: Path) -> None:
 
 
 def discard(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        os.rmdir(path)  # the usual case after publishing: already empty, and far cheaper than rmtree
+    except FileNotFoundError:
+        return
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
