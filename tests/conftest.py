@@ -156,3 +156,20 @@ def store(store_url: str) -> Iterator[object]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> object:
+    """A LocalRunner on a fresh SQLite store and artifact root under tmp_path."""
+    import sluiceway as sw
+
+    return sw.LocalRunner(store=f"sqlite:///{tmp_path / 'md.db'}", artifact_root=tmp_path / "artifacts", parallelism=4)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for running the `sluiceway` command on a fresh store: no SLUICEWAY_* leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}
+    env["SLUICEWAY_STORE"] = f"sqlite:///{tmp_path / 'md.db'}"
+    env["SLUICEWAY_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
+    return env

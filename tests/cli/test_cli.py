@@ -14,15 +14,6 @@ from clitools import SAMPLE, run_cli  # noqa: E402
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}
-    env["SLUICEWAY_STORE"] = f"sqlite:///{tmp_path / 'md.db'}"
-    env["SLUICEWAY_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
-    return env
-
 
 def test_run_then_inspect_runs_artifacts_and_lineage(cli_env: dict[str, str]) -> None:
     result = run_cli(["run", str(SAMPLE), "--run-name", "first", "--parallelism", "2"], cli_env)

@@ -25,10 +25,6 @@ from sluiceway.components import (
 PENGUINS_CSV = str(Path(find_spec("palmerpenguins").submodule_search_locations[0]) / "data" / "penguins.csv")
 
 
-@pytest.fixture
-def runner(tmp_path: Path) -> sw.LocalRunner:
-    return sw.LocalRunner(store=f"sqlite:///{tmp_path / 'md.db'}", artifact_root=tmp_path / "artifacts", parallelism=2)
-
 
 def _data_pipeline(gen: sw.Component, **validator_options) -> sw.Pipeline:
     stats = StatisticsGen(examples=gen.examples)
