@@ -118,3 +118,30 @@ def test_init_scaffolds_a_project_that_runs_and_tests_as_created(tmp_path: Path)
     assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout + tested.stderr
     again = run_cli(["init", "churn"], env, cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_editing_a_components_code_invalidates_its_cache(cli_env: dict[str, str], tmp_path: Path) -> None:
+    source = (
+        "import sluiceway as sw\n"
+        "@sw.component\n"
+        "def make(out: sw.Output[sw.Examples]) -> None:\n"
+        "    (out.path / 'v.txt').write_text('{body}')\n"
+        "@sw.component\n"
+        "def read(inp: sw.Input[sw.Examples], out: sw.Output[sw.Model]) -> None:\n"
+        "    (out.path / 'copy.txt').write_text((inp.path / 'v.txt').read_text())\n"
+        "m = make()\n"
+        "pipeline = sw.Pipeline('edit', [m, read(inp=m.out)])\n"
+    )
+    file = tmp_path / "edit.py"
+
+    def states() -> dict[str, str]:
+        result = run_cli(["run", str(file), "--json"], cli_env)
+        return {k: v["state"] for k, v in json.loads(result.stdout)["executions"].items()}
+
+    file.write_text(source.format(body="one"))
+    assert states() == {"make": "COMPLETE", "read": "COMPLETE"}
+    assert states() == {"make": "CACHED", "read": "CACHED"}
+    file.write_text(source.format(body="two"))  # only make's code changes
+    assert states() == {"make": "COMPLETE", "read": "COMPLETE"}  # read reruns: its input's content changed
+    file.write_text(source.format(body="two") + "# a comment outside the components\n")
+    assert states() == {"make": "CACHED", "read": "CACHED"}
