@@ -120,6 +120,7 @@ def test_string_statistics_match_exact_computation(frame: pl.DataFrame, parquet_
     user = stats["train"].feature("user")
     assert not user.string.unique_exact
     assert user.string.unique == pytest.approx(60_000, rel=0.02)
+    assert len(user.string.rank_histogram) <= 50  # approximate counts: a short list only
 
 
 def test_slicing_and_weights(frame: pl.DataFrame) -> None:
@@ -226,3 +227,30 @@ def test_tfdv_export(tmp_path: Path) -> None:
     path = write_tfdv_statistics(stats, tmp_path)
     again = statistics_pb2.DatasetFeatureStatisticsList.FromString(path.read_bytes())
     assert again == proto
+
+
+def test_rank_histogram_lists_every_value_while_counts_are_exact(tmp_path: Path) -> None:
+    # 300 distinct values, each at least twice, over several row groups read by two threads
+    rng = np.random.default_rng(5)
+    labels = [f"code-{i:03d}" for i in range(300)]
+    counts = 2 + rng.integers(0, 40, 300)
+    values = np.repeat(labels, counts)
+    rng.shuffle(values)
+    pq.write_table(pa.table({"code": values, "x": np.arange(len(values))}), tmp_path / "d.parquet", row_group_size=1_500)
+    s = compute_statistics(tmp_path / "d.parquet", engine=InProcessEngine(2, batch_rows=1_000))["all"].feature("code").string
+    assert s.top_values_exact and s.unique == 300
+    assert len(s.top_values) == 20
+    assert len(s.rank_histogram) == 300
+    expected = dict(zip(labels, counts.astype(float)))
+    assert {b.label: b.count for b in s.rank_histogram} == expected
+    assert [b.low_rank for b in s.rank_histogram] == list(range(300))
+    assert [b.count for b in s.rank_histogram] == sorted(expected.values(), reverse=True)
+    # the option bounds the list; schema inference can now infer domains beyond 50 values
+    small = compute_statistics(tmp_path / "d.parquet", num_rank_histogram_buckets=120)["all"].feature("code").string
+    assert len(small.rank_histogram) == 120
+    from sluiceway.data.schema import infer_schema
+
+    stats = compute_statistics(tmp_path / "d.parquet")
+    assert infer_schema(stats, max_domain_size=300).feature("code").domain == labels
+    with pytest.raises(ValueError, match="'num_rank_histogram_buckets' parameter"):
+        compute_statistics(tmp_path / "d.parquet", num_rank_histogram_buckets=0)

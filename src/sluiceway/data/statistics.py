@@ -597,6 +597,7 @@ class StatisticsSet:
 # ================================================================================================
 _HASH_SEED = 0x5E1CE  # fixed so hashes agree across batches, threads and (same-version) workers
 _SAMPLE_ROWS = 16_384
+_APPROX_RANK_BUCKETS = 50  # rank-histogram values listed when the value counts are approximate
 
 
 @dataclass(frozen=True)
@@ -606,14 +607,17 @@ class StatisticsOptions:
     slice_by: tuple[str, ...] = ()
     weight_column: str | None = None
     top_k: int = 20
-    num_rank_histogram_buckets: int = 50
+    # values listed in the rank histogram while the counts are exact (TFDV lists up to 1000): schema
+    # inference reads complete value lists from it to infer domains; once a feature has too many
+    # distinct values to count exactly, at most _APPROX_RANK_BUCKETS (approximate) values are listed
+    num_rank_histogram_buckets: int = 1000
     num_histogram_buckets: int = 10
     num_quantiles: int = 10  # quantiles at ranks 0, 1/n, ..., 1 (n + 1 values)
     exact_cap: int = 16_384  # numeric features keep exact value counts up to this many values
     hll_p: int = 16
 
     def __post_init__(self) -> None:
-        for name in ("top_k", "num_histogram_buckets", "num_quantiles", "exact_cap"):
+        for name in ("top_k", "num_rank_histogram_buckets", "num_histogram_buckets", "num_quantiles", "exact_cap"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -989,25 +993,34 @@ class _FeatureAccumulator:
             unique = freq.num_active
         else:
             unique = max(int(round(self.distinct.estimate())), 1)
-        top = freq.top(max(options.top_k, options.num_rank_histogram_buckets))
+        top = freq.top(max(options.top_k, _rank_buckets(options, exact)))
         w_stats = None
         if weighted and self.w_freq is not None:
-            wtop = [(v, c / _WEIGHT_SCALE) for v, c in self.w_freq.top(max(options.top_k, options.num_rank_histogram_buckets))]
+            w_buckets = _rank_buckets(options, self.w_freq.is_exact)
+            wtop = [(v, c / _WEIGHT_SCALE) for v, c in self.w_freq.top(max(options.top_k, w_buckets))]
             w_stats = WeightedStringStats(
                 top_values=tuple(ValueCount(v, c) for v, c in wtop[: options.top_k]),
-                rank_histogram=tuple(RankBucket(i, i, v, c) for i, (v, c) in enumerate(wtop[: options.num_rank_histogram_buckets])),
+                rank_histogram=tuple(RankBucket(i, i, v, c) for i, (v, c) in enumerate(wtop[:w_buckets])),
             )
         return StringStats(
             unique=unique,
             unique_exact=exact,
             top_values=tuple(ValueCount(v, c) for v, c in top[: options.top_k]),
             top_values_exact=exact,
-            rank_histogram=tuple(RankBucket(i, i, v, c) for i, (v, c) in enumerate(top[: options.num_rank_histogram_buckets])),
+            rank_histogram=tuple(
+                RankBucket(i, i, v, c) for i, (v, c) in enumerate(top[: _rank_buckets(options, exact)])
+            ),
             avg_length=self.len_sum / self.len_n if self.len_n else None,
             min_length=int(self.len_min) if self.len_n else None,
             max_length=int(self.len_max) if self.len_n else None,
             weighted=w_stats,
         )
+
+
+def _rank_buckets(options: StatisticsOptions, exact: bool) -> int:
+    """How many values the rank histogram lists: all up to the option while counts are exact."""
+    n = options.num_rank_histogram_buckets
+    return n if exact else min(n, _APPROX_RANK_BUCKETS)
 
 
 _WEIGHT_SCALE = 1000.0  # weighted top-value counts are kept as integers in thousandths
@@ -1410,6 +1423,7 @@ def compute_statistics(
     engine: Any = None,
     default_split: str = "all",
     top_k: int = 20,
+    num_rank_histogram_buckets: int = 1000,
     num_histogram_buckets: int = 10,
     num_quantiles: int = 10,
     exact_cap: int = 16_384,
@@ -1421,6 +1435,10 @@ def compute_statistics(
     DataFrame, or a mapping ``{split: any of those}``. ``slice_by`` adds one dataset per value of each
     given column (per split); ``weight_column`` adds weighted statistics (and is not a feature).
     ``engine``: ``None``/``"local"`` (threads over row groups) or an ``Engine``.
+    ``top_k`` values are listed in ``top_values``; the rank histogram lists up to
+    ``num_rank_histogram_buckets`` values while a string feature's counts are exact (up to 3072
+    distinct values), so schema inference sees complete value lists (at most 50 approximate values
+    otherwise).
     """
     from sluiceway.data.engine import InProcessEngine, default_engine, plan_fragments
 
@@ -1430,6 +1448,7 @@ def compute_statistics(
         slice_by=tuple(slice_by or ()),
         weight_column=weight_column,
         top_k=top_k,
+        num_rank_histogram_buckets=num_rank_histogram_buckets,
         num_histogram_buckets=num_histogram_buckets,
         num_quantiles=num_quantiles,
         exact_cap=exact_cap,
