@@ -102,16 +102,32 @@ def _ingest_into(examples: Examples, source: Any, *, splitter: Any, spans: list[
 
 
 class _FileExampleGen(Component):
-    """Shared parameters of the file-based ExampleGens; see the module docstring."""
-
-    SOURCE_KIND = ""
+    """Shared contract of the file-based ExampleGens; subclasses say how to read their files."""
 
     def _source(self, input_pattern: Pattern, **options: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _run(self, examples: Examples, input_pattern: Pattern, splits: dict[str, int] | None, partition_column: str | None,
-             time_column: str | None, time_cutoff: str | int | float | None, span: int | None, version: int | None,
-             span_range: tuple[int, int] | None, last_n_spans: int | None, **options: Any) -> None:
+    def execute(  # type: ignore[override]
+        self,
+        examples: Output[Examples],
+        *,
+        input_pattern: Pattern,
+        splits: dict[str, int] | None = None,
+        partition_column: str | None = None,
+        time_column: str | None = None,
+        time_cutoff: str | int | float | None = None,
+        span: int | None = None,
+        version: int | None = None,
+        span_range: tuple[int, int] | None = None,
+        last_n_spans: int | None = None,
+    ) -> None:
+        self._ingest(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
+                     span_range, last_n_spans)
+
+    def _ingest(self, examples: Examples, input_pattern: Pattern, splits: dict[str, int] | None,
+                partition_column: str | None, time_column: str | None, time_cutoff: str | int | float | None,
+                span: int | None, version: int | None, span_range: tuple[int, int] | None,
+                last_n_spans: int | None, **options: Any) -> None:
         splitter = _splitter(splits, partition_column, time_column, time_cutoff)
         spans = _spans_to_ingest(input_pattern, span, span_range, last_n_spans)
         _ingest_into(examples, self._source(input_pattern, **options), splitter=splitter, spans=spans, version=version)
@@ -149,8 +165,8 @@ class CsvExampleGen(_FileExampleGen):
         last_n_spans: int | None = None,
         delimiter: str = ",",
     ) -> None:
-        self._run(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
-                  span_range, last_n_spans, delimiter=delimiter)
+        self._ingest(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
+                     span_range, last_n_spans, delimiter=delimiter)
 
     def _source(self, input_pattern: Pattern, **options: Any) -> Any:
         from sluiceway.data.ingest import CsvSource
@@ -161,23 +177,6 @@ class CsvExampleGen(_FileExampleGen):
 class ParquetExampleGen(_FileExampleGen):
     """Parquet files → Examples. ``input_pattern`` is a path pattern or {split: pattern}."""
 
-    def execute(  # type: ignore[override]
-        self,
-        examples: Output[Examples],
-        *,
-        input_pattern: Pattern,
-        splits: dict[str, int] | None = None,
-        partition_column: str | None = None,
-        time_column: str | None = None,
-        time_cutoff: str | int | float | None = None,
-        span: int | None = None,
-        version: int | None = None,
-        span_range: tuple[int, int] | None = None,
-        last_n_spans: int | None = None,
-    ) -> None:
-        self._run(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
-                  span_range, last_n_spans)
-
     def _source(self, input_pattern: Pattern, **options: Any) -> Any:
         from sluiceway.data.ingest import ParquetSource
 
@@ -186,23 +185,6 @@ class ParquetExampleGen(_FileExampleGen):
 
 class JsonExampleGen(_FileExampleGen):
     """JSON lines files (one object a line) → Examples. ``input_pattern`` is a path pattern or {split: pattern}."""
-
-    def execute(  # type: ignore[override]
-        self,
-        examples: Output[Examples],
-        *,
-        input_pattern: Pattern,
-        splits: dict[str, int] | None = None,
-        partition_column: str | None = None,
-        time_column: str | None = None,
-        time_cutoff: str | int | float | None = None,
-        span: int | None = None,
-        version: int | None = None,
-        span_range: tuple[int, int] | None = None,
-        last_n_spans: int | None = None,
-    ) -> None:
-        self._run(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
-                  span_range, last_n_spans)
 
     def _source(self, input_pattern: Pattern, **options: Any) -> Any:
         from sluiceway.data.ingest import JsonLinesSource

@@ -387,15 +387,27 @@ def _suggest(name: str, options: list[str]) -> str:
 def code_fingerprint(cls: type[Component]) -> str:
     """Identify a component's code: its source (and, for Sluiceway's own components, the package version).
 
-    Changing the executor's source invalidates cached executions of it.
+    Changing the executor's source invalidates cached executions of it. Class components contribute the
+    source of every class in their hierarchy up to ``Component``, so an inherited ``execute`` counts too.
     """
-    raw = cls.__dict__.get("execute")
-    fn = raw.__func__ if isinstance(raw, staticmethod) else raw
-    try:
-        source = inspect.getsource(cls if not cls._EXECUTE_IS_STATIC else fn)
-    except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
-        source = repr((code.co_code, code.co_consts)) if code else cls.__qualname__
+    if cls._EXECUTE_IS_STATIC:
+        fn = cls.__dict__["execute"].__func__
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            source = repr((fn.__code__.co_code, fn.__code__.co_consts))
+    else:
+        parts = []
+        for klass in cls.__mro__:
+            if klass is Component or not issubclass(klass, Component):
+                break
+            try:
+                parts.append(inspect.getsource(klass))
+            except (OSError, TypeError):
+                execute = klass.__dict__.get("execute")
+                code = getattr(execute, "__code__", None)
+                parts.append(repr((code.co_code, code.co_consts)) if code else klass.__qualname__)
+        source = "\n".join(parts)
     if (cls.__module__ or "").startswith("sluiceway."):
         from sluiceway import __version__
 

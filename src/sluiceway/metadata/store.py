@@ -34,7 +34,9 @@ SUCCESSFUL = (COMPLETE, CACHED)
 LIVE, DELETED = "LIVE", "DELETED"
 
 
+# Built once: constructing statements costs more than executing them on SQLite.
 _INSERT_EVENT = insert(t.events)
+_INSERT_EXECUTION = insert(t.executions)
 
 
 def now_ms() -> int:
@@ -373,23 +375,20 @@ class MetadataStore:
         """Record a RUNNING execution and its input events; returns the execution id."""
         stamp = stamp or now_ms()
         with self._write() as conn:
-            execution_id = conn.execute(
-                insert(t.executions).values(
-                    run_id=run_id,
-                    component_id=component_id,
-                    component_type=component_type,
-                    state=RUNNING,
-                    fingerprint=fingerprint,
-                    parameters=parameters,
-                    log_uri=log_uri,
-                    attempts=0,
-                    host=self._host,
-                    pid=os.getpid(),
-                    create_time=stamp,
-                    start_time=stamp,
-                )
-            ).inserted_primary_key[0]
-            self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
+            execution_id = self._insert_execution(
+                conn, stamp, inputs, run_id=run_id, component_id=component_id, component_type=component_type,
+                state=RUNNING, fingerprint=fingerprint, parameters=parameters, log_uri=log_uri,
+            )
+        return execution_id
+
+    def _insert_execution(self, conn: Connection, stamp: int, inputs: dict[str, Artifact], **values: Any) -> int:
+        """Insert one execution row (recording this process as its runner) and its input events."""
+        execution_id = conn.execute(
+            _INSERT_EXECUTION,
+            {"attempts": 0, "host": self._host, "pid": os.getpid(), "create_time": stamp, "start_time": stamp,
+             "end_time": None, "cached_from": None, "log_uri": None, "error": None, **values},
+        ).inserted_primary_key[0]
+        self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
         return execution_id
 
     @staticmethod
@@ -468,24 +467,10 @@ class MetadataStore:
         """Record a CACHED execution reusing ``outputs`` of execution ``cached_from``, in one transaction."""
         stamp = stamp or now_ms()
         with self._write() as conn:
-            execution_id = conn.execute(
-                insert(t.executions).values(
-                    run_id=run_id,
-                    component_id=component_id,
-                    component_type=component_type,
-                    state=CACHED,
-                    fingerprint=fingerprint,
-                    cached_from=cached_from,
-                    parameters=parameters,
-                    attempts=0,
-                    host=self._host,
-                    pid=os.getpid(),
-                    create_time=stamp,
-                    start_time=stamp,
-                    end_time=stamp,
-                )
-            ).inserted_primary_key[0]
-            self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
+            execution_id = self._insert_execution(
+                conn, stamp, inputs, run_id=run_id, component_id=component_id, component_type=component_type,
+                state=CACHED, fingerprint=fingerprint, cached_from=cached_from, parameters=parameters, end_time=stamp,
+            )
             self._insert_events(conn, execution_id, "OUTPUT", {k: v.id for k, v in outputs.items()}, stamp)
         return execution_id
 
