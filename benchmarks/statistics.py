@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/statistics.py                  # 1M rows + 10M-row memory check
     .venv/bin/python benchmarks/statistics.py --rows 200000 --scale-rows 0 --skip-tfdv  # quick
+    .venv/bin/python benchmarks/statistics.py --skip-csv      # Parquet, schema and memory only
 
 Every measurement is a fresh subprocess; wall time and peak RSS (``os.wait4``'s ``ru_maxrss``) are of
 that whole process, and "timed" is the work alone (after imports), median of ``--repeats`` runs.
@@ -196,6 +197,24 @@ def measure(python: str, task: str, args: list[str], repeats: int) -> dict:
     return med
 
 
+def measure_pair(ours: tuple, theirs: tuple, repeats: int) -> tuple[dict, dict]:
+    """Like ``measure`` for two workers, run alternately (ours, theirs, ours, ...)."""
+    runs: tuple[list, list] = ([], [])
+    for _ in range(repeats):
+        for side, (python, task, args) in enumerate((ours, theirs)):
+            r = run_worker(python, task, *args)
+            r["load"] = os.getloadavg()[0]
+            runs[side].append(r)
+            print(f"    {task}: timed {r['timed']:.3f}s wall {r['wall']:.2f}s rss {r['rss_mib']:.0f} MiB "
+                  f"(load {r['load']:.2f})", flush=True)
+    out = []
+    for rs in runs:
+        med = {k: _median([r[k] for r in rs]) for k in ("wall", "rss_mib", "timed")}
+        med["runs"] = rs
+        out.append(med)
+    return out[0], out[1]
+
+
 def ensure_tfdv(python: str) -> None:
     if Path(python).exists():
         return
@@ -256,7 +275,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--scale-rows", type=int, default=10_000_000, help="rows for the memory check (0: skip)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--tfdv-csv-repeats", type=int, default=None, help="default: --repeats")
+    ap.add_argument("--tfdv-csv-repeats", type=int, default=None, help="default: --repeats; 0 skips TFDV's slow CSV path")
+    ap.add_argument("--skip-csv", action="store_true", help="leave out the CSV → statistics comparisons (a)")
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/sluiceway-bench"))
     ap.add_argument("--tfdv-python", default="/tmp/tfdv-venv/bin/python")
     ap.add_argument("--skip-tfdv", action="store_true", help="measure Sluiceway only")
@@ -271,19 +291,25 @@ def main() -> None:
 
     me = sys.executable
     csv, parquet = ensure_data(a.rows, a.data_dir)
+    load_start = os.getloadavg()[0]
     if not a.skip_tfdv:
         ensure_tfdv(a.tfdv_python)
     examples_dir = str(a.data_dir / "examples")
     res: dict[str, dict] = {}
     print("(b) Parquet -> statistics", flush=True)
-    res["sw_parquet"] = measure(me, "sw_parquet", [str(parquet)], a.repeats)
-    if not a.skip_tfdv:
-        res["tfdv_parquet"] = measure(a.tfdv_python, "tfdv_parquet", [str(parquet)], a.repeats)
-    print("(a) CSV -> statistics", flush=True)
-    res["sw_csv"] = measure(me, "sw_csv", [str(csv), examples_dir], a.repeats)
-    res["sw_csv_polars"] = measure(me, "sw_csv", [str(csv), examples_dir, "polars"], a.repeats)
-    if not a.skip_tfdv:
-        res["tfdv_csv"] = measure(a.tfdv_python, "tfdv_csv", [str(csv)], a.tfdv_csv_repeats or a.repeats)
+    if a.skip_tfdv:
+        res["sw_parquet"] = measure(me, "sw_parquet", [str(parquet)], a.repeats)
+    else:  # alternate the two so that both see the same (shared-machine) load
+        res["sw_parquet"], res["tfdv_parquet"] = measure_pair(
+            (me, "sw_parquet", [str(parquet)]), (a.tfdv_python, "tfdv_parquet", [str(parquet)]), a.repeats
+        )
+    if not a.skip_csv:
+        print("(a) CSV -> statistics", flush=True)
+        res["sw_csv"] = measure(me, "sw_csv", [str(csv), examples_dir], a.repeats)
+        res["sw_csv_polars"] = measure(me, "sw_csv", [str(csv), examples_dir, "polars"], a.repeats)
+        csv_repeats = a.repeats if a.tfdv_csv_repeats is None else a.tfdv_csv_repeats
+        if not a.skip_tfdv and csv_repeats > 0:
+            res["tfdv_csv"] = measure(a.tfdv_python, "tfdv_csv", [str(csv)], csv_repeats)
     print("(c) schema inference + validation", flush=True)
     res["sw_schema"] = measure(me, "sw_schema", [str(parquet)], 1)
     if not a.skip_tfdv:
@@ -293,6 +319,7 @@ def main() -> None:
         big = ensure_scale_parquet(a.scale_rows, a.data_dir)
         res["sw_scale"] = measure(me, "sw_parquet", [str(big)], a.repeats)
 
+    res["load"] = f"{load_start:.2f} → {os.getloadavg()[0]:.2f}"
     lines = report(res, a)
     print("\n".join(lines))
     if a.write_results:
@@ -303,7 +330,7 @@ def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
     def ratio(x: float | None, y: float | None) -> str:
         return "–" if not x or not y else f"{y / x:.1f}×"
 
-    ingest_how = res["sw_csv"]["runs"][0].get("how", "")
+    ingest_how = res["sw_csv"]["runs"][0].get("how", "") if "sw_csv" in res else ""
     out = [
         "## Statistics",
         "",
@@ -339,8 +366,10 @@ def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
             f"{ratio(o['rss_mib'], t['rss_mib'])} |"
         )
     out.append("")
-    out.append(f"CSV → statistics on the Sluiceway side = ingest via {ingest_how} "
-               f"(median ingest {fmt_s(_median(r['ingest'] for r in res['sw_csv']['runs']))}) + statistics.")
+    if "sw_csv" in res:
+        out.append(f"CSV → statistics on the Sluiceway side = ingest via {ingest_how} "
+                   f"(median ingest {fmt_s(_median(r['ingest'] for r in res['sw_csv']['runs']))}) + statistics.")
+    out.append(f"Load average (1 min) at the start and end of the run: {res.get('load', '?')}.")
     if "sw_scale" in res:
         s1, s10 = res["sw_parquet"], res["sw_scale"]
         out.append(
