@@ -389,8 +389,12 @@ def write_results(lines: list[str]) -> None:
     start = text.find("## Statistics")
     if start == -1:
         text = text.rstrip() + "\n\n" + section
-    else:
+    else:  # the new figures first; the earlier ones stay below them, labelled, for comparison
         nxt = text.find("\n## ", start + 1)
+        earlier = text[start + len("## Statistics"): nxt + 1 if nxt != -1 else len(text)].strip("\n")
+        earlier = earlier.replace("\n### ", "\n#### ")
+        if earlier:
+            section += "\n### Earlier results (kept for comparison)\n\n" + earlier + "\n"
         text = text[:start] + section + ("\n" + text[nxt + 1:] if nxt != -1 else "")
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
