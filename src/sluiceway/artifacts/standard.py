@@ -64,6 +64,17 @@ class ExampleStatistics(Artifact):
     """
 
     PROPERTIES = {"split_names": list}
+    FILENAME = "statistics.json"
+    REPORT_FILENAME = "report.html"
+    TFDV_FILENAME = "statistics.pb"
+
+    @property
+    def file(self) -> Path:
+        return self.path / self.FILENAME
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / self.REPORT_FILENAME
 
 
 class Schema(Artifact):
@@ -84,6 +95,16 @@ class ExampleAnomalies(Artifact):
     """
 
     PROPERTIES = {"anomaly_count": int, "split_names": list}
+    FILENAME = "anomalies.json"
+    REPORT_FILENAME = "report.html"
+
+    @property
+    def file(self) -> Path:
+        return self.path / self.FILENAME
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / self.REPORT_FILENAME
 
 
 class TransformGraph(Artifact):
