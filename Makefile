@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sluiceway-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-pythons services bench clean distclean
+.PHONY: venv demo test test-faults lint test-pythons services bench clean distclean
 
 venv: $(STAMP)
 
@@ -32,6 +32,18 @@ services:
 
 test: venv services
 	$(BIN)/python -m pytest
+
+# The fault probes at their full counts (random kills, damaged stores, hostile inputs, the fuzzer budget),
+# then the table of outcomes that RELIABILITY.md records. `make test` runs a fast subset of each.
+test-faults: venv services
+	rm -f .faults.jsonl
+	SLUICEWAY_FAULTS_FULL=1 SLUICEWAY_FAULTS_REPORT=$(CURDIR)/.faults.jsonl $(BIN)/python -m pytest -q tests/faults; \
+	status=$$?; cd tests/faults && $(CURDIR)/$(BIN)/python report.py $(CURDIR)/.faults.jsonl && exit $$status
+
+# The linter and the type checker; `make test` runs them too once the tree passes them.
+lint: venv
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy
 
 # The package supports CPython 3.10-3.13: run the core suite on each interpreter found (pyenv or PATH).
 test-pythons:
