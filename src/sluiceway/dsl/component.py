@@ -293,6 +293,15 @@ class Component:
         self.outputs: dict[str, OutputChannel] = {
             name: OutputChannel(self, name, out.artifact_type) for name, out in spec.outputs.items()
         }
+        self.check_parameters(owner, self.parameters)
+
+    def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
+        """Check constraints between parameters when the component is built; raise ``DefinitionError``.
+
+        Each parameter's type (and any ``Annotated[..., pydantic.Field(ge=...)]`` bound) is already checked;
+        override this for rules that involve several parameters (e.g. ``time_column`` needs
+        ``time_cutoff``). ``owner`` names the component for messages; ``parameters`` has defaults filled in.
+        """
 
     def _wire_input(self, owner: str, spec: InputSpec, value: Any) -> None:
         if value is None:
