@@ -18,7 +18,6 @@ before anything runs. Every component also accepts the keyword-only settings ``i
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import json
 import types
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sluiceway.artifacts.base import Artifact
+from sluiceway.dsl.fingerprint import callable_fingerprint
+from sluiceway.dsl.fingerprint import code_fingerprint as code_fingerprint  # noqa: F401 - the runners import it from here
 from sluiceway.errors import DefinitionError
 
 A = TypeVar("A", bound=Artifact)
@@ -392,38 +393,6 @@ def _suggest(name: str, options: list[str]) -> str:
     return f". Did you mean {close[0]!r}?" if close else "."
 
 
-@functools.lru_cache(maxsize=256)
-def code_fingerprint(cls: type[Component]) -> str:
-    """Identify a component's code: its source (and, for Sluiceway's own components, the package version).
-
-    Changing the executor's source invalidates cached executions of it. Class components contribute the
-    source of every class in their hierarchy up to ``Component``, so an inherited ``execute`` counts too.
-    """
-    if cls._EXECUTE_IS_STATIC:
-        fn = cls.__dict__["execute"].__func__
-        try:
-            source = inspect.getsource(fn)
-        except (OSError, TypeError):
-            source = repr((fn.__code__.co_code, fn.__code__.co_consts))
-    else:
-        parts = []
-        for klass in cls.__mro__:
-            if klass is Component or not issubclass(klass, Component):
-                break
-            try:
-                parts.append(inspect.getsource(klass))
-            except (OSError, TypeError):
-                execute = klass.__dict__.get("execute")
-                code = getattr(execute, "__code__", None)
-                parts.append(repr((code.co_code, code.co_consts)) if code else klass.__qualname__)
-        source = "\n".join(parts)
-    if (cls.__module__ or "").startswith("sluiceway."):
-        from sluiceway import __version__
-
-        source += f"\nsluiceway=={__version__}"
-    return hashlib.sha256(source.encode()).hexdigest()
-
-
 def canonical_parameters(parameters: dict[str, Any]) -> str:
     """Parameters as canonical JSON: the form that is fingerprinted and recorded in the store."""
     return json.dumps(parameters, sort_keys=True, default=_json_default, separators=(",", ":"))
@@ -434,11 +403,8 @@ def _json_default(value: Any) -> Any:
     import pathlib
 
     if callable(value) and hasattr(value, "__code__"):
-        try:
-            source = inspect.getsource(value)
-        except (OSError, TypeError):
-            source = repr((value.__code__.co_code, value.__code__.co_consts))
-        return {"callable": f"{value.__module__}.{value.__qualname__}", "source_sha256": hashlib.sha256(source.encode()).hexdigest()}
+        # A function passed as a parameter (a preprocessing_fn): its code and what it uses, like a component's.
+        return {"callable": f"{value.__module__}.{value.__qualname__}", "code": callable_fingerprint(value)}
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     if isinstance(value, pathlib.PurePath):
