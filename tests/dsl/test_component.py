@@ -14,19 +14,27 @@ def make(examples: sw.Output[sw.Examples], *, rows: int = 5) -> None:
 
 
 @sw.component
-def train(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model], *, learning_rate: float = 0.1, layers: list[int] = [8]) -> None:  # noqa: B006
+def train(
+    examples: sw.Input[sw.Examples], model: sw.Output[sw.Model], *, learning_rate: float = 0.1, layers: list[int] = [8]  # noqa: B006
+) -> None:
     """Train."""
 
 
 @sw.component
-def evaluate(model: sw.Input[sw.Model], examples: sw.Input[sw.Examples] | None = None, evaluation: sw.Output[sw.ModelEvaluation] = None) -> None:  # type: ignore[assignment]
+def evaluate(
+    model: sw.Input[sw.Model],
+    examples: sw.Input[sw.Examples] | None = None,
+    evaluation: sw.Output[sw.ModelEvaluation] = None,
+) -> None:  # type: ignore[assignment]
     """Optional input."""
 
 
 class Summarize(sw.Component):
     """A class-based component."""
 
-    def execute(self, examples: sw.Input[sw.Examples], statistics: sw.Output[sw.ExampleStatistics], *, top_k: int = 10) -> None:
+    def execute(
+        self, examples: sw.Input[sw.Examples], statistics: sw.Output[sw.ExampleStatistics], *, top_k: int = 10
+    ) -> None:
         statistics.properties["top_k"] = top_k
 
 
@@ -59,14 +67,23 @@ def test_class_component_and_optional_input() -> None:
 @pytest.mark.parametrize(
     ("build", "expected"),
     [
-        (lambda g: train(examples=g.examples, learning_rate="fast"), "The 'learning_rate' parameter of component 'train' (train) must be a float. Got 'fast'"),
+        (
+            lambda g: train(examples=g.examples, learning_rate="fast"),
+            "The 'learning_rate' parameter of component 'train' (train) must be a float. Got 'fast'",
+        ),
         (lambda g: train(examples=g.examples, learning_rat=0.1), "unknown argument 'learning_rat'"),
         (lambda g: train(), "missing its required input 'examples' (Examples)"),
         (lambda g: train(examples=g), "got the component 'make' itself. Did you mean make.examples?"),
-        (lambda g: evaluate(model=g.examples), "input 'model' expects Model, but <Examples output make.examples> produces Examples"),
+        (
+            lambda g: evaluate(model=g.examples),
+            "input 'model' expects Model, but <Examples output make.examples> produces Examples",
+        ),
         (lambda g: train(examples=g.examples, model=None), "'model' is an output, not an input or parameter"),
-        (lambda g: train(examples=g.examples, retries=-1), "'retries' setting of component 'train' (train) must be an integer >= 0"),
-        (lambda g: train(examples=g.examples, id="bad id!"), "The id of train must be a non-empty string"),
+        (
+            lambda g: train(examples=g.examples, retries=-1),
+            "'retries' setting of component 'train' (train) must be an integer >= 0",
+        ),
+        (lambda g: train(examples=g.examples, id="bad id!"), "The id of train must start with a letter, digit or '_'"),
     ],
 )
 def test_wiring_and_parameter_errors_say_what_where_and_how(build, expected: str) -> None:
@@ -82,14 +99,17 @@ def test_unknown_output_attribute_suggests_the_right_name() -> None:
 
 def test_bad_executor_signatures_are_rejected_at_definition() -> None:
     with pytest.raises(sw.DefinitionError, match="parameters need a type annotation"):
+
         @sw.component
         def untyped(examples: sw.Output[sw.Examples], *, z=1) -> None: ...
 
     with pytest.raises(sw.DefinitionError, match="Parameters must be keyword-only"):
+
         @sw.component
         def positional(examples: sw.Output[sw.Examples], z: float = 1.0) -> None: ...
 
     with pytest.raises(sw.DefinitionError, match="reserved"):
+
         @sw.component
         def reserved(examples: sw.Output[sw.Examples], *, retries: int = 1) -> None: ...
 

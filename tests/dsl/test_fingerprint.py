@@ -108,7 +108,9 @@ def _write_module(folder: Path, name: str, source: str) -> None:
     os.utime(path, ns=(before + 10_000_000, before + 10_000_000))  # a visibly newer file, even on coarse clocks
 
 
-def test_a_reloaded_helper_changes_the_fingerprint_in_the_same_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reloaded_helper_changes_the_fingerprint_in_the_same_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
     _write_module(tmp_path, "fp_helper_mod", "def value():\n    return 1\n")
     _write_module(
@@ -127,7 +129,9 @@ def test_a_reloaded_helper_changes_the_fingerprint_in_the_same_process(tmp_path:
     assert code_fingerprint(fp_component_mod.uses_helper) != first
 
 
-def test_a_function_parameter_is_fingerprinted_with_its_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_function_parameter_is_fingerprinted_with_its_helpers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
     _write_module(tmp_path, "fp_fn_mod", "SCALE = 1\n\ndef preprocessing_fn(x):\n    return x * SCALE\n")
     monkeypatch.delitem(sys.modules, "fp_fn_mod", raising=False)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
+import sys
 import types
 import typing
 from dataclasses import dataclass
@@ -34,6 +36,8 @@ A = TypeVar("A", bound=Artifact)
 
 RESERVED_NAMES = frozenset({"id", "cache", "retries", "retry_backoff", "after", "execute", "outputs", "inputs"})
 _NO_DEFAULT = inspect.Parameter.empty
+MAX_ID_LENGTH = 200
+_ID = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_ID_LENGTH - 1}}}", re.ASCII)
 
 
 class Input(Generic[A]):
@@ -239,10 +243,12 @@ class Component:
         spec = cls.SPEC
         self.id = id if id is not None else cls.__name__
         owner = f"component {self.id!r} ({cls.__name__})"
-        if not isinstance(self.id, str) or not self.id or not self.id.replace("_", "a").replace("-", "a").replace(".", "a").isalnum():
+        if not isinstance(self.id, str) or not _ID.fullmatch(self.id):
+            # The id names folders and log files: '..', '/', '\\' or a leading dot would escape them.
             raise DefinitionError(
-                f"The id of {cls.__name__} must be a non-empty string of letters, digits, '_', '-' or '.'. "
-                f"Got {self.id!r} instead."
+                f"The id of {cls.__name__} must start with a letter, digit or '_' and contain only letters, "
+                f"digits, '_', '-' or '.' (at most {MAX_ID_LENGTH} characters), because it names folders and "
+                f"log files. Got {self.id!r} instead."
             )
         if not isinstance(cache, bool):
             raise DefinitionError(f"The 'cache' setting of {owner} must be True or False. Got {cache!r} instead.")
@@ -250,7 +256,8 @@ class Component:
             raise DefinitionError(f"The 'retries' setting of {owner} must be an integer >= 0. Got {retries!r} instead.")
         if not isinstance(retry_backoff, (int, float)) or retry_backoff < 0:
             raise DefinitionError(
-                f"The 'retry_backoff' setting of {owner} must be a number of seconds >= 0. Got {retry_backoff!r} instead."
+                f"The 'retry_backoff' setting of {owner} must be a number of seconds >= 0. "
+                f"Got {retry_backoff!r} instead."
             )
         self.cache = cache
         self.retries = retries
@@ -366,8 +373,11 @@ class Component:
 
     @property
     def type_name(self) -> str:
+        """``module.QualName``; for a class defined in a pipeline file, the file's stem is the module."""
         cls = type(self)
-        return f"{cls.__module__}.{cls.__qualname__}"
+        module = sys.modules.get(cls.__module__)
+        module_name = getattr(module, "__sluiceway_display_name__", cls.__module__)
+        return f"{module_name}.{cls.__qualname__}"
 
     def cache_key(self) -> dict[str, Any]:
         """Extra values that identify this execution for caching (e.g. the files an ExampleGen reads).
