@@ -27,13 +27,15 @@ def examples_dir(tmp_path: Path) -> Path:
 
 
 def test_runs_the_executor_and_returns_outputs(examples_dir: Path, tmp_path: Path) -> None:
-    outputs = check_component(count_rows, inputs={"examples": examples_dir}, parameters={"scale": 2}, workdir=tmp_path / "w")
+    outputs = check_component(
+        count_rows, inputs={"examples": examples_dir}, parameters={"scale": 2}, workdir=tmp_path / "w"
+    )
     assert outputs["summary"].read_json("summary.json") == {"rows": 6}
     assert outputs["summary"].properties == {"rows": 6} and outputs["summary"].fingerprint
 
 
 def test_parameters_and_inputs_are_checked_like_in_a_pipeline(examples_dir: Path) -> None:
-    with pytest.raises(sw.DefinitionError, match="must be a valid integer|must be a int"):
+    with pytest.raises(sw.DefinitionError, match="must be an int"):
         check_component(count_rows, inputs={"examples": examples_dir}, parameters={"scale": "lots"})
     with pytest.raises(sw.DefinitionError, match="has no parameter 'scal'"):
         check_component(count_rows, inputs={"examples": examples_dir}, parameters={"scal": 2})
@@ -86,5 +88,7 @@ def test_standard_components_pass_their_own_checks(tmp_path: Path) -> None:
     csv = str(Path(find_spec("palmerpenguins").submodule_search_locations[0]) / "data" / "penguins.csv")
     examples = check_component(CsvExampleGen, parameters={"input_pattern": csv}, workdir=tmp_path / "gen")["examples"]
     statistics = check_component(StatisticsGen, inputs={"examples": examples}, workdir=tmp_path / "stats")["statistics"]
-    schema = check_component(SchemaGen, inputs={"statistics": statistics}, parameters={"label": "species"}, workdir=tmp_path / "schema")
+    schema = check_component(
+        SchemaGen, inputs={"statistics": statistics}, parameters={"label": "species"}, workdir=tmp_path / "schema"
+    )
     assert "island" in schema["schema"].file.read_text()

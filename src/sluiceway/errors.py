@@ -7,6 +7,8 @@ user meets them: a ``DefinitionError`` while a pipeline is being built (before a
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SluicewayError(Exception):
     """Base class of every error Sluiceway raises on purpose."""
@@ -38,7 +40,29 @@ class DataValidationError(DataError, GateClosed):
 
 
 class ComponentError(SluicewayError):
-    """A component's executor raised while running; the original exception is chained as __cause__."""
+    """A component failed while running: its executor raised, or its outputs broke the contract.
+
+    Raised by the runner around a failing executor (the executor's own exception chained as ``__cause__``)
+    and when an executor sets an output property that cannot be stored. ``component_id``, ``run_name`` and
+    ``log_path`` say which execution failed and where its log is, when known (``None`` otherwise).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        component_id: str | None = None,
+        run_name: str | None = None,
+        log_path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.component_id = component_id
+        self.run_name = run_name
+        self.log_path = log_path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword attributes survive pickling (errors cross process boundaries in orchestrators).
+        return (_rebuild_component_error, (str(self), self.component_id, self.run_name, self.log_path))
 
 
 class RunError(SluicewayError):
@@ -64,6 +88,12 @@ class MissingExtraError(SluicewayError, ImportError):
         self.feature = feature
         self.extra = extra
         self.module = module
+
+
+def _rebuild_component_error(
+    message: str, component_id: str | None, run_name: str | None, log_path: str | None
+) -> ComponentError:
+    return ComponentError(message, component_id=component_id, run_name=run_name, log_path=log_path)
 
 
 def require(module: str, *, feature: str, extra: str):  # noqa: ANN201 - returns a module

@@ -40,11 +40,22 @@ MAX_ID_LENGTH = 200
 _ID = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_ID_LENGTH - 1}}}", re.ASCII)
 
 
-class Input(Generic[A]):
+class _ArtifactMarker(Generic[A]):
+    def __class_getitem__(cls, item: Any) -> Any:
+        if isinstance(item, tuple):  # Input[Examples, Model]: a DefinitionError, not typing's TypeError
+            given = ", ".join(_type_label(i) for i in item)
+            raise DefinitionError(
+                f"{cls.__name__}[...] takes one artifact type, e.g. {cls.__name__}[Examples]. Got "
+                f"{cls.__name__}[{given}] instead; declare one argument per artifact."
+            )
+        return super().__class_getitem__(item)  # type: ignore[misc]
+
+
+class Input(_ArtifactMarker[A]):
     """Marks an ``execute`` argument as an input artifact of type ``A`` (``Input[Examples]``)."""
 
 
-class Output(Generic[A]):
+class Output(_ArtifactMarker[A]):
     """Marks an ``execute`` argument as an output artifact of type ``A`` (``Output[Model]``)."""
 
 
@@ -99,13 +110,23 @@ class OutputChannel(Channel):
         return f"<{self.artifact_type.TYPE_NAME} output {self.producer.id}.{self.name}>"
 
 
-def _artifact_of(marker: type, annotation: Any) -> type[Artifact] | None:
+def _artifact_of(marker: type, annotation: Any, where: str) -> type[Artifact] | None:
     if typing.get_origin(annotation) is marker:
-        (artifact_type,) = typing.get_args(annotation)
+        arguments = typing.get_args(annotation)
+        artifact_type = arguments[0] if len(arguments) == 1 else None
         if isinstance(artifact_type, type) and issubclass(artifact_type, Artifact):
             return artifact_type
-        raise TypeError(f"{marker.__name__}[...] takes an Artifact subclass, got {artifact_type!r}")
+        given = ", ".join(_type_label(a) for a in arguments)
+        raise DefinitionError(
+            f"{where}: {marker.__name__}[...] takes one artifact type (a subclass of sluiceway.Artifact, e.g. "
+            f"{marker.__name__}[Examples]). Got {marker.__name__}[{given}] instead. A plain value such as an int "
+            "is a parameter: declare it after the '*'."
+        )
     return None
+
+
+def _type_label(value: Any) -> str:
+    return value.__name__ if isinstance(value, type) else repr(value)
 
 
 def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
@@ -120,11 +141,17 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
 def spec_from_function(fn: Any, *, owner: str, skip_self: bool) -> ComponentSpec:
     """Read a component's contract from the signature of its executor function."""
     try:
-        hints = typing.get_type_hints(fn)
+        # include_extras keeps Annotated[int, pydantic.Field(ge=1)], whose bounds are checked at build time.
+        hints = typing.get_type_hints(fn, include_extras=True)
     except NameError as exc:
         raise DefinitionError(
             f"Component {owner}: cannot resolve the type annotations of its executor ({exc}). "
             "Define the artifact types at module level or import them where the component is defined."
+        ) from exc
+    except (TypeError, SyntaxError) as exc:  # a malformed annotation, e.g. a string that is not an expression
+        raise DefinitionError(
+            f"Component {owner}: the type annotations of its executor are malformed ({type(exc).__name__}: {exc}). "
+            "Annotate inputs as Input[ArtifactType], outputs as Output[ArtifactType] and parameters with a type."
         ) from exc
     inputs: dict[str, InputSpec] = {}
     outputs: dict[str, OutputSpec] = {}
@@ -145,8 +172,8 @@ def spec_from_function(fn: Any, *, owner: str, skip_self: bool) -> ComponentSpec
             raise DefinitionError(f"{where}: names starting with '_' are private; rename the argument.")
         annotation = hints.get(param.name, _NO_DEFAULT)
         inner, optional = _unwrap_optional(annotation)
-        input_type = _artifact_of(Input, inner)
-        output_type = _artifact_of(Output, inner)
+        input_type = _artifact_of(Input, inner, where)
+        output_type = _artifact_of(Output, inner, where)
         if input_type is not None:
             if param.kind is param.KEYWORD_ONLY:
                 raise DefinitionError(f"{where}: inputs go before the '*'; only parameters are keyword-only.")
@@ -189,11 +216,14 @@ def _check_parameter(owner: str, spec: ParameterSpec, value: Any) -> Any:
         return value
     if kind is float and type(value) in (int, float):
         return float(value)
+    from pydantic import PydanticUserError, ValidationError
+
     try:
         adapter = _type_adapter(spec.annotation)
-    except Exception:  # noqa: BLE001 - an annotation pydantic cannot model is checked by the executor
+    except (PydanticUserError, TypeError):
+        # An annotation pydantic cannot model (an arbitrary class, an unhashable Annotated extra): the value
+        # is passed as given and the executor, which owns that type, checks it.
         return value
-    from pydantic import ValidationError
 
     try:
         return adapter.validate_python(value)
@@ -206,8 +236,11 @@ def _check_parameter(owner: str, spec: ParameterSpec, value: Any) -> Any:
 
 
 def _describe(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]  # the bound itself is spelled out by pydantic's message
     if isinstance(annotation, type):
-        return f"a {annotation.__name__}"
+        article = "an" if annotation.__name__[:1].lower() in "aeiou" else "a"
+        return f"{article} {annotation.__name__}"
     return f"of type {annotation}".replace("typing.", "")
 
 
@@ -231,7 +264,7 @@ class Component:
 
     def __init__(
         self,
-        *,
+        *positional: Any,
         id: str | None = None,  # noqa: A002 - the user-facing name
         cache: bool = True,
         retries: int = 0,
@@ -241,6 +274,12 @@ class Component:
     ) -> None:
         cls = type(self)
         spec = cls.SPEC
+        if positional:
+            first_input = next(iter(spec.inputs), "examples")
+            raise DefinitionError(
+                f"{cls.__name__} takes its inputs and parameters by keyword; got {len(positional)} positional "
+                f"argument(s). Name them, e.g. {cls.__name__}({first_input}=<upstream>.<output>)."
+            )
         self.id = id if id is not None else cls.__name__
         owner = f"component {self.id!r} ({cls.__name__})"
         if not isinstance(self.id, str) or not _ID.fullmatch(self.id):
@@ -263,6 +302,11 @@ class Component:
         self.retries = retries
         self.retry_backoff = float(retry_backoff)
         self.upstream_components: list[Component] = []
+        if not isinstance(after, (list, tuple)):
+            raise DefinitionError(
+                f"The 'after' setting of {owner} must be a list of components. Got {after!r} instead; "
+                f"write after=[{getattr(after, 'id', 'other')}]."
+            )
         for other in after:
             self.add_upstream(other)
 

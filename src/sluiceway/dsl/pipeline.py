@@ -25,8 +25,15 @@ class Pipeline:
                 f"Pipeline name must start with a letter or digit and contain only letters, digits, "
                 f"'_', '-' or '.'. Got {name!r} instead."
             )
+        if not isinstance(description, str):
+            raise DefinitionError(f"Pipeline {name!r}: description must be a string. Got {description!r} instead.")
         self.name = name
         self.description = description
+        if isinstance(components, Component) or not isinstance(components, Iterable):
+            raise DefinitionError(
+                f"Pipeline {name!r}: the components must be a list of component instances, e.g. "
+                f"Pipeline({name!r}, [gen, stats]). Got {components!r} instead."
+            )
         given = list(components)
         for index, item in enumerate(given):
             if not isinstance(item, Component):
