@@ -1,6 +1,8 @@
 """Sluiceway: production ML pipelines — TFX's components, lineage and caching, for any model library.
 
-This module is the public API; everything else is internal and may change.
+This module is the public API, with ``sluiceway.components`` (the standard components), ``sluiceway.data``
+(statistics, schemas and validation as functions), ``sluiceway.testing`` (``check_component``) and
+``sluiceway.errors``. Everything else is internal and may change.
 """
 
 from __future__ import annotations
@@ -59,11 +61,16 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sluiceway' has no attribute {name!r}")
+    # Lazy names resolve on first use; dir() and __all__ list them before that.
     import importlib
 
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

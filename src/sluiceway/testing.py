@@ -25,6 +25,8 @@ from sluiceway.dsl.component import Component, _check_parameter
 from sluiceway.errors import DefinitionError
 from sluiceway.runners.publish import check_properties, content_fingerprint
 
+__all__ = ["check_component"]
+
 
 def check_component(
     component: type[Component] | Component,

@@ -258,6 +258,8 @@ class Component:
         cls._EXECUTE_IS_STATIC = isinstance(raw, staticmethod)
         fn = raw.__func__ if isinstance(raw, staticmethod) else raw
         cls.SPEC = spec_from_function(fn, owner=cls.__name__, skip_self=not cls._EXECUTE_IS_STATIC)
+        # What help(), IDEs and inspect.signature show: the real inputs and parameters, not **kwargs.
+        cls.__signature__ = construction_signature(cls.SPEC)  # type: ignore[attr-defined]
 
     def execute(self, **kwargs: Any) -> None:  # pragma: no cover - replaced by subclasses
         raise NotImplementedError(f"{type(self).__name__} does not define execute()")
@@ -438,6 +440,41 @@ class Component:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r}>"
+
+
+class _Shown:
+    """An annotation in a displayed signature, shown as written (``Input[Examples]``, not a dotted path)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+_SETTINGS = (
+    inspect.Parameter("id", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_Shown("str | None")),
+    inspect.Parameter("cache", inspect.Parameter.KEYWORD_ONLY, default=True, annotation=bool),
+    inspect.Parameter("retries", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=int),
+    inspect.Parameter("retry_backoff", inspect.Parameter.KEYWORD_ONLY, default=1.0, annotation=float),
+    inspect.Parameter("after", inspect.Parameter.KEYWORD_ONLY, default=(), annotation=_Shown("list[Component]")),
+)
+
+
+def construction_signature(spec: ComponentSpec) -> inspect.Signature:
+    """The signature of calling a component class: its inputs, its parameters, then the common settings.
+
+    Everything is keyword-only, in the executor's order; an optional input defaults to ``None``.
+    """
+    parameters = []
+    for name, item in spec.inputs.items():
+        shown = f"Input[{item.artifact_type.__name__}]" + (" | None" if item.optional else "")
+        default = None if item.optional else _NO_DEFAULT
+        parameters.append(inspect.Parameter(name, _KEYWORD, default=default, annotation=_Shown(shown)))
+    for name, parameter in spec.parameters.items():
+        parameters.append(inspect.Parameter(name, _KEYWORD, default=parameter.default, annotation=parameter.annotation))
+    return inspect.Signature([*parameters, *_SETTINGS])
 
 
 def _suggest(name: str, options: list[str]) -> str:
