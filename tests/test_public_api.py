@@ -77,5 +77,5 @@ def test_a_decorated_component_shows_inputs_parameters_and_settings_to_help() ->
 
 
 def test_public_modules_declare_their_surface() -> None:
-    assert sluiceway.testing.__all__ == ["check_component"]
+    assert sluiceway.testing.__all__ == ["CheckedOutputs", "check_component"]
     assert all(issubclass(getattr(standard, n), sw.Component) for n in standard.__all__)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +96,76 @@ def test_standard_components_pass_their_own_checks(tmp_path: Path) -> None:
         SchemaGen, inputs={"statistics": statistics}, parameters={"label": "species"}, workdir=tmp_path / "schema"
     )
     assert "island" in schema["schema"].file.read_text()
+
+
+def test_an_input_folder_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-examples"
+    with pytest.raises(sw.DefinitionError) as info:
+        check_component(count_rows, inputs={"examples": missing})
+    assert "input 'examples'" in str(info.value) and str(missing) in str(info.value)
+    with pytest.raises(sw.DefinitionError, match="does not exist"):
+        check_component(count_rows, inputs={"examples": sw.Examples(str(missing))})
+
+
+def test_parameter_rules_between_parameters_are_checked(examples_dir: Path) -> None:
+    class Ranged(sw.Component):
+        def execute(self, examples: sw.Input[sw.Examples], out: sw.Output[sw.Model], *, low: int = 0, high: int = 1):
+            (out.path / "range.txt").write_text(f"{low}-{high}")
+
+        def check_parameters(self, owner: str, parameters: dict) -> None:
+            if parameters["low"] > parameters["high"]:
+                raise sw.DefinitionError(f"{owner}: 'low' must not exceed 'high'.")
+
+    with pytest.raises(sw.DefinitionError, match="'low' must not exceed 'high'"):
+        check_component(Ranged, inputs={"examples": examples_dir}, parameters={"low": 5})
+
+
+@pytest.fixture
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary folders of this test only, so what check_component leaves behind can be counted."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_temporary_folders_are_removed_on_failure_and_after_use(examples_dir: Path, private_tempdir: Path) -> None:
+    @sw.component
+    def noisy(examples: sw.Input[sw.Examples], out: sw.Output[sw.Examples]) -> None:
+        (out.path / "value.txt").write_text(str(random.random()))
+
+    @sw.component
+    def crashes(examples: sw.Input[sw.Examples], out: sw.Output[sw.Examples]) -> None:
+        (out.path / "partial.txt").write_text("half")
+        raise RuntimeError("boom")
+
+    with pytest.raises(AssertionError, match="differs between two runs"):
+        check_component(noisy, inputs={"examples": examples_dir})
+    with pytest.raises(RuntimeError, match="boom"):
+        check_component(crashes, inputs={"examples": examples_dir})
+    assert list(private_tempdir.iterdir()) == []
+
+    outputs = check_component(count_rows, inputs={"examples": examples_dir})
+    assert outputs["summary"].read_json("summary.json") == {"rows": 3}  # readable while held
+    assert [p.name for p in private_tempdir.iterdir()] and not list(private_tempdir.glob("*/run-2"))
+    del outputs
+    gc.collect()
+    assert list(private_tempdir.iterdir()) == []
+
+
+def test_the_readme_snippet_runs_as_written(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your components", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "test_readme_snippet.py").write_text(snippet)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_readme_snippet.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(sw.__file__).resolve().parents[1])},  # these sources
+    )
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr

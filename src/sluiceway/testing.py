@@ -10,22 +10,33 @@ contract every component must keep:
 - with ``check_determinism=True`` (the default), a second run gives byte-identical outputs, so caching and
   reruns behave.
 
-It returns the output artifacts (in ``workdir``) for further assertions. Failures raise ``AssertionError``
-with a message saying which rule was broken.
+It returns the output artifacts for further assertions (in ``workdir`` if given, else in a temporary folder
+that is removed with the returned object). A broken rule raises ``AssertionError`` saying which; a bad
+argument (unknown parameter, missing input folder) raises ``DefinitionError``.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
 from sluiceway.artifacts.base import Artifact
 from sluiceway.dsl.component import Component, _check_parameter
-from sluiceway.errors import DefinitionError
+from sluiceway.errors import ComponentError, DefinitionError
 from sluiceway.runners.publish import check_properties, content_fingerprint
 
-__all__ = ["check_component"]
+__all__ = ["CheckedOutputs", "check_component"]
+
+
+class CheckedOutputs(dict[str, Artifact]):
+    """The output artifacts of a ``check_component`` run, by output name.
+
+    Without a ``workdir`` they live in a temporary folder that is removed when this object is garbage
+    collected (or at exit), so read them while you hold it.
+    """
 
 
 def check_component(
@@ -35,26 +46,79 @@ def check_component(
     parameters: dict[str, Any] | None = None,
     workdir: str | Path | None = None,
     check_determinism: bool = True,
-) -> dict[str, Artifact]:
+) -> CheckedOutputs:
+    """Run a component's executor on ``inputs`` and check its contract (see the module docstring).
+
+    ``inputs`` maps input names to artifacts or to existing folders; ``parameters`` are checked like in a
+    pipeline. Outputs are written under ``workdir`` (kept), or under a temporary folder that is removed on
+    failure and, on success, once the returned outputs are garbage collected.
+    """
     cls = component if isinstance(component, type) else type(component)
     if not (isinstance(cls, type) and issubclass(cls, Component)):
-        raise TypeError(f"check_component takes a component class or instance, got {component!r}")
-    spec = cls.SPEC
+        raise DefinitionError(f"check_component takes a component class or instance. Got {component!r} instead.")
     owner = f"component {cls.__name__}"
-    given_parameters = dict(component.parameters) if isinstance(component, Component) else {}
-    given_parameters.update(parameters or {})
-    resolved_parameters: dict[str, Any] = {}
-    for name, value in given_parameters.items():
+    instance = component if isinstance(component, Component) else cls.__new__(cls)
+    resolved_parameters = _resolve_parameters(instance, cls, owner, parameters)
+    resolved_inputs = _resolve_inputs(cls, owner, inputs)
+
+    temporary = workdir is None
+    root = Path(tempfile.mkdtemp(prefix="sluiceway-check-")) if temporary else Path(workdir)  # type: ignore[arg-type]
+    try:
+        before = {name: content_fingerprint(a.path, {}) for name, a in resolved_inputs.items()}
+        first = _run_once(instance, cls, resolved_inputs, resolved_parameters, root / "run-1")
+        for name, artifact in resolved_inputs.items():
+            if content_fingerprint(artifact.path, {}) != before[name]:
+                raise AssertionError(
+                    f"{owner} modified its input {name!r} at {artifact.uri}; inputs are immutable, "
+                    "write to an output instead."
+                )
+        if check_determinism:
+            second = _run_once(instance, cls, resolved_inputs, resolved_parameters, root / "run-2")
+            for name in first:
+                if first[name].fingerprint != second[name].fingerprint:
+                    raise AssertionError(
+                        f"{owner} output {name!r} differs between two runs on the same inputs; make the executor "
+                        "deterministic (seed random generators, sort outputs) or pass check_determinism=False."
+                    )
+            if temporary:
+                shutil.rmtree(root / "run-2", ignore_errors=True)  # the copy only served the comparison
+    except BaseException:
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)  # nothing of a failed check is left in the temp folder
+        raise
+    result = CheckedOutputs(first)
+    if temporary:
+        weakref.finalize(result, shutil.rmtree, str(root), ignore_errors=True)
+    return result
+
+
+def _resolve_parameters(
+    instance: Component, cls: type[Component], owner: str, parameters: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Parameters checked the way building a pipeline checks them, defaults filled in."""
+    spec = cls.SPEC
+    given = dict(instance.parameters) if isinstance(instance.__dict__.get("parameters"), dict) else {}
+    given.update(parameters or {})
+    resolved: dict[str, Any] = {}
+    for name, value in given.items():
         if name not in spec.parameters:
             raise DefinitionError(f"{owner} has no parameter {name!r}; its parameters are {sorted(spec.parameters)}.")
-        resolved_parameters[name] = _check_parameter(owner, spec.parameters[name], value)
+        resolved[name] = _check_parameter(owner, spec.parameters[name], value)
     for name, parameter in spec.parameters.items():
-        if name not in resolved_parameters:
+        if name not in resolved:
             if parameter.required:
                 raise DefinitionError(f"{owner} needs parameter {name!r}; pass it in parameters=.")
-            resolved_parameters[name] = parameter.default
+            resolved[name] = parameter.default
+    instance.check_parameters(owner, resolved)
+    return resolved
 
-    resolved_inputs: dict[str, Artifact] = {}
+
+def _resolve_inputs(
+    cls: type[Component], owner: str, inputs: dict[str, Artifact | str | Path] | None
+) -> dict[str, Artifact]:
+    """Input artifacts (folders become artifacts of the declared type); every folder must exist."""
+    spec = cls.SPEC
+    resolved: dict[str, Artifact] = {}
     for name, value in (inputs or {}).items():
         if name not in spec.inputs:
             raise DefinitionError(f"{owner} has no input {name!r}; its inputs are {sorted(spec.inputs)}.")
@@ -62,32 +126,31 @@ def check_component(
         if isinstance(value, Artifact):
             if not isinstance(value, expected):
                 raise DefinitionError(f"{owner} input {name!r} expects {expected.TYPE_NAME}, got {value.TYPE_NAME}.")
-            resolved_inputs[name] = value
+            artifact = value
+        elif isinstance(value, (str, Path)):
+            artifact = expected(str(value))
         else:
-            resolved_inputs[name] = expected(str(value))
+            raise DefinitionError(
+                f"{owner} input {name!r} must be an artifact or the path of its folder. Got {value!r} instead."
+            )
+        if not artifact.path.is_dir():
+            raise DefinitionError(
+                f"{owner} input {name!r}: the folder {artifact.uri!r} does not exist"
+                + (" (it is a file; pass the artifact's folder)" if artifact.path.exists() else "")
+                + f". Pass the folder of an existing {expected.TYPE_NAME} artifact."
+            )
+        resolved[name] = artifact
     for name, input_spec in spec.inputs.items():
-        if name not in resolved_inputs and not input_spec.optional:
-            raise DefinitionError(f"{owner} needs input {name!r} ({input_spec.artifact_type.TYPE_NAME}); pass it in inputs=.")
-
-    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sluiceway-check-"))
-    before = {name: content_fingerprint(a.path, {}) for name, a in resolved_inputs.items() if a.path.exists()}
-    instance = component if isinstance(component, Component) else cls.__new__(cls)
-    first = _run_once(instance, cls, resolved_inputs, resolved_parameters, root / "run-1")
-    for name, artifact in resolved_inputs.items():
-        if name in before and content_fingerprint(artifact.path, {}) != before[name]:
-            raise AssertionError(f"{owner} modified its input {name!r} at {artifact.uri}; inputs are immutable, write to an output instead.")
-    if check_determinism:
-        second = _run_once(instance, cls, resolved_inputs, resolved_parameters, root / "run-2")
-        for name in first:
-            if first[name].fingerprint != second[name].fingerprint:
-                raise AssertionError(
-                    f"{owner} output {name!r} differs between two runs on the same inputs; make the executor "
-                    "deterministic (seed random generators, sort outputs) or pass check_determinism=False."
-                )
-    return first
+        if name not in resolved and not input_spec.optional:
+            raise DefinitionError(
+                f"{owner} needs input {name!r} ({input_spec.artifact_type.TYPE_NAME}); pass it in inputs=."
+            )
+    return resolved
 
 
-def _run_once(instance: Component, cls: type[Component], inputs: dict[str, Artifact], parameters: dict[str, Any], folder: Path) -> dict[str, Artifact]:
+def _run_once(
+    instance: Component, cls: type[Component], inputs: dict[str, Artifact], parameters: dict[str, Any], folder: Path
+) -> dict[str, Artifact]:
     outputs = {name: out.artifact_type(str(folder / name)) for name, out in cls.SPEC.outputs.items()}
     for artifact in outputs.values():
         artifact.path.mkdir(parents=True, exist_ok=True)
@@ -99,7 +162,7 @@ def _run_once(instance: Component, cls: type[Component], inputs: dict[str, Artif
     for name, artifact in outputs.items():
         try:
             check_properties(cls.__name__, name, artifact)
-        except Exception as exc:
+        except ComponentError as exc:  # the contract's failure, reported the way every check here reports
             raise AssertionError(str(exc)) from None
         artifact.fingerprint = content_fingerprint(artifact.path, artifact.properties)
     return outputs
