@@ -7,7 +7,7 @@ what is documented here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sluiceway.artifacts.base import Artifact
 

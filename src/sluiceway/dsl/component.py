@@ -25,7 +25,7 @@ import sys
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from sluiceway.artifacts.base import Artifact
 from sluiceway.dsl.fingerprint import callable_fingerprint
@@ -51,12 +51,18 @@ class _ArtifactMarker(Generic[A]):
         return super().__class_getitem__(item)  # type: ignore[misc]
 
 
-class Input(_ArtifactMarker[A]):
-    """Marks an ``execute`` argument as an input artifact of type ``A`` (``Input[Examples]``)."""
+if TYPE_CHECKING:
+    # For type checkers an executor's ``examples: Input[Examples]`` *is* an ``Examples`` (with .path,
+    # .properties, ...); at run time the markers below carry the direction.
+    Input = Annotated[A, "sluiceway.Input"]
+    Output = Annotated[A, "sluiceway.Output"]
+else:
 
+    class Input(_ArtifactMarker[A]):
+        """Marks an ``execute`` argument as an input artifact of type ``A`` (``Input[Examples]``)."""
 
-class Output(_ArtifactMarker[A]):
-    """Marks an ``execute`` argument as an output artifact of type ``A`` (``Output[Model]``)."""
+    class Output(_ArtifactMarker[A]):
+        """Marks an ``execute`` argument as an output artifact of type ``A`` (``Output[Model]``)."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import sysconfig
 import textwrap
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -185,7 +186,7 @@ def _in_project(file: str, extra_root: Path | None) -> bool:
     return any(path.is_relative_to(root) for root in roots)
 
 
-_distributions_by_module: dict[str, list[str]] | None = None
+_distributions_by_module: Mapping[str, list[str]] | None = None
 _versions: dict[str, str | None] = {}
 
 
@@ -204,7 +205,7 @@ def _distribution_versions(top: str) -> list[str]:
         # Slow path (~0.1 s, once per process): the index of every installed distribution's modules.
         if _distributions_by_module is None:
             _distributions_by_module = importlib.metadata.packages_distributions()
-        for dist_name in sorted(set(_distributions_by_module.get(top, []))):
+        for dist_name in sorted(set(_distributions_by_module.get(top) or [])):
             try:
                 found.append(f"{dist_name}=={importlib.metadata.version(dist_name)}")
             except importlib.metadata.PackageNotFoundError:  # listed but gone since: the name alone

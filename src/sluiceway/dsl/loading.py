@@ -40,7 +40,7 @@ def _module_name(path: Path) -> str:
 
 def _same_file(module: ModuleType, path: Path) -> bool:
     file = getattr(module, "__file__", None)
-    return bool(file) and Path(file).resolve() == path.resolve()
+    return file is not None and Path(file).resolve() == path.resolve()
 
 
 def _import_file(path: Path) -> ModuleType:
