@@ -79,3 +79,8 @@ def test_a_decorated_component_shows_inputs_parameters_and_settings_to_help() ->
 def test_public_modules_declare_their_surface() -> None:
     assert sluiceway.testing.__all__ == ["CheckedOutputs", "check_component"]
     assert all(issubclass(getattr(standard, n), sw.Component) for n in standard.__all__)
+
+
+def test_a_settings_default_changed_by_the_class_shows_in_its_signature() -> None:
+    assert inspect.signature(standard.SqlExampleGen).parameters["cache"].default is False
+    assert inspect.signature(standard.StatisticsGen).parameters["cache"].default is True

@@ -169,3 +169,23 @@ def test_fingerprinting_a_component_is_cheap(project: Path, monkeypatch: pytest.
         code_fingerprint(train)
     again = (time.perf_counter() - started) / 100
     assert first < 1.0 and again < 0.005, (first, again)  # generous bounds: the machine is shared
+
+
+def test_a_project_module_named_like_a_stdlib_module_counts_as_user_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _write_module(tmp_path, "tabnanny", "def check():\n    return 1\n")  # the project's, not the stdlib's
+    _write_module(
+        tmp_path,
+        "fp_shadow_mod",
+        "import sluiceway as sw\nimport tabnanny\n\n"
+        "@sw.component\ndef uses_it(out: sw.Output[sw.Model]) -> None:\n    tabnanny.check()\n",
+    )
+    for name in ("tabnanny", "fp_shadow_mod"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import fp_shadow_mod  # type: ignore[import-not-found]
+
+    first = code_fingerprint(fp_shadow_mod.uses_it)
+    _write_module(tmp_path, "tabnanny", "def check():\n    return 2\n")
+    assert code_fingerprint(fp_shadow_mod.uses_it) != first

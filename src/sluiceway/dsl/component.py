@@ -259,13 +259,14 @@ class Component:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         raw = cls.__dict__.get("execute")
-        if raw is None:
-            return
-        cls._EXECUTE_IS_STATIC = isinstance(raw, staticmethod)
-        fn = raw.__func__ if isinstance(raw, staticmethod) else raw
-        cls.SPEC = spec_from_function(fn, owner=cls.__name__, skip_self=not cls._EXECUTE_IS_STATIC)
-        # What help(), IDEs and inspect.signature show: the real inputs and parameters, not **kwargs.
-        cls.__signature__ = construction_signature(cls.SPEC)  # type: ignore[attr-defined]
+        if raw is not None:
+            cls._EXECUTE_IS_STATIC = isinstance(raw, staticmethod)
+            fn = raw.__func__ if isinstance(raw, staticmethod) else raw
+            cls.SPEC = spec_from_function(fn, owner=cls.__name__, skip_self=not cls._EXECUTE_IS_STATIC)
+        if raw is not None or "__init__" in cls.__dict__:
+            # What help(), IDEs and inspect.signature show: the real inputs and parameters, not **kwargs,
+            # and the settings' defaults as this class's __init__ sets them (SqlExampleGen: cache=False).
+            cls.__signature__ = construction_signature(cls.SPEC, _settings_defaults(cls))  # type: ignore[attr-defined]
 
     def execute(self, **kwargs: Any) -> None:  # pragma: no cover - replaced by subclasses
         raise NotImplementedError(f"{type(self).__name__} does not define execute()")
@@ -468,10 +469,24 @@ _SETTINGS = (
 )
 
 
-def construction_signature(spec: ComponentSpec) -> inspect.Signature:
+def _settings_defaults(cls: type) -> dict[str, Any]:
+    """Defaults of the common settings where a subclass's ``__init__`` changes them."""
+    init = next((k.__dict__["__init__"] for k in cls.__mro__ if "__init__" in k.__dict__), None)
+    if init is None or init is Component.__init__:
+        return {}
+    names = {setting.name for setting in _SETTINGS}
+    return {
+        name: p.default
+        for name, p in inspect.signature(init).parameters.items()
+        if name in names and p.default is not inspect.Parameter.empty
+    }
+
+
+def construction_signature(spec: ComponentSpec, defaults: dict[str, Any] | None = None) -> inspect.Signature:
     """The signature of calling a component class: its inputs, its parameters, then the common settings.
 
     Everything is keyword-only, in the executor's order; an optional input defaults to ``None``.
+    ``defaults`` overrides the settings' defaults.
     """
     parameters = []
     for name, item in spec.inputs.items():
@@ -480,7 +495,8 @@ def construction_signature(spec: ComponentSpec) -> inspect.Signature:
         parameters.append(inspect.Parameter(name, _KEYWORD, default=default, annotation=_Shown(shown)))
     for name, parameter in spec.parameters.items():
         parameters.append(inspect.Parameter(name, _KEYWORD, default=parameter.default, annotation=parameter.annotation))
-    return inspect.Signature([*parameters, *_SETTINGS])
+    settings = [setting.replace(default=(defaults or {}).get(setting.name, setting.default)) for setting in _SETTINGS]
+    return inspect.Signature([*parameters, *settings])
 
 
 def _suggest(name: str, options: list[str]) -> str:

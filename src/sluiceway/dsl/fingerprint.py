@@ -151,8 +151,8 @@ def _imported_modules(tree: ast.AST, package: str) -> list[str]:
             if not base:
                 continue
             found.append(base)
-            # `from package import submodule` loads the submodule too
-            found.extend(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in sys.modules)
+            # `from package import name` loads the submodule `name` when there is one
+            found.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
     return found
 
 
@@ -160,22 +160,37 @@ def _imported_modules(tree: ast.AST, package: str) -> list[str]:
 
 
 def _module_file(name: str) -> str | None:
+    """The file of module ``name`` without importing anything (None: a builtin, a namespace, or no module)."""
     module = sys.modules.get(name)
-    file = getattr(module, "__file__", None) if module is not None else None
-    if file is None and module is None and "." not in name:
-        try:
-            spec = importlib.util.find_spec(name)  # a top-level name: finds it without importing anything
-        except (ImportError, ValueError):  # not importable here; it would fail the same way when run
+    if module is not None:
+        file = getattr(module, "__file__", None)
+        return str(Path(file).resolve()) if file else None
+    parent, _, last = name.rpartition(".")
+    if parent:
+        # `from package import name`: a submodule only if the package's folder has it (never imported here,
+        # so the answer is the same in every process whatever it imported before).
+        parent_file = _module_file(parent)
+        if parent_file is None or Path(parent_file).name != "__init__.py":
             return None
-        file = spec.origin if spec is not None and spec.has_location else None
-    return str(Path(file).resolve()) if file else None
+        folder = Path(parent_file).parent
+        for candidate in (folder / f"{last}.py", folder / last / "__init__.py"):
+            if candidate.is_file():
+                return str(candidate.resolve())
+        return None
+    try:
+        spec = importlib.util.find_spec(name)  # a top-level name: finds it without importing anything
+    except (ImportError, ValueError):  # not importable here; it would fail the same way when run
+        return None
+    origin = spec.origin if spec is not None and spec.has_location else None
+    return str(Path(origin).resolve()) if origin else None
 
 
 def _is_stdlib(name: str, file: str | None) -> bool:
-    top = name.split(".")[0]
-    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
-        return True
-    return file is not None and file.startswith(_STDLIB_PATHS) and not _SITE_FOLDERS.intersection(Path(file).parts)
+    """By the file when there is one: a project module named ``statistics.py`` is the user's, not stdlib."""
+    if file is None:
+        top = name.split(".")[0]
+        return top in sys.stdlib_module_names or top in sys.builtin_module_names
+    return file.startswith(_STDLIB_PATHS) and not _SITE_FOLDERS.intersection(Path(file).parts)
 
 
 def _in_project(file: str, extra_root: Path | None) -> bool:
@@ -241,7 +256,8 @@ def _add_module(material: _Material, name: str, extra_root: Path | None) -> None
             material.parts.append(f"package {top}: {versions[0]}")
             return
     if file is None:
-        material.parts.append(f"module {name}: not found")
+        if "." not in name:  # a dotted name without a file is an attribute imported from a package: nothing
+            material.parts.append(f"module {name}: not found")
         return
     parsed = _parse(file)
     _add_file(material, file)
