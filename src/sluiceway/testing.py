@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from sluiceway.artifacts.base import Artifact
-from sluiceway.dsl.component import Component, _check_parameter
+from sluiceway.dsl.component import Component
+from sluiceway.dsl.parameters import check_parameter
 from sluiceway.errors import ComponentError, DefinitionError
 from sluiceway.runners.publish import check_properties, content_fingerprint
 
@@ -103,7 +104,7 @@ def _resolve_parameters(
     for name, value in given.items():
         if name not in spec.parameters:
             raise DefinitionError(f"{owner} has no parameter {name!r}; its parameters are {sorted(spec.parameters)}.")
-        resolved[name] = _check_parameter(owner, spec.parameters[name], value)
+        resolved[name] = check_parameter(owner, spec.parameters[name], value)
     for name, parameter in spec.parameters.items():
         if name not in resolved:
             if parameter.required:

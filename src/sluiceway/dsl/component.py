@@ -17,9 +17,7 @@ before anything runs. Every component also accepts the keyword-only settings ``i
 
 from __future__ import annotations
 
-import functools
 import inspect
-import json
 import re
 import sys
 import types
@@ -28,8 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from sluiceway.artifacts.base import Artifact
-from sluiceway.dsl.fingerprint import callable_fingerprint
 from sluiceway.dsl.fingerprint import code_fingerprint as code_fingerprint  # noqa: F401 - the runners import it from here
+from sluiceway.dsl.parameters import canonical_parameters as canonical_parameters  # noqa: F401 - runners import it here
+from sluiceway.dsl.parameters import check_parameter, describe_type
 from sluiceway.errors import DefinitionError
 
 A = TypeVar("A", bound=Artifact)
@@ -204,52 +203,6 @@ def spec_from_function(fn: Any, *, owner: str, skip_self: bool) -> ComponentSpec
     return ComponentSpec(inputs, outputs, parameters)
 
 
-@functools.lru_cache(maxsize=512)
-def _type_adapter(annotation: Any) -> Any:
-    from pydantic import ConfigDict, TypeAdapter
-
-    return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
-
-
-def _check_parameter(owner: str, spec: ParameterSpec, value: Any) -> Any:
-    if spec.annotation is Any:
-        return value
-    # Fast path for the common scalar types: no pydantic import, which costs ~0.1 s of start-up.
-    kind = spec.annotation
-    if kind in (str, bool) and type(value) is kind:
-        return value
-    if kind is int and type(value) is int:
-        return value
-    if kind is float and type(value) in (int, float):
-        return float(value)
-    from pydantic import PydanticUserError, ValidationError
-
-    try:
-        adapter = _type_adapter(spec.annotation)
-    except (PydanticUserError, TypeError):
-        # An annotation pydantic cannot model (an arbitrary class, an unhashable Annotated extra): the value
-        # is passed as given and the executor, which owns that type, checks it.
-        return value
-
-    try:
-        return adapter.validate_python(value)
-    except ValidationError as exc:
-        problem = exc.errors()[0].get("msg", str(exc))
-        raise DefinitionError(
-            f"The {spec.name!r} parameter of {owner} must be {_describe(spec.annotation)}. "
-            f"Got {value!r} instead ({problem})."
-        ) from None
-
-
-def _describe(annotation: Any) -> str:
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]  # the bound itself is spelled out by pydantic's message
-    if isinstance(annotation, type):
-        article = "an" if annotation.__name__[:1].lower() in "aeiou" else "a"
-        return f"{article} {annotation.__name__}"
-    return f"of type {annotation}".replace("typing.", "")
-
-
 class Component:
     """Base class of every component. Subclass it and define ``execute``; see the module docstring."""
 
@@ -325,7 +278,7 @@ class Component:
             if name in spec.inputs:
                 self._wire_input(owner, spec.inputs[name], value)
             elif name in spec.parameters:
-                self.parameters[name] = _check_parameter(owner, spec.parameters[name], value)
+                self.parameters[name] = check_parameter(owner, spec.parameters[name], value)
             elif name in spec.outputs:
                 raise DefinitionError(
                     f"{owner}: {name!r} is an output, not an input or parameter; outputs are created by the "
@@ -347,7 +300,7 @@ class Component:
             if name not in self.parameters:
                 if param_spec.required:
                     raise DefinitionError(
-                        f"{owner} is missing its required parameter {name!r} ({_describe(param_spec.annotation)}). "
+                        f"{owner} is missing its required parameter {name!r} ({describe_type(param_spec.annotation)}). "
                         f"Pass it as {cls.__name__}({name}=...)."
                     )
                 self.parameters[name] = param_spec.default
@@ -504,29 +457,6 @@ def _suggest(name: str, options: list[str]) -> str:
 
     close = difflib.get_close_matches(name, options, n=1)
     return f". Did you mean {close[0]!r}?" if close else "."
-
-
-def canonical_parameters(parameters: dict[str, Any]) -> str:
-    """Parameters as canonical JSON: the form that is fingerprinted and recorded in the store."""
-    return json.dumps(parameters, sort_keys=True, default=_json_default, separators=(",", ":"))
-
-
-def _json_default(value: Any) -> Any:
-    import dataclasses
-    import pathlib
-
-    if callable(value) and hasattr(value, "__code__"):
-        # A function passed as a parameter (a preprocessing_fn): its code and what it uses, like a component's.
-        return {"callable": f"{value.__module__}.{value.__qualname__}", "code": callable_fingerprint(value)}
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if isinstance(value, pathlib.PurePath):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    return repr(value)
 
 
 def component(fn: Any = None, /) -> Any:
