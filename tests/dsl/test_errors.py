@@ -91,3 +91,23 @@ def test_component_error_carries_where_it_happened_and_survives_pickling() -> No
 def test_every_public_error_is_a_sluiceway_error() -> None:
     names = [n for n in sw.__all__ if n.endswith("Error") or n == "GateClosed"]
     assert names and all(issubclass(getattr(sw, n), sw.SluicewayError) for n in names)
+
+
+def test_an_artifact_type_name_cannot_be_taken_twice() -> None:
+    with pytest.raises(
+        sw.DefinitionError, match="the type name 'Model' is already used by sluiceway.artifacts.standard.Model"
+    ):
+
+        class Model(sw.Artifact):  # a user's class named like a standard type
+            pass
+
+    class Report(sw.Artifact):
+        TYPE_NAME = "test_errors.Report"
+
+    from sluiceway.artifacts import artifact_class
+
+    assert artifact_class("test_errors.Report") is Report
+    with pytest.raises(sw.DefinitionError, match="TYPE_NAME must be a non-empty string"):
+
+        class Nameless(sw.Artifact):
+            TYPE_NAME = ""

@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sluiceway.errors import DefinitionError
+
 _REGISTRY: dict[str, type[Artifact]] = {}
 
 
@@ -31,7 +33,20 @@ class Artifact:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.TYPE_NAME = cls.__dict__.get("TYPE_NAME", cls.__name__)
-        _REGISTRY[cls.TYPE_NAME] = cls
+        if not isinstance(cls.TYPE_NAME, str) or not cls.TYPE_NAME.strip() or len(cls.TYPE_NAME) > 255:
+            raise DefinitionError(
+                f"Artifact type {cls.__qualname__}: TYPE_NAME must be a non-empty string of at most 255 "
+                f"characters. Got {cls.TYPE_NAME!r} instead."
+            )
+        taken = _REGISTRY.get(cls.TYPE_NAME)
+        if taken is not None and _qualified(taken) != _qualified(cls):
+            # The store reads artifacts back by this name: two classes sharing it would read as each other.
+            raise DefinitionError(
+                f"Artifact type {_qualified(cls)}: the type name {cls.TYPE_NAME!r} is already used by "
+                f"{_qualified(taken)}. Give it its own name, e.g. TYPE_NAME = "
+                f"'{cls.__module__.split('.')[0]}.{cls.__name__}'."
+            )
+        _REGISTRY[cls.TYPE_NAME] = cls  # the same class defined again (a reload, a notebook cell) replaces it
 
     def __init__(
         self,
@@ -86,6 +101,10 @@ class Artifact:
 
 
 _REGISTRY[Artifact.TYPE_NAME] = Artifact
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def artifact_class(type_name: str) -> type[Artifact]:
