@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from sluiceway.artifacts.base import Artifact
-from sluiceway.dsl.fingerprint import code_fingerprint as code_fingerprint  # noqa: F401 - the runners import it from here
 from sluiceway.dsl.parameters import canonical_parameters as canonical_parameters  # noqa: F401 - runners import it here
 from sluiceway.dsl.parameters import check_parameter, describe_type
 from sluiceway.errors import DefinitionError
@@ -457,6 +456,13 @@ def _suggest(name: str, options: list[str]) -> str:
 
     close = difflib.get_close_matches(name, options, n=1)
     return f". Did you mean {close[0]!r}?" if close else "."
+
+
+def code_fingerprint(cls: type[Component]) -> str:
+    """The hash of what a component class's behaviour depends on; see ``sluiceway.dsl.fingerprint``."""
+    from sluiceway.dsl.fingerprint import code_fingerprint as fingerprint  # loaded when a run needs it
+
+    return fingerprint(cls)
 
 
 def component(fn: Any = None, /) -> Any:

@@ -23,13 +23,12 @@ modification times, so a module reloaded in a notebook is seen.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
-import importlib.metadata
 import importlib.util
 import inspect
 import os
 import sys
-import sysconfig
 import textwrap
 import threading
 import weakref
@@ -41,9 +40,6 @@ from typing import Any
 
 FRAMEWORK = "sluiceway"
 _SITE_FOLDERS = frozenset({"site-packages", "dist-packages"})
-_STDLIB_PATHS = tuple(
-    str(Path(p).resolve()) for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]} if p
-)
 _lock = threading.Lock()
 _project_roots: list[Path] = []
 
@@ -190,7 +186,15 @@ def _is_stdlib(name: str, file: str | None) -> bool:
     if file is None:
         top = name.split(".")[0]
         return top in sys.stdlib_module_names or top in sys.builtin_module_names
-    return file.startswith(_STDLIB_PATHS) and not _SITE_FOLDERS.intersection(Path(file).parts)
+    return file.startswith(_stdlib_paths()) and not _SITE_FOLDERS.intersection(Path(file).parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _stdlib_paths() -> tuple[str, ...]:
+    import sysconfig  # here, not at import: `import sluiceway` stays fast
+
+    paths = sysconfig.get_paths()
+    return tuple(str(Path(p).resolve()) for p in {paths["stdlib"], paths["platstdlib"]} if p)
 
 
 def _in_project(file: str, extra_root: Path | None) -> bool:
@@ -208,6 +212,8 @@ _versions: dict[str, str | None] = {}
 def _distribution_versions(top: str) -> list[str]:
     """``name==version`` of the installed distributions that provide the top-level module ``top``."""
     global _distributions_by_module
+    import importlib.metadata  # here, not at import: `import sluiceway` stays fast
+
     if top in _versions:
         cached = _versions[top]
         return [cached] if cached else []

@@ -12,7 +12,6 @@ import json
 import typing
 from typing import TYPE_CHECKING, Any
 
-from sluiceway.dsl.fingerprint import callable_fingerprint
 from sluiceway.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -76,6 +75,8 @@ def _json_default(value: Any) -> Any:
 
     if callable(value) and hasattr(value, "__code__"):
         # A function passed as a parameter (a preprocessing_fn): its code and what it uses, like a component's.
+        from sluiceway.dsl.fingerprint import callable_fingerprint
+
         return {"callable": f"{value.__module__}.{value.__qualname__}", "code": callable_fingerprint(value)}
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
