@@ -50,7 +50,7 @@ def test_cycles_are_reported_with_their_path() -> None:
         sw.Pipeline("p", [a, b, c])
 
 
-@pytest.mark.parametrize("name", ["", "has space", "-dash", None])
+@pytest.mark.parametrize("name", ["", "has space", "-dash", None, "..", ".hidden", "a/b", "a\\b", "x" * 201, "line\n"])
 def test_bad_pipeline_names(name) -> None:
     with pytest.raises(sw.DefinitionError, match="Pipeline name"):
         sw.Pipeline(name, [source()])

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from sluiceway.dsl.component import Component
 from sluiceway.errors import DefinitionError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_NAME_LENGTH = 200  # run names add a timestamp to it; the store keeps names of up to 255 characters
+_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_NAME_LENGTH - 1}}}", re.ASCII)
 
 
 class Pipeline:
@@ -20,10 +21,10 @@ class Pipeline:
     """
 
     def __init__(self, name: str, components: Iterable[Component], *, description: str = "") -> None:
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise DefinitionError(
                 f"Pipeline name must start with a letter or digit and contain only letters, digits, "
-                f"'_', '-' or '.'. Got {name!r} instead."
+                f"'_', '-' or '.' (at most {MAX_NAME_LENGTH} characters). Got {name!r} instead."
             )
         if not isinstance(description, str):
             raise DefinitionError(f"Pipeline {name!r}: description must be a string. Got {description!r} instead.")
