@@ -111,3 +111,17 @@ def test_an_artifact_type_name_cannot_be_taken_twice() -> None:
 
         class Nameless(sw.Artifact):
             TYPE_NAME = ""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "async def f(out: sw.Output[sw.Model]) -> None: ...",
+        "def f(out: sw.Output[sw.Model]):\n    yield 1",
+    ],
+)
+def test_an_executor_that_would_never_run_its_body_is_refused(source: str) -> None:
+    namespace: dict = {"sw": sw}
+    exec(source, namespace)
+    with pytest.raises(sw.DefinitionError, match="must be a plain function"):
+        sw.component(namespace["f"])

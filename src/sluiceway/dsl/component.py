@@ -471,6 +471,12 @@ def component(fn: Any = None, /) -> Any:
         return component
     if not callable(fn) or not hasattr(fn, "__code__"):
         raise DefinitionError(f"@component decorates a function; got {fn!r}.")
+    if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        # Calling it would only create a coroutine or generator: the body would silently never run.
+        raise DefinitionError(
+            f"@component {fn.__qualname__}: the executor must be a plain function (not async, not a generator). "
+            "Run async code inside it with asyncio.run(...)."
+        )
     namespace = {
         "execute": staticmethod(fn),
         "__doc__": fn.__doc__,
