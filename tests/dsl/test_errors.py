@@ -125,3 +125,10 @@ def test_an_executor_that_would_never_run_its_body_is_refused(source: str) -> No
     exec(source, namespace)
     with pytest.raises(sw.DefinitionError, match="must be a plain function"):
         sw.component(namespace["f"])
+
+
+def test_an_async_execute_method_is_refused() -> None:
+    with pytest.raises(sw.DefinitionError, match="Component Later: the executor must be a plain function"):
+
+        class Later(sw.Component):
+            async def execute(self, out: sw.Output[sw.Model]) -> None: ...

@@ -214,6 +214,7 @@ class Component:
         if raw is not None:
             cls._EXECUTE_IS_STATIC = isinstance(raw, staticmethod)
             fn = raw.__func__ if isinstance(raw, staticmethod) else raw
+            _require_plain_function(fn, cls.__qualname__)
             cls.SPEC = spec_from_function(fn, owner=cls.__name__, skip_self=not cls._EXECUTE_IS_STATIC)
         if raw is not None or "__init__" in cls.__dict__:
             # What help(), IDEs and inspect.signature show: the real inputs and parameters, not **kwargs,
@@ -458,6 +459,15 @@ def _suggest(name: str, options: list[str]) -> str:
     return f". Did you mean {close[0]!r}?" if close else "."
 
 
+def _require_plain_function(fn: Any, owner: str) -> None:
+    if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        # Calling it would only create a coroutine or generator: the body would silently never run.
+        raise DefinitionError(
+            f"Component {owner}: the executor must be a plain function (not async, not a generator). "
+            "Run async code inside it with asyncio.run(...)."
+        )
+
+
 def code_fingerprint(cls: type[Component]) -> str:
     """The hash of what a component class's behaviour depends on; see ``sluiceway.dsl.fingerprint``."""
     from sluiceway.dsl.fingerprint import code_fingerprint as fingerprint  # loaded when a run needs it
@@ -471,12 +481,7 @@ def component(fn: Any = None, /) -> Any:
         return component
     if not callable(fn) or not hasattr(fn, "__code__"):
         raise DefinitionError(f"@component decorates a function; got {fn!r}.")
-    if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-        # Calling it would only create a coroutine or generator: the body would silently never run.
-        raise DefinitionError(
-            f"@component {fn.__qualname__}: the executor must be a plain function (not async, not a generator). "
-            "Run async code inside it with asyncio.run(...)."
-        )
+    _require_plain_function(fn, fn.__qualname__)
     namespace = {
         "execute": staticmethod(fn),
         "__doc__": fn.__doc__,
