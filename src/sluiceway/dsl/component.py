@@ -214,7 +214,7 @@ class Component:
         if raw is not None:
             cls._EXECUTE_IS_STATIC = isinstance(raw, staticmethod)
             fn = raw.__func__ if isinstance(raw, staticmethod) else raw
-            _require_plain_function(fn, cls.__qualname__)
+            _require_plain_function(fn, cls.__name__)
             cls.SPEC = spec_from_function(fn, owner=cls.__name__, skip_self=not cls._EXECUTE_IS_STATIC)
         if raw is not None or "__init__" in cls.__dict__:
             # What help(), IDEs and inspect.signature show: the real inputs and parameters, not **kwargs,
