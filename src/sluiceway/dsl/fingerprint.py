@@ -16,7 +16,10 @@ code a component runs changes. The rule:
   ``name==version`` of that distribution (``scikit-learn==1.5.2``), Sluiceway itself ``sluiceway==...``.
 
 Source is compared as its syntax tree, so comments, blank lines and moved code do not invalidate the
-cache; any other edit does. Results are cached per process and revalidated against the files' sizes and
+cache; any other edit does. Not seen: modules imported by a computed name (``importlib.import_module``)
+and data read from outside the inputs; components declare those with ``cache=False`` or ``cache_key()``.
+Whether a module is the user's or an installed package's can depend on the current directory (an
+editable install inside it counts as source), so run orchestrated tasks from the same project folder. Results are cached per process and revalidated against the files' sizes and
 modification times, so a module reloaded in a notebook is seen.
 """
 
