@@ -19,8 +19,9 @@ Source is compared as its syntax tree, so comments, blank lines and moved code d
 cache; any other edit does. Not seen: modules imported by a computed name (``importlib.import_module``)
 and data read from outside the inputs; components declare those with ``cache=False`` or ``cache_key()``.
 Whether a module is the user's or an installed package's can depend on the current directory (an
-editable install inside it counts as source), so run orchestrated tasks from the same project folder. Results are cached per process and revalidated against the files' sizes and
-modification times, so a module reloaded in a notebook is seen.
+editable install inside it counts as source), so run orchestrated tasks from the same project folder.
+Results are cached per process and revalidated against the files' sizes and modification times, so a
+module reloaded in a notebook is seen.
 """
 
 from __future__ import annotations

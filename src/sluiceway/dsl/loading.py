@@ -2,6 +2,10 @@
 
 The attribute may be a ``Pipeline`` or a function returning one. Without an attribute, the module's one
 ``Pipeline`` object is used, else its ``create_pipeline()`` function.
+
+A file is imported under a private module name (``_sluiceway_pipeline_<stem>``), never its bare stem, and
+an error while importing it (or calling ``create_pipeline``) becomes a ``DefinitionError`` that names the
+file and line, with the original exception chained.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from types import ModuleType
 from sluiceway.dsl.fingerprint import register_project_root
 from sluiceway.dsl.pipeline import Pipeline
 from sluiceway.errors import DefinitionError
-
 
 PRIVATE_PREFIX = "_sluiceway_pipeline_"
 
