@@ -11,7 +11,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from sluiceway.dsl.fingerprint import callable_fingerprint, code_fingerprint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from clitools import run_cli  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("isolated_imports")  # temporary modules do not outlive a test
 
 PIPELINE = """\
 import sluiceway as sw
@@ -57,19 +58,6 @@ def _install_fake_distribution(site: Path, version: str) -> None:
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: fakelib\nVersion: {version}\n")
     (info / "top_level.txt").write_text("fakelib\n")
-
-
-@pytest.fixture(autouse=True)
-def isolated_imports(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Modules these tests import from temporary folders do not outlive them (nor do sys.path entries)."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    temporary = tmp_path_factory.getbasetemp().resolve()
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        file = getattr(sys.modules[name], "__file__", None)
-        if file and Path(file).resolve().is_relative_to(temporary):
-            del sys.modules[name]
 
 
 @pytest.fixture

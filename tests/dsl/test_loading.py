@@ -13,6 +13,8 @@ from sluiceway.dsl.loading import load_pipeline
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from clitools import run_cli  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("isolated_imports")  # temporary modules do not outlive a test
+
 ONE_COMPONENT = """\
 import sluiceway as sw
 
