@@ -150,7 +150,11 @@ def test_temporary_folders_are_removed_on_failure_and_after_use(examples_dir: Pa
     outputs = check_component(count_rows, inputs={"examples": examples_dir})
     assert outputs["summary"].read_json("summary.json") == {"rows": 3}  # readable while held
     assert [p.name for p in private_tempdir.iterdir()] and not list(private_tempdir.glob("*/run-2"))
+    summary = outputs["summary"]
     del outputs
+    gc.collect()
+    assert summary.read_json("summary.json") == {"rows": 3}  # an artifact taken from the result keeps it
+    del summary
     gc.collect()
     assert list(private_tempdir.iterdir()) == []
 

@@ -35,9 +35,11 @@ __all__ = ["CheckedOutputs", "check_component"]
 class CheckedOutputs(dict[str, Artifact]):
     """The output artifacts of a ``check_component`` run, by output name.
 
-    Without a ``workdir`` they live in a temporary folder that is removed when this object is garbage
-    collected (or at exit), so read them while you hold it.
+    Without a ``workdir`` they live in a temporary folder that is removed once neither this object nor any
+    artifact taken from it is referenced any more (or at exit).
     """
+
+    folder: _TemporaryFolder | None = None
 
 
 def check_component(
@@ -89,8 +91,21 @@ def check_component(
         raise
     result = CheckedOutputs(first)
     if temporary:
-        weakref.finalize(result, shutil.rmtree, str(root), ignore_errors=True)
+        # The folder lives while the result or any artifact taken from it does: `check_component(...)["x"]`
+        # must stay readable. Removed after the last of them goes (or at exit).
+        folder = _TemporaryFolder(root)
+        result.folder = folder
+        for artifact in first.values():
+            artifact._check_folder = folder  # type: ignore[attr-defined]
     return result
+
+
+class _TemporaryFolder:
+    """Owns a temporary folder and removes it when garbage collected (or at interpreter exit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        weakref.finalize(self, shutil.rmtree, str(path), ignore_errors=True)
 
 
 def _resolve_parameters(
