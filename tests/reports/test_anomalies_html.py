@@ -138,5 +138,5 @@ def test_report_of_a_real_validation(tmp_path):
         compute_statistics(shifted, default_split="train"), infer_schema(baseline), baseline=baseline
     )
     html = render_anomalies_html(anomalies, path=tmp_path / "report.html")
-    assert "SCHEMA_MISSING_COLUMN" in html and "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH" in html
+    assert "SCHEMA_MISSING_COLUMN" in html and "COMPARATOR_KS_DISTANCE_HIGH" in html
     assert html.count('<span class="sev pass">pass</span>') == len([c for c in anomalies.comparisons if c.passed and c.score is not None])
