@@ -34,7 +34,7 @@ def test_import_is_light_and_names_resolve_lazily():
 
 
 def test_every_public_name_resolves_and_is_documented():
-    assert sd.__all__ == sorted(sd.__all__)
+    assert sd.__all__ == sorted(sd.__all__) and set(sd.__all__) == set(sd._LAZY)
     for name in sd.__all__:
         value = getattr(sd, name)
         assert value is not None

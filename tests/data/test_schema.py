@@ -64,7 +64,8 @@ feature {
   drift_comparator { jensen_shannon_divergence { threshold: 0.05 } }
   annotation { comment: "Bill length, \"culmen\"" }
 }
-feature { name: "year" type: INT int_domain { min: 2007 max: 2009 } presence { min_count: 1 } lifecycle_stage: DEPRECATED }
+feature { name: "year" type: INT int_domain { min: 2007 max: 2009 } presence { min_count: 1 }
+          lifecycle_stage: DEPRECATED }
 feature { name: "tagged" type: INT bool_domain { } }
 feature {
   name: "request_id"
@@ -293,7 +294,8 @@ def test_pbtxt_round_trip(tmp_path, penguin_schema):
 def test_pbtxt_export_uses_tfdv_names(penguin_schema):
     text = penguin_schema.to_pbtxt()
     assert 'name: "island"\n  type: BYTES\n  domain: "island"' in text
-    assert 'name: "body_mass_g"\n  type: FLOAT\n  float_domain {\n    disallow_nan: true\n    disallow_inf: true' in text
+    expected = 'name: "body_mass_g"\n  type: FLOAT\n  float_domain {\n    disallow_nan: true\n    disallow_inf: true'
+    assert expected in text
     assert 'not_in_environment: "SERVING"' in text
     assert "dataset_constraints {\n  min_examples_count: 1\n}" in text
 

@@ -154,8 +154,8 @@ def test_nan_and_inf(penguins, penguin_schema):
 
     depth = [math.nan] * 3 + column("bill_depth_mm")[3:]
     flipper = [math.inf, -math.inf] + column("flipper_length_mm")[2:]
-    table = table.set_column(table.schema.get_field_index("bill_depth_mm"), "bill_depth_mm", pa.array(depth, from_pandas=False))
-    table = table.set_column(table.schema.get_field_index("flipper_length_mm"), "flipper_length_mm", pa.array(flipper, from_pandas=False))
+    for name, values in (("bill_depth_mm", depth), ("flipper_length_mm", flipper)):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, from_pandas=False))
     stats = compute_statistics(table, default_split="train")
     anomalies = validate_statistics(stats, penguin_schema)
     assert {(a.feature, a.kind, a.actual) for a in anomalies.anomalies} == {

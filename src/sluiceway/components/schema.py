@@ -37,7 +37,9 @@ class SchemaGen(Component):
         from sluiceway.data.statistics import StatisticsSet
 
         stats = StatisticsSet.from_json(statistics.file)
-        inferred = infer_schema(stats, split=split, label=label, max_domain_size=max_domain_size, infer_ranges=infer_ranges)
+        inferred = infer_schema(
+            stats, split=split, label=label, max_domain_size=max_domain_size, infer_ranges=infer_ranges
+        )
         inferred.to_yaml(schema.file)
         schema.properties["num_features"] = len(inferred.features)
 

@@ -101,7 +101,36 @@ _LAZY: dict[str, str] = {
     "DEFAULT_JSD_THRESHOLD": _VALIDATION,
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "Anomalies",
+    "Anomaly",
+    "Comparator",
+    "Comparison",
+    "DEFAULT_INFINITY_NORM_THRESHOLD",
+    "DEFAULT_JSD_THRESHOLD",
+    "DEFAULT_KS_THRESHOLD",
+    "DataSchema",
+    "DatasetStatistics",
+    "Feature",
+    "FeatureStatistics",
+    "Histogram",
+    "NumericStats",
+    "Presence",
+    "Range",
+    "StatisticsSet",
+    "StringStats",
+    "ValueCount",
+    "compute_statistics",
+    "describe_anomalies",
+    "infer_schema",
+    "infinity_norm",
+    "jensen_shannon_divergence",
+    "ks_distance",
+    "load_schema",
+    "load_statistics",
+    "validate_statistics",
+    "write_schema",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -102,7 +102,10 @@ def _comparison_row(c: Comparison) -> str:
         # The tick in the middle is the threshold; the bar fills to score / (2 × threshold).
         fill = 100.0 if c.threshold <= 0 else min(c.score / (2 * c.threshold), 1.0) * 100
         colour = "#1a7f37" if c.passed else "#cf222e"
-        bar = f'<div class="bar" title="score {c.score:.4g}, threshold {c.threshold:g}"><span style="width:{fill:.1f}%;background:{colour}"></span><i></i></div>'
+        bar = (
+            f'<div class="bar" title="score {c.score:.4g}, threshold {c.threshold:g}">'
+            f'<span style="width:{fill:.1f}%;background:{colour}"></span><i></i></div>'
+        )
     method = _METHODS.get(c.method, c.method)
     notes = " ".join(_cell(x) for x in (c.binning, c.note) if x)
     if c.value is not None:
@@ -123,7 +126,9 @@ def _comparison_row(c: Comparison) -> str:
     )
 
 
-def render_anomalies_html(anomalies: Anomalies, *, title: str = "Data validation", path: str | Path | None = None) -> str:
+def render_anomalies_html(
+    anomalies: Anomalies, *, title: str = "Data validation", path: str | Path | None = None
+) -> str:
     """The report as one HTML string; also written to ``path`` (e.g. ``{uri}/report.html``) when given."""
     errors = [a for a in anomalies.anomalies if a.blocking]
     warnings = [a for a in anomalies.anomalies if not a.blocking]

@@ -52,7 +52,9 @@ def write_schema(schema: DataSchema, path: str | Path) -> Path:
         else:
             schema.to_yaml(file)
     except OSError as exc:
-        raise DataError(f"Cannot write schema file {str(file)!r}: {exc}. Check that its folder exists and is writable.") from exc
+        raise DataError(
+            f"Cannot write schema file {str(file)!r}: {exc}. Check that its folder exists and is writable."
+        ) from exc
     return file
 
 

@@ -41,8 +41,8 @@ def infer_schema(
       feature, else ``min_count: 1``.
     * categorical domain for a string feature when the listed values (top values, or the rank histogram
       when it lists more) account for every value and there are at most ``max_domain_size`` of them (so
-      also at most as many as the statistics list: 50 by default in StatisticsGen), and values repeat (distinct values at most half the count), so an
-      identifier column does not become an enumeration.
+      also at most as many as the statistics list), and values repeat (distinct values at most half the
+      count), so an identifier column does not become an enumeration.
     * ``range`` from the observed min/max only with ``infer_ranges=True`` (off by default, as in TFDV).
     * ``value_count`` for list-valued features: the observed minimum (and maximum with
       ``infer_value_count_max=True``).
@@ -123,7 +123,9 @@ def _infer_feature(
     ftype = normalize_type(stats.value_type or stats.type)
     if ftype not in FEATURE_TYPES:
         # "null" (no value at all: no type can be told) and "struct" (its fields are features of their own).
-        logger.warning("feature %r has statistics type %r, which a schema cannot describe; not inferred", stats.name, ftype)
+        logger.warning(
+            "feature %r has statistics type %r, which a schema cannot describe; not inferred", stats.name, ftype
+        )
         return None
     required = stats.missing == 0 and stats.count > 0
     presence = Presence(min_fraction=1.0, min_count=1) if required else Presence(min_count=1)

@@ -73,15 +73,15 @@ class Presence(_Model):
     """How often a feature must be present: in at least ``min_fraction`` of the examples and at least
     ``min_count`` of them. A required feature has ``min_fraction: 1.0``."""
 
-    min_fraction: float = Field(0.0, ge=0.0, le=1.0)
-    min_count: int = Field(0, ge=0)
+    min_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_count: int = Field(default=0, ge=0)
 
 
 class ValueCount(_Model):
     """Bounds on the number of values per example of a list-valued feature (``None``: unbounded)."""
 
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> ValueCount:
@@ -118,13 +118,13 @@ class Comparator(_Model):
       shift, so a 30 % change of scale of a lognormal column scores only about 0.01; prefer ``ks_distance``.
     """
 
-    infinity_norm: float | None = Field(None, ge=0.0, le=1.0)
-    ks_distance: float | None = Field(None, ge=0.0, le=1.0)
-    jensen_shannon_divergence: float | None = Field(None, ge=0.0, le=1.0)
+    infinity_norm: float | None = Field(default=None, ge=0.0, le=1.0)
+    ks_distance: float | None = Field(default=None, ge=0.0, le=1.0)
+    jensen_shannon_divergence: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @property
     def is_set(self) -> bool:
-        return self.infinity_norm is not None or self.ks_distance is not None or self.jensen_shannon_divergence is not None
+        return any(x is not None for x in (self.infinity_norm, self.ks_distance, self.jensen_shannon_divergence))
 
 
 class Feature(_Model):
@@ -139,7 +139,7 @@ class Feature(_Model):
     # Name of the TFDV top-level string_domain this came from (kept so a pbtxt round trip keeps names).
     domain_name: str | None = None
     # Fraction of values that must fall in ``domain`` (TFDV's distribution_constraints.min_domain_mass).
-    min_domain_mass: float = Field(1.0, ge=0.0, le=1.0)
+    min_domain_mass: float = Field(default=1.0, ge=0.0, le=1.0)
     range: Range | None = None
     allow_nan: bool = False
     allow_inf: bool = False
@@ -200,8 +200,8 @@ class DataSchema(_Model):
 
     schema_version: int = SCHEMA_VERSION
     default_environment: list[str] = Field(default_factory=list)
-    min_examples_count: int | None = Field(None, ge=0)
-    max_examples_count: int | None = Field(None, ge=0)
+    min_examples_count: int | None = Field(default=None, ge=0)
+    max_examples_count: int | None = Field(default=None, ge=0)
     warning_kinds: list[str] = Field(default_factory=list)
     features: list[Feature] = Field(default_factory=list)
 
@@ -319,9 +319,13 @@ def read_schema_text(path: str | Path) -> str:
             "or schema.pbtxt, or infer one with `sluiceway schema infer`."
         ) from None
     except IsADirectoryError:
-        raise DataError(f"Schema file {str(file)!r} is a folder; pass the path of a schema.yaml or schema.pbtxt.") from None
+        raise DataError(
+            f"Schema file {str(file)!r} is a folder; pass the path of a schema.yaml or schema.pbtxt."
+        ) from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"Schema file {str(file)!r} is not UTF-8 text ({exc}); a schema is a YAML or pbtxt text file.") from exc
+        raise DataError(
+            f"Schema file {str(file)!r} is not UTF-8 text ({exc}); a schema is a YAML or pbtxt text file."
+        ) from exc
     except OSError as exc:
         raise DataError(f"Schema file {str(file)!r} cannot be read: {exc}") from exc
 

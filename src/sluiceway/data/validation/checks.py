@@ -150,9 +150,12 @@ class _Reporter:
         self.result = result
         self.warning_kinds = warning_kinds
 
-    def add(self, kind: str, feature: str | None, split: str | None, *, short: dict | None = None, **details: Any) -> None:
+    def add(
+        self, kind: str, feature: str | None, split: str | None, *, short: dict | None = None, **details: Any
+    ) -> None:
         short_template, long_template = ANOMALY_KINDS[kind]
-        fields = {k: v for k, v in details.items() if k not in ("unexpected_values", "unexpected_fraction", "comparison")}
+        structured = ("unexpected_values", "unexpected_fraction", "comparison")
+        fields = {k: v for k, v in details.items() if k not in structured}
         self.result.anomalies.append(
             Anomaly(
                 kind=kind,
@@ -190,7 +193,9 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _validate_dataset(dataset: DatasetStatistics, schema: DataSchema, environment: str | None, report: _Reporter) -> None:
+def _validate_dataset(
+    dataset: DatasetStatistics, schema: DataSchema, environment: str | None, report: _Reporter
+) -> None:
     from sluiceway.data.schema import normalize_type
 
     split = dataset.split
@@ -209,20 +214,20 @@ def _validate_dataset(dataset: DatasetStatistics, schema: DataSchema, environmen
     for feature in schema.features:
         if feature.deprecated or not feature.in_env(environment, schema.default_environment):
             continue
-        stats = stats_by_name.get(feature.name)
-        if stats is None:
+        found = stats_by_name.get(feature.name)
+        if found is None:
             if n > 0 and (feature.presence.min_count > 0 or feature.presence.min_fraction > 0):
                 env = f" (expected in environment {environment})" if environment else ""
                 report.add("SCHEMA_MISSING_COLUMN", feature.name, split, env=env)
             continue
-        _check_presence(feature, stats, n, split, report)
-        actual_type = normalize_type(stats.value_type or stats.type)
+        _check_presence(feature, found, n, split, report)
+        actual_type = normalize_type(found.value_type or found.type)
         if actual_type != "null" and actual_type not in _COMPATIBLE[feature.type]:
             report.add("UNEXPECTED_DATA_TYPE", feature.name, split, expected=feature.type, actual=actual_type)
             continue  # value checks against a different type would only add noise
-        _check_value_count(feature, stats, split, report)
-        _check_numeric(feature, stats, split, report)
-        _check_domain(feature, stats, split, report)
+        _check_value_count(feature, found, split, report)
+        _check_numeric(feature, found, split, report)
+        _check_domain(feature, found, split, report)
 
 
 def _check_presence(feature: Feature, stats: FeatureStatistics, n: int, split: str, report: _Reporter) -> None:
@@ -301,7 +306,8 @@ def _check_domain(feature: Feature, stats: FeatureStatistics, split: str, report
         return
     unexpected = [value for value, _ in values if value not in domain]
     shown = unexpected[:MAX_EXAMPLE_VALUES]
-    listed = ", ".join(repr(v) for v in shown) + (f" and {len(unexpected) - len(shown)} more" if len(unexpected) > len(shown) else "")
+    more = len(unexpected) - len(shown)
+    listed = ", ".join(repr(v) for v in shown) + (f" and {more} more" if more > 0 else "")
     if not unexpected:
         listed = "values outside the statistics' top values"
     report.add(

@@ -238,13 +238,13 @@ def jensen_shannon_divergence(reference: FeatureStatistics, current: FeatureStat
             edges.append(value)
     p, q = _binned(a, edges), _binned(b, edges)
     score = 0.0
-    for pi, qi in zip(p, q):
+    for pi, qi in zip(p, q, strict=True):
         mid = (pi + qi) / 2
         if pi > 0:
             score += 0.5 * pi * math.log2(pi / mid)
         if qi > 0:
             score += 0.5 * qi * math.log2(qi / mid)
-    bins = sum(1 for pi, qi in zip(p, q) if pi > 0 or qi > 0)
+    bins = sum(1 for pi, qi in zip(p, q, strict=True) if pi > 0 or qi > 0)
     n, m = num_values(reference), num_values(current)
     bound = jsd_noise_bound(n, m, bins)
     edge_text = f" ({_fmt(edges[0])} .. {_fmt(edges[-1])})" if edges else ""
@@ -258,7 +258,7 @@ def jensen_shannon_divergence(reference: FeatureStatistics, current: FeatureStat
 def _binned(cdf: QuantileCdf, edges: list[float]) -> list[float]:
     """Mass in (-inf, e0], (e0, e1], ..., (e_last, inf], and NaN — summing to 1."""
     cumulative = [0.0, *(cdf.at(e) for e in edges), cdf.at(math.inf), 1.0]
-    return [max(hi - lo, 0.0) for lo, hi in zip(cumulative, cumulative[1:])]
+    return [max(hi - lo, 0.0) for lo, hi in zip(cumulative, cumulative[1:], strict=False)]
 
 
 # ------------------------------------------------------------------------------------------------------

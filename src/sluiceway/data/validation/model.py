@@ -40,7 +40,9 @@ ANOMALY_KINDS: dict[str, tuple[str, str]] = {
     "FLOAT_TYPE_HAS_INF": ("Invalid values", "The feature has {actual} infinite values, and the schema allows none."),
     "INT_TYPE_SMALL_INT": ("Out-of-range values", "Unexpectedly small value: {actual} < {expected} (range minimum)."),
     "INT_TYPE_BIG_INT": ("Out-of-range values", "Unexpectedly large value: {actual} > {expected} (range maximum)."),
-    "FLOAT_TYPE_SMALL_FLOAT": ("Out-of-range values", "Unexpectedly small value: {actual} < {expected} (range minimum)."),
+    "FLOAT_TYPE_SMALL_FLOAT": (
+        "Out-of-range values", "Unexpectedly small value: {actual} < {expected} (range minimum)."
+    ),
     "FLOAT_TYPE_BIG_FLOAT": ("Out-of-range values", "Unexpectedly large value: {actual} > {expected} (range maximum)."),
     "FEATURE_TYPE_LOW_NUMBER_VALUES": (
         "Missing values",
