@@ -214,11 +214,18 @@ def read_number(value: Any, what: str) -> float:
         raise TextFormatError(f"{at(value)}{what}: expected a number, got {value!r}") from None
 
 
+_INTEGER = re.compile(r"([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]+)|([0-9]+))")
+
+
 def read_int(value: Any, what: str) -> int:
-    number = read_number(value, what)
-    if not number.is_integer():
+    """An integer as protobuf reads one: decimal, hex (0x...) or octal (0...), exactly (no float detour)."""
+    text = scalar_text(value, what)
+    match = None if isinstance(value, Quoted) else _INTEGER.fullmatch(text)
+    if match is None:
         raise TextFormatError(f"{at(value)}{what}: expected an integer, got {value!r}")
-    return int(number)
+    sign, hexadecimal, octal, decimal = match.groups()
+    number = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal else int(decimal)
+    return -number if sign == "-" else number
 
 
 def read_bool(value: Any, what: str) -> bool:
