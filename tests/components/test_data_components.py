@@ -48,11 +48,11 @@ def test_csv_to_validated_statistics_on_penguins(runner: sw.LocalRunner) -> None
     assert train["num_examples"] == examples.properties["row_counts"]["train"]
     assert "<svg" in (Path(statistics.uri) / "report.html").read_text()
 
-    schema_text = Path(run.output("SchemaGen", "schema").uri, "schema.yaml").read_text()
+    schema_text = run.output("SchemaGen", "schema").file.read_text()
     assert "domain: [Adelie, Chinstrap, Gentoo]" in schema_text and "not_in_environment: [SERVING]" in schema_text
     anomalies = run.output("ExampleValidator", "anomalies")
     assert anomalies.properties["anomaly_count"] == 0 and anomalies.properties["blocking"] is False
-    assert (Path(anomalies.uri) / "report.html").exists()
+    assert anomalies.report_file.exists() and anomalies.file.exists()
 
 
 def test_validator_gate_publishes_the_report_and_stops_the_run(runner: sw.LocalRunner, tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_tfdv_pbtxt_schema_imports(runner: sw.LocalRunner, tmp_path: Path) -> No
                      'string_domain {\n  name: "island"\n  value: "Biscoe"\n  value: "Dream"\n  value: "Torgersen"\n}\n')
     run = runner.run(sw.Pipeline("pb", [ImportSchemaGen(schema_file=str(pbtxt))]))
     assert run.succeeded
-    assert "Torgersen" in Path(run.output("ImportSchemaGen", "schema").uri, "schema.yaml").read_text()
+    assert "Torgersen" in run.output("ImportSchemaGen", "schema").file.read_text()
 
 
 def test_drift_against_a_baseline_span_is_caught(runner: sw.LocalRunner, tmp_path: Path) -> None:

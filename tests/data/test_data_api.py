@@ -107,5 +107,7 @@ def test_load_and_write_schema_choose_the_format_by_suffix(tmp_path: Path) -> No
         sd.load_schema(tmp_path / "missing.yaml")
     # a Schema artifact folder holds schema.yaml
     (tmp_path / "artifact").mkdir()
-    sd.write_schema(schema, tmp_path / "artifact" / "schema.yaml")
+    import sluiceway as sw
+
+    sd.write_schema(schema, tmp_path / "artifact" / sw.Schema.FILENAME)
     assert sd.load_schema(tmp_path / "artifact") == schema
