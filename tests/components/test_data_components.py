@@ -139,6 +139,29 @@ def test_drift_against_a_baseline_span_is_caught(runner: sw.LocalRunner, tmp_pat
     assert drifted == {"bill_length_mm"}
 
 
+def test_small_spans_from_one_distribution_do_not_close_the_gate(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    # Issue 6 point 4 (b): ~30-row eval splits drawn from one distribution stopped the pipeline.
+    frame = pd.read_csv(PENGUINS_CSV).dropna()
+    for span, seed in ((1, 1), (2, 2)):
+        (tmp_path / f"span-{span}").mkdir()
+        frame.sample(n=90, random_state=seed).to_csv(tmp_path / f"span-{span}" / "data.csv", index=False)
+    pattern = str(tmp_path / "span-{SPAN}" / "data.csv")
+    previous = CsvExampleGen(input_pattern=pattern, span=1, id="previous_span")
+    current = CsvExampleGen(input_pattern=pattern, id="current_span")
+    previous_stats = StatisticsGen(examples=previous.examples, id="previous_stats")
+    current_stats = StatisticsGen(examples=current.examples, id="current_stats")
+    schema = SchemaGen(statistics=previous_stats.statistics)
+    validator = ExampleValidator(statistics=current_stats.statistics, schema=schema.schema,
+                                 baseline_statistics=previous_stats.statistics)
+    run = runner.run(sw.Pipeline("small", [previous, current, previous_stats, current_stats, schema, validator]))
+    assert run.succeeded, run["ExampleValidator"].error
+    found = json.loads(run.output("ExampleValidator", "anomalies").file.read_text())
+    eval_sizes = {c["num_current"] for c in found["comparisons"] if c["split"] == "eval" and c["num_current"]}
+    assert eval_sizes and max(eval_sizes) < 45  # the eval splits really are small
+    verdicts = {c["verdict"] for c in found["comparisons"]}
+    assert "drifted" not in verdicts and "too_few_rows" in verdicts  # judged honestly, reported, not blocking
+
+
 def test_new_span_invalidates_the_cache_and_windows_merge_spans(runner: sw.LocalRunner, tmp_path: Path) -> None:
     frame = pd.read_csv(PENGUINS_CSV)
     for span in (1, 2):
