@@ -189,10 +189,6 @@ _COMPATIBLE: dict[str, frozenset[str]] = {
 }
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
-
-
 def _validate_dataset(
     dataset: DatasetStatistics, schema: DataSchema, environment: str | None, report: _Reporter
 ) -> None:
