@@ -214,3 +214,36 @@ def test_fuzz_schema_files_of_any_bytes_and_suffix(tmp_path: Path) -> None:
 
     probe()
     tally.report("fuzz schema files")
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ['l0: &l0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join([*lines, f"features: [{{name: x, type: string, domain: *l{levels - 1}}}]"]) + "\n"
+
+
+HOSTILE = {
+    "yaml nested 100k deep": ("yaml", "[" * 100_000 + "]" * 100_000),
+    "pbtxt nested 50k deep": ("pbtxt", "feature { " + "annotation { " * 50_000 + "}" * 50_001),
+    "yaml alias bomb (9^7 leaves)": ("yaml", _alias_bomb(7)),
+    "yaml NUL and BOM": ("yaml", "\ufefffeatures:\n- {name: \"a\x00b\", type: int}\n"),
+    "pbtxt unterminated string": ("pbtxt", 'feature { name: "x'),
+    "pbtxt int beyond int64": ("pbtxt", 'feature { name: "x" type: INT int_domain { min: 99999999999999999999999 } }'),
+    "yaml 10k features": ("yaml", "features:\n" + "".join(f"- {{name: f{i}, type: int}}\n" for i in range(10_000))),
+}
+
+
+def test_hostile_schema_texts_fail_cleanly_with_a_bounded_message() -> None:
+    tally = Tally()
+    for name, (kind, text) in HOSTILE.items():
+        parse = DataSchema.from_yaml_text if kind == "yaml" else DataSchema.from_pbtxt_text
+        try:
+            parse(text, source=SOURCE)
+            tally.add(("parsed", None), name)
+        except DataError as exc:
+            # a message is for a person: bounded however large or deep the input
+            located = SOURCE in str(exc) and len(str(exc)) < 20_000
+            tally.add(("located", None) if located else ("unexpected", f"message of {len(str(exc))} chars"), name)
+        except Exception as exc:  # noqa: BLE001 - counted and reported by the assertion
+            tally.add(("unexpected", f"{type(exc).__name__}: {exc}"), name)
+    tally.report("hostile schema texts")

@@ -45,6 +45,7 @@ what was expected.
 from __future__ import annotations
 
 import logging
+import reprlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -368,6 +369,11 @@ _SchemaDumper.add_representer(list, _represent_list)
 _SchemaDumper.add_representer(dict, _represent_dict)
 
 
+_short_repr = reprlib.Repr()
+_short_repr.maxstring = _short_repr.maxother = 60
+_short_repr.maxlevel = 2
+
+
 def _pydantic_errors(exc: ValidationError, data: dict) -> str:
     """Pydantic's errors with feature indices replaced by feature names, one per line."""
     lines = []
@@ -379,9 +385,10 @@ def _pydantic_errors(exc: ValidationError, data: dict) -> str:
             if isinstance(entry, dict) and "name" in entry:
                 loc[1] = f"[{entry['name']!r}]"
         where = ".".join(str(p) for p in loc) or "(top level)"
-        given = repr(err.get("input"))
-        given = given if len(given) <= 60 else given[:57] + "..."
+        given = _short_repr.repr(err.get("input"))  # bounded: the input may be huge or deeply nested
         lines.append(f"  {where}: {err['msg']} (got {given})")
+    if len(lines) > 20:
+        lines = [*lines[:20], f"  ... and {len(lines) - 20} more"]
     return "\n".join(lines)
 
 

@@ -84,6 +84,9 @@ def _unescape(body: str, line: int) -> str:
     return out.decode("utf-8", errors="replace")
 
 
+MAX_DEPTH = 100
+
+
 class Parser:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
@@ -100,6 +103,7 @@ class Parser:
             line += value.count("\n")
             pos = m.end()
         self.i = 0
+        self.depth = 0
 
     def _peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -116,6 +120,15 @@ class Parser:
         return message
 
     def _message(self, closer: str | None, line: int | None = None) -> Message:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:  # protobuf's own text-format parser stops at 100 as well
+                raise TextFormatError(f"line {line}: messages nested deeper than {MAX_DEPTH} levels")
+            return self._fields_until(closer, line)
+        finally:
+            self.depth -= 1
+
+    def _fields_until(self, closer: str | None, line: int | None) -> Message:
         fields = Fields()
         fields.line = line
         while True:
