@@ -160,6 +160,8 @@ def test_small_spans_from_one_distribution_do_not_close_the_gate(runner: sw.Loca
     assert eval_sizes and max(eval_sizes) < 45  # the eval splits really are small
     verdicts = {c["verdict"] for c in found["comparisons"]}
     assert "drifted" not in verdicts and "too_few_rows" in verdicts  # judged honestly, reported, not blocking
+    too_few = run.output("ExampleValidator", "anomalies").properties["too_few_rows"]
+    assert too_few and set(too_few) <= {c["feature"] for c in found["comparisons"]}
 
 
 def test_new_span_invalidates_the_cache_and_windows_merge_spans(runner: sw.LocalRunner, tmp_path: Path) -> None:

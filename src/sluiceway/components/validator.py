@@ -49,6 +49,10 @@ class ExampleValidator(Component):
         anomalies.properties["blocking"] = found.blocking
         anomalies.properties["split_names"] = list(found.splits)
         anomalies.properties["kinds"] = sorted(found.kinds())
+        # drift/skew that could not be judged on so few rows: not blocking, but worth showing
+        anomalies.properties["too_few_rows"] = sorted(
+            {c.feature for c in found.comparisons if c.verdict == "too_few_rows"}
+        )
         if fail_on_anomalies and found.blocking:
             # The runner rewrites the staging path in this message to the published one.
             count = len(found.blocking_anomalies)
