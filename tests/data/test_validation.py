@@ -403,6 +403,27 @@ def test_anomalies_round_trip_through_json(tmp_path, penguins, penguin_schema):
     assert Anomalies.from_dict(anomalies.to_dict()) == anomalies
     with pytest.raises(DataError, match="not found"):
         Anomalies.from_json(tmp_path / "missing.json")
+    for garbage in ("{not json", '{"anomalies": 3}', "[1, 2]"):
+        (tmp_path / "bad.json").write_text(garbage)
+        with pytest.raises(DataError, match="bad.json is not a Sluiceway anomalies file"):
+            Anomalies.from_json(tmp_path / "bad.json")
+
+
+def test_anomalies_written_before_verdicts_existed_still_load():
+    old = {
+        "format": "sluiceway.anomalies", "version": 1, "splits": ["train"], "environment": None, "anomalies": [],
+        "comparisons": [
+            {"feature": "x", "split": "train", "kind": "drift", "method": "jensen_shannon_divergence", "score": 0.3,
+             "threshold": 0.1, "threshold_source": "default", "passed": False, "binning": "10 bins", "value": None,
+             "note": None},
+            {"feature": "c", "split": "train", "kind": "drift", "method": "infinity_norm", "score": 0.01,
+             "threshold": 0.1, "threshold_source": "default", "passed": True, "binning": None, "value": "a",
+             "note": None},
+        ],
+    }
+    loaded = Anomalies.from_dict(old)
+    assert [c.verdict for c in loaded.comparisons] == ["drifted", "passed"]
+    assert loaded.comparisons[0].noise_bound is None
 
 
 def test_warning_kinds_do_not_block(penguins, penguin_schema):
