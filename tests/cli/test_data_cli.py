@@ -50,7 +50,7 @@ def test_infer_then_validate_clean_and_drifted_data(tmp_path: Path) -> None:
     assert drifted.returncode == 1
     kinds = {(a["feature"], a["kind"]) for a in json.loads(drifted.stdout)["anomalies"]}
     assert ("island", "ENUM_TYPE_UNEXPECTED_STRING_VALUES") in kinds
-    assert ("bill_depth_mm", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH") in kinds
+    assert ("bill_depth_mm", "COMPARATOR_KS_DISTANCE_HIGH") in kinds
     assert ("island", "COMPARATOR_L_INFTY_HIGH") in kinds
 
     # Drop the label column textually: a pandas round trip would turn int columns with gaps into floats.

@@ -48,11 +48,11 @@ def test_csv_to_validated_statistics_on_penguins(runner: sw.LocalRunner) -> None
     assert train["num_examples"] == examples.properties["row_counts"]["train"]
     assert "<svg" in (Path(statistics.uri) / "report.html").read_text()
 
-    schema_text = Path(run.output("SchemaGen", "schema").uri, "schema.yaml").read_text()
+    schema_text = run.output("SchemaGen", "schema").file.read_text()
     assert "domain: [Adelie, Chinstrap, Gentoo]" in schema_text and "not_in_environment: [SERVING]" in schema_text
     anomalies = run.output("ExampleValidator", "anomalies")
     assert anomalies.properties["anomaly_count"] == 0 and anomalies.properties["blocking"] is False
-    assert (Path(anomalies.uri) / "report.html").exists()
+    assert anomalies.report_file.exists() and anomalies.file.exists()
 
 
 def test_validator_gate_publishes_the_report_and_stops_the_run(runner: sw.LocalRunner, tmp_path: Path) -> None:
@@ -79,9 +79,12 @@ def test_validator_gate_publishes_the_report_and_stops_the_run(runner: sw.LocalR
     assert execution.state == "FAILED"
     assert "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in execution.error and "Torgersen" in execution.error
     assert "SCHEMA_NEW_COLUMN" in execution.error  # e.g. species is not in the curated schema
+    # the message names the report (the runner rewrites the staging folder to the published one)
+    assert f"{sw.ExampleAnomalies.REPORT_FILENAME};" in execution.error and "(report: " in execution.error
     report = execution.outputs["anomalies"]  # published although the gate closed
     assert report.state == "LIVE" and report.properties["blocking"] is True
-    assert "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in (Path(report.uri) / "anomalies.json").read_text()
+    assert "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in report.file.read_text()
+    assert report.report_file.is_file()
     assert runner.store.list_artifacts(type_name="Model") == []
 
     # Not gated: the anomalies are recorded and the run goes on.
@@ -108,7 +111,7 @@ def test_tfdv_pbtxt_schema_imports(runner: sw.LocalRunner, tmp_path: Path) -> No
                      'string_domain {\n  name: "island"\n  value: "Biscoe"\n  value: "Dream"\n  value: "Torgersen"\n}\n')
     run = runner.run(sw.Pipeline("pb", [ImportSchemaGen(schema_file=str(pbtxt))]))
     assert run.succeeded
-    assert "Torgersen" in Path(run.output("ImportSchemaGen", "schema").uri, "schema.yaml").read_text()
+    assert "Torgersen" in run.output("ImportSchemaGen", "schema").file.read_text()
 
 
 def test_drift_against_a_baseline_span_is_caught(runner: sw.LocalRunner, tmp_path: Path) -> None:
@@ -131,9 +134,34 @@ def test_drift_against_a_baseline_span_is_caught(runner: sw.LocalRunner, tmp_pat
     run = runner.run(sw.Pipeline("drift", [previous, current, previous_stats, current_stats, schema, validator]))
     assert run.succeeded
     assert run.output("current_span", "examples").properties["span"] == 2
-    found = json.loads(Path(run.output("ExampleValidator", "anomalies").uri, "anomalies.json").read_text())
-    drifted = {a["feature"] for a in found["anomalies"] if a["kind"] == "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"}
+    found = json.loads(run.output("ExampleValidator", "anomalies").file.read_text())
+    drifted = {a["feature"] for a in found["anomalies"] if a["kind"] == "COMPARATOR_KS_DISTANCE_HIGH"}
     assert drifted == {"bill_length_mm"}
+
+
+def test_small_spans_from_one_distribution_do_not_close_the_gate(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    # Issue 6 point 4 (b): ~30-row eval splits drawn from one distribution stopped the pipeline.
+    frame = pd.read_csv(PENGUINS_CSV).dropna()
+    for span, seed in ((1, 1), (2, 2)):
+        (tmp_path / f"span-{span}").mkdir()
+        frame.sample(n=90, random_state=seed).to_csv(tmp_path / f"span-{span}" / "data.csv", index=False)
+    pattern = str(tmp_path / "span-{SPAN}" / "data.csv")
+    previous = CsvExampleGen(input_pattern=pattern, span=1, id="previous_span")
+    current = CsvExampleGen(input_pattern=pattern, id="current_span")
+    previous_stats = StatisticsGen(examples=previous.examples, id="previous_stats")
+    current_stats = StatisticsGen(examples=current.examples, id="current_stats")
+    schema = SchemaGen(statistics=previous_stats.statistics)
+    validator = ExampleValidator(statistics=current_stats.statistics, schema=schema.schema,
+                                 baseline_statistics=previous_stats.statistics)
+    run = runner.run(sw.Pipeline("small", [previous, current, previous_stats, current_stats, schema, validator]))
+    assert run.succeeded, run["ExampleValidator"].error
+    found = json.loads(run.output("ExampleValidator", "anomalies").file.read_text())
+    eval_sizes = {c["num_current"] for c in found["comparisons"] if c["split"] == "eval" and c["num_current"]}
+    assert eval_sizes and max(eval_sizes) < 45  # the eval splits really are small
+    verdicts = {c["verdict"] for c in found["comparisons"]}
+    assert "drifted" not in verdicts and "too_few_rows" in verdicts  # judged honestly, reported, not blocking
+    too_few = run.output("ExampleValidator", "anomalies").properties["too_few_rows"]
+    assert too_few and set(too_few) <= {c["feature"] for c in found["comparisons"]}
 
 
 def test_new_span_invalidates_the_cache_and_windows_merge_spans(runner: sw.LocalRunner, tmp_path: Path) -> None:

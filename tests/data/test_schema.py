@@ -17,7 +17,7 @@ from sluiceway.data.schema import (
     Feature,
     Presence,
     Range,
-    Schema,
+    DataSchema,
     ValueCount,
     infer_schema,
 )
@@ -64,7 +64,8 @@ feature {
   drift_comparator { jensen_shannon_divergence { threshold: 0.05 } }
   annotation { comment: "Bill length, \"culmen\"" }
 }
-feature { name: "year" type: INT int_domain { min: 2007 max: 2009 } presence { min_count: 1 } lifecycle_stage: DEPRECATED }
+feature { name: "year" type: INT int_domain { min: 2007 max: 2009 } presence { min_count: 1 }
+          lifecycle_stage: DEPRECATED }
 feature { name: "tagged" type: INT bool_domain { } }
 feature {
   name: "request_id"
@@ -91,7 +92,7 @@ def penguins() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def penguin_schema(penguins: pd.DataFrame) -> Schema:
+def penguin_schema(penguins: pd.DataFrame) -> DataSchema:
     return infer_schema(stats_of(penguins), label="species")
 
 
@@ -181,7 +182,7 @@ def test_yaml_round_trip_is_exact_and_readable(tmp_path, penguin_schema):
     schema.feature("island").description = "Where the penguin was observed: 'Biscoe', etc."
     text = schema.to_yaml(tmp_path / "schema.yaml")
     assert (tmp_path / "schema.yaml").read_text() == text
-    assert Schema.from_yaml(tmp_path / "schema.yaml") == schema
+    assert DataSchema.from_yaml(tmp_path / "schema.yaml") == schema
     assert text.startswith("# Sluiceway data schema")
     assert "  domain: [Biscoe, Dream, Torgersen]\n" in text
     assert "  not_in_environment: [SERVING]\n" in text
@@ -206,7 +207,7 @@ def test_hand_edited_yaml_with_comments_loads(tmp_path):
             range: {min: 2000}
             drift_comparator: {jensen_shannon_divergence: 0.05}
         """))
-    schema = Schema.from_yaml(path)
+    schema = DataSchema.from_yaml(path)
     assert schema.feature("body_mass_g").range == Range(min=2000, max=None)
     assert schema.feature("body_mass_g").presence.min_fraction == 0.95
     assert schema.feature("species").in_env("SERVING", schema.default_environment) is False
@@ -227,13 +228,13 @@ def test_hand_edited_yaml_with_comments_loads(tmp_path):
     ],
 )
 def test_invalid_yaml_is_reported_with_where_and_what(text, message):
-    with pytest.raises(DefinitionError, match=message):
-        Schema.from_yaml_text(text, source="schema.yaml")
+    with pytest.raises(DataError, match=message):
+        DataSchema.from_yaml_text(text, source="schema.yaml")
 
 
 def test_missing_yaml_file_says_how_to_make_one(tmp_path):
     with pytest.raises(DataError, match="does not exist.*sluiceway schema infer"):
-        Schema.from_yaml(tmp_path / "nope.yaml")
+        DataSchema.from_yaml(tmp_path / "nope.yaml")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ def test_missing_yaml_file_says_how_to_make_one(tmp_path):
 
 def test_a_handwritten_tfdv_schema_parses(caplog):
     with caplog.at_level(logging.WARNING):
-        schema = Schema.from_pbtxt_text(TFDV_SCHEMA, source="schema.pbtxt")
+        schema = DataSchema.from_pbtxt_text(TFDV_SCHEMA, source="schema.pbtxt")
     assert "unique_constraints is not supported" in caplog.text
     species = schema.feature("species")
     assert species.type == "string" and species.domain == ["Adelie", "Chinstrap", "Gentoo", "Pinguïn"]
@@ -269,31 +270,32 @@ def test_a_handwritten_tfdv_schema_parses(caplog):
 
 
 def test_pbtxt_round_trip(tmp_path, penguin_schema):
-    schema = Schema.from_pbtxt_text(TFDV_SCHEMA).model_copy(deep=True)
+    schema = DataSchema.from_pbtxt_text(TFDV_SCHEMA).model_copy(deep=True)
     schema.feature("request_id").description = "multi\nline\twith \\ and \"quotes\""
     text = schema.to_pbtxt(tmp_path / "schema.pbtxt")
-    assert Schema.from_pbtxt(tmp_path / "schema.pbtxt") == schema
+    assert DataSchema.from_pbtxt(tmp_path / "schema.pbtxt") == schema
     assert 'domain: "species"' in text and "string_domain {\n  name: \"species\"" in text
     # what a Sluiceway user writes survives the trip too
-    assert Schema.from_pbtxt_text(penguin_schema.to_pbtxt()) == penguin_schema
+    assert DataSchema.from_pbtxt_text(penguin_schema.to_pbtxt()) == penguin_schema
     # features sharing a named domain keep sharing it; the same name with other values is renamed
-    shared = Schema(features=[
+    shared = DataSchema(features=[
         Feature(name="a", type="string", domain=["x", "y"], domain_name="colours"),
         Feature(name="b", type="string", domain=["x", "y"], domain_name="colours"),
         Feature(name="c", type="string", domain=["z"], domain_name="colours"),
     ])
     text = shared.to_pbtxt()
     assert text.count("string_domain {") == 2 and 'domain: "colours_"' in text
-    back = Schema.from_pbtxt_text(text)
+    back = DataSchema.from_pbtxt_text(text)
     assert [f.domain for f in back.features] == [["x", "y"], ["x", "y"], ["z"]]
     # and YAML ↔ pbtxt agree
-    assert Schema.from_yaml_text(schema.to_yaml()) == schema
+    assert DataSchema.from_yaml_text(schema.to_yaml()) == schema
 
 
 def test_pbtxt_export_uses_tfdv_names(penguin_schema):
     text = penguin_schema.to_pbtxt()
     assert 'name: "island"\n  type: BYTES\n  domain: "island"' in text
-    assert 'name: "body_mass_g"\n  type: FLOAT\n  float_domain {\n    disallow_nan: true\n    disallow_inf: true' in text
+    expected = 'name: "body_mass_g"\n  type: FLOAT\n  float_domain {\n    disallow_nan: true\n    disallow_inf: true'
+    assert expected in text
     assert 'not_in_environment: "SERVING"' in text
     assert "dataset_constraints {\n  min_examples_count: 1\n}" in text
 
@@ -312,19 +314,27 @@ def test_tensorflow_metadata_parses_the_export_when_installed(penguin_schema):
         ('feature { name: "x" type: BYTES domain: "nope" }', "refers to domain 'nope'"),
         ('feature { name: "x" type: STRUCT }', "has type STRUCT"),
         ('feature { name: "x" type: INT', "unexpected end of input"),
-        ('feature { name: "x" presence { min_count: many } type: INT }', "expected a number"),
+        ('feature { name: "x"\n presence { min_count: many } type: INT }', "line 2: .*min_count: expected an integer"),
+        ('feature { name: "x" presence { min_fraction: "0.5" } type: INT }', "min_fraction: expected a number"),
         ('feature { name: "x" type: INT } }', "expected a field name"),
         ("feature { type: INT }", "has no name"),
         ('feature { name: "x" $ }', "unexpected character"),
+        ('feature {\n name: "x" type: INT\n presense { min_count: 1 } }', "line 3: .*no field 'presense'.*'presence'"),
+        ('feture { name: "x" }', "line 1: the schema has no field 'feture'; did you mean 'feature'"),
+        ('feature: "x"', "feature: expected a message"),
+        ('feature { name { } type: INT }', "feature.name: expected a value"),
+        ('feature { name: "x" type: FLOAT float_domain { disallow_nan: maybe } }', "expected true or false"),
+        ('feature { name: "x" type: INT presence { min_fraction: 2 } }', "min_fraction"),
+        ('feature { name: "x" type: BYTES string_domain { value: "\\q" } }', "unknown escape"),
     ],
 )
 def test_invalid_pbtxt_is_a_data_error(text, message):
     with pytest.raises(DataError, match=message):
-        Schema.from_pbtxt_text(text)
+        DataSchema.from_pbtxt_text(text)
 
 
 def test_an_imported_tfdv_schema_validates_penguins(penguins):
-    schema = Schema.from_pbtxt_text(TFDV_SCHEMA)
+    schema = DataSchema.from_pbtxt_text(TFDV_SCHEMA)
     anomalies = validate_statistics(stats_of(penguins), schema, environment="TRAINING")
     # "tagged" has no presence constraint, "request_id" is SERVING-only, "year" is deprecated
     assert {(a.feature, a.kind) for a in anomalies.anomalies} == {

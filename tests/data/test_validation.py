@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 from palmerpenguins import load_penguins
 
-from sluiceway.data.schema import Comparator, Feature, Presence, Range, Schema, ValueCount, infer_schema
+from sluiceway.data.schema import Comparator, Feature, Presence, Range, DataSchema, ValueCount, infer_schema
 from sluiceway.data.statistics import DatasetStatistics, StatisticsSet, compute_statistics
 from sluiceway.data.validation import (
     ANOMALY_KINDS,
     DEFAULT_INFINITY_NORM_THRESHOLD,
-    DEFAULT_JSD_THRESHOLD,
+    DEFAULT_KS_THRESHOLD,
     Anomalies,
     validate_statistics,
 )
@@ -45,7 +45,7 @@ def penguins() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def penguin_schema(penguins: pd.DataFrame) -> Schema:
+def penguin_schema(penguins: pd.DataFrame) -> DataSchema:
     return infer_schema(stats_of(penguins), label="species")
 
 
@@ -133,7 +133,7 @@ def test_low_fraction_present(penguins, penguin_schema):
 
 
 def test_low_number_present(penguins):
-    schema = Schema(features=[Feature(name="sex", type="string", presence=Presence(min_count=400))])
+    schema = DataSchema(features=[Feature(name="sex", type="string", presence=Presence(min_count=400))])
     anomalies = validate_statistics(stats_of(penguins[["sex"]]), schema)
     assert anomalies.kinds() == {"FEATURE_TYPE_LOW_NUMBER_PRESENT"}
     assert anomalies.anomalies[0].actual == 333
@@ -154,8 +154,8 @@ def test_nan_and_inf(penguins, penguin_schema):
 
     depth = [math.nan] * 3 + column("bill_depth_mm")[3:]
     flipper = [math.inf, -math.inf] + column("flipper_length_mm")[2:]
-    table = table.set_column(table.schema.get_field_index("bill_depth_mm"), "bill_depth_mm", pa.array(depth, from_pandas=False))
-    table = table.set_column(table.schema.get_field_index("flipper_length_mm"), "flipper_length_mm", pa.array(flipper, from_pandas=False))
+    for name, values in (("bill_depth_mm", depth), ("flipper_length_mm", flipper)):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, from_pandas=False))
     stats = compute_statistics(table, default_split="train")
     anomalies = validate_statistics(stats, penguin_schema)
     assert {(a.feature, a.kind, a.actual) for a in anomalies.anomalies} == {
@@ -237,7 +237,7 @@ def test_an_unknown_environment_is_refused(penguins, penguin_schema):
 
 
 def test_in_environment_restricts_a_feature():
-    schema = Schema(
+    schema = DataSchema(
         default_environment=["TRAINING", "SERVING"],
         features=[
             Feature(name="x", type="int", presence=Presence(min_count=1)),
@@ -268,26 +268,27 @@ def test_an_iid_resample_does_not_drift(penguins, penguin_schema):
         assert set(compared) == {f.name for f in penguin_schema.features}
         assert compared["island"].method == "infinity_norm"
         assert compared["island"].threshold == DEFAULT_INFINITY_NORM_THRESHOLD
-        assert compared["body_mass_g"].method == "jensen_shannon_divergence"
-        assert compared["body_mass_g"].threshold == DEFAULT_JSD_THRESHOLD
+        assert compared["body_mass_g"].method == "ks_distance"
+        assert compared["body_mass_g"].threshold == DEFAULT_KS_THRESHOLD
         assert all(c.threshold_source == "default" and c.score is not None for c in compared.values())
 
 
 def test_a_shifted_numeric_column_is_caught_by_a_baseline_alone(penguins, penguin_schema):
     shifted = penguins.assign(body_mass_g=penguins["body_mass_g"] + 2 * penguins["body_mass_g"].std())
     anomalies = validate_statistics(stats_of(shifted), penguin_schema, baseline=stats_of(penguins))
-    assert {(a.feature, a.kind) for a in anomalies.anomalies} == {
-        ("body_mass_g", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH")
-    }
+    assert {(a.feature, a.kind) for a in anomalies.anomalies} == {("body_mass_g", "COMPARATOR_KS_DISTANCE_HIGH")}
     verdict = anomalies.anomalies[0].comparison
-    assert verdict is not None and verdict.kind == "drift" and not verdict.passed
-    assert verdict.method == "jensen_shannon_divergence" and verdict.threshold == 0.1 and verdict.score > 0.3
-    assert "deciles" in verdict.binning
+    assert verdict is not None and verdict.kind == "drift" and not verdict.passed and verdict.verdict == "drifted"
+    assert verdict.method == "ks_distance" and verdict.threshold == DEFAULT_KS_THRESHOLD and verdict.score > 0.6
+    assert verdict.num_reference == verdict.num_current == penguins["body_mass_g"].notna().sum()
+    assert verdict.score > verdict.noise_bound > 0
+    assert "quantiles" in verdict.binning
     assert "current and previous" in anomalies.anomalies[0].short_description
-    # one standard deviation is also over the default threshold on this data (JSD about 0.22)
-    one = penguins.assign(body_mass_g=penguins["body_mass_g"] + penguins["body_mass_g"].std())
-    assert validate_statistics(stats_of(one), penguin_schema, baseline=stats_of(penguins)).kinds() == {
-        "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"
+    # a third of a standard deviation is caught too on 342 values (KS about 0.13, noise bound about 0.15
+    # would not be; half a standard deviation scores about 0.2)
+    half = penguins.assign(body_mass_g=penguins["body_mass_g"] + penguins["body_mass_g"].std() / 2)
+    assert validate_statistics(stats_of(half), penguin_schema, baseline=stats_of(penguins)).kinds() == {
+        "COMPARATOR_KS_DISTANCE_HIGH"
     }
 
 
@@ -307,12 +308,17 @@ def test_a_reweighted_categorical_is_caught_by_a_baseline_alone(penguins, pengui
 def test_schema_thresholds_override_the_defaults(penguins, penguin_schema):
     schema = penguin_schema.model_copy(deep=True)
     schema.feature("island").drift_comparator = Comparator(infinity_norm=0.001)
-    schema.feature("body_mass_g").drift_comparator = Comparator(jensen_shannon_divergence=0.9)
+    schema.feature("body_mass_g").drift_comparator = Comparator(ks_distance=0.9)
     shifted = _resample(penguins, 3).assign(body_mass_g=lambda d: d["body_mass_g"] + 500)
     anomalies = validate_statistics(stats_of(shifted), schema, baseline=stats_of(penguins))
-    assert {a.feature for a in anomalies.anomalies} == {"island"}
-    verdict = {c.feature: c for c in anomalies.comparisons}["island"]
-    assert verdict.threshold == 0.001 and verdict.threshold_source == "schema"
+    assert not anomalies  # 500 g is over the default KS threshold, not over the schema's 0.9
+    verdicts = {c.feature: c for c in anomalies.comparisons}
+    assert verdicts["body_mass_g"].threshold == 0.9 and verdicts["body_mass_g"].verdict == "passed"
+    assert verdicts["body_mass_g"].score > DEFAULT_KS_THRESHOLD
+    # a resample's island frequencies move by more than 0.001, but well within the noise of 344 rows
+    island = verdicts["island"]
+    assert island.threshold == 0.001 and island.threshold_source == "schema"
+    assert island.score > 0.001 and island.verdict == "too_few_rows" and "too few rows" in island.note
 
 
 def test_without_default_comparators_only_configured_features_are_compared(penguins, penguin_schema):
@@ -357,7 +363,13 @@ def test_generated_normal_data_drift_and_no_drift():
     same = StatisticsSet((dataset_stats({"x": list(rng.normal(0, 1, 5000))}),))
     wider = StatisticsSet((dataset_stats({"x": list(rng.normal(0, 3, 5000))}),))
     assert not validate_statistics(same, schema, baseline=base)
-    assert validate_statistics(wider, schema, baseline=base).kinds() == {"COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"}
+    assert validate_statistics(wider, schema, baseline=base).kinds() == {"COMPARATOR_KS_DISTANCE_HIGH"}
+    # a schema that asks for TFDV's JSD gets it, with its own noise bound
+    schema.feature("x").drift_comparator = Comparator(jensen_shannon_divergence=0.05)
+    verdicts = validate_statistics(wider, schema, baseline=base)
+    assert verdicts.kinds() == {"COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH"}
+    assert [c.method for c in verdicts.comparisons] == ["jensen_shannon_divergence"]
+    assert not validate_statistics(same, schema, baseline=base)
 
 
 def test_every_split_is_validated_and_compared_with_its_namesake(penguins, penguin_schema):
@@ -391,6 +403,27 @@ def test_anomalies_round_trip_through_json(tmp_path, penguins, penguin_schema):
     assert Anomalies.from_dict(anomalies.to_dict()) == anomalies
     with pytest.raises(DataError, match="not found"):
         Anomalies.from_json(tmp_path / "missing.json")
+    for garbage in ("{not json", '{"anomalies": 3}', "[1, 2]"):
+        (tmp_path / "bad.json").write_text(garbage)
+        with pytest.raises(DataError, match="bad.json is not a Sluiceway anomalies file"):
+            Anomalies.from_json(tmp_path / "bad.json")
+
+
+def test_anomalies_written_before_verdicts_existed_still_load():
+    old = {
+        "format": "sluiceway.anomalies", "version": 1, "splits": ["train"], "environment": None, "anomalies": [],
+        "comparisons": [
+            {"feature": "x", "split": "train", "kind": "drift", "method": "jensen_shannon_divergence", "score": 0.3,
+             "threshold": 0.1, "threshold_source": "default", "passed": False, "binning": "10 bins", "value": None,
+             "note": None},
+            {"feature": "c", "split": "train", "kind": "drift", "method": "infinity_norm", "score": 0.01,
+             "threshold": 0.1, "threshold_source": "default", "passed": True, "binning": None, "value": "a",
+             "note": None},
+        ],
+    }
+    loaded = Anomalies.from_dict(old)
+    assert [c.verdict for c in loaded.comparisons] == ["drifted", "passed"]
+    assert loaded.comparisons[0].noise_bound is None
 
 
 def test_warning_kinds_do_not_block(penguins, penguin_schema):

@@ -13,7 +13,8 @@ from sluiceway.reports.anomalies_html import render_anomalies_html
 
 def _comparison(feature: str, score: float | None, threshold: float = 0.1, **kw) -> Comparison:
     return Comparison(
-        feature=feature, split="train", kind=kw.pop("kind", "drift"), method=kw.pop("method", "jensen_shannon_divergence"),
+        feature=feature, split="train", kind=kw.pop("kind", "drift"),
+        method=kw.pop("method", "jensen_shannon_divergence"),
         score=score, threshold=threshold, threshold_source=kw.pop("source", "default"),
         passed=score is None or score <= threshold, **kw,
     )
@@ -138,5 +139,6 @@ def test_report_of_a_real_validation(tmp_path):
         compute_statistics(shifted, default_split="train"), infer_schema(baseline), baseline=baseline
     )
     html = render_anomalies_html(anomalies, path=tmp_path / "report.html")
-    assert "SCHEMA_MISSING_COLUMN" in html and "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH" in html
-    assert html.count('<span class="sev pass">pass</span>') == len([c for c in anomalies.comparisons if c.passed and c.score is not None])
+    assert "SCHEMA_MISSING_COLUMN" in html and "COMPARATOR_KS_DISTANCE_HIGH" in html
+    passed = [c for c in anomalies.comparisons if c.verdict == "passed" and c.score is not None]
+    assert html.count('<span class="sev pass">pass</span>') == len(passed)

@@ -1,9 +1,9 @@
-"""SchemaGen infers a ``Schema`` from statistics; ImportSchemaGen brings in a curated, frozen one.
+"""SchemaGen infers a data schema from statistics; ImportSchemaGen brings in a curated, frozen one.
 
-The schema is a readable YAML file (``{uri}/schema.yaml``, see ``sluiceway.data.schema``). The usual
-workflow, as with TFX: let SchemaGen infer a first schema, copy it into the repository, curate it
-(domains, presence, ranges, drift/skew thresholds, environments) and switch to
-``ImportSchemaGen(schema_file="schema.yaml")``. TFDV ``schema.pbtxt`` files import as well.
+The schema is a readable YAML file (``Schema.file``, see ``sluiceway.data.schema``). The usual workflow, as
+with TFX: let SchemaGen infer a first schema, copy it into the repository, curate it (domains, presence,
+ranges, drift/skew thresholds, environments) and switch to ``ImportSchemaGen(schema_file="schema.yaml")``.
+TFDV ``schema.pbtxt`` files import as well.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sluiceway.artifacts import ExampleStatistics, Schema
+from sluiceway.data.schema.files import load_schema
 from sluiceway.dsl.component import Component, Input, Output
-from sluiceway.errors import DataError
+
+# The data layer owns schema files; this name stays importable until the CLI imports it from there.
+load_schema_file = load_schema
 
 
 class SchemaGen(Component):
@@ -33,29 +36,19 @@ class SchemaGen(Component):
         from sluiceway.data.schema import infer_schema
         from sluiceway.data.statistics import StatisticsSet
 
-        stats = StatisticsSet.from_json(statistics.path / "statistics.json")
-        inferred = infer_schema(stats, split=split, label=label, max_domain_size=max_domain_size, infer_ranges=infer_ranges)
+        stats = StatisticsSet.from_json(statistics.file)
+        inferred = infer_schema(
+            stats, split=split, label=label, max_domain_size=max_domain_size, infer_ranges=infer_ranges
+        )
         inferred.to_yaml(schema.file)
         schema.properties["num_features"] = len(inferred.features)
-
-
-def load_schema_file(path: str | Path) -> Any:
-    """A schema from YAML (``.yaml``/``.yml``) or TFDV text format (``.pbtxt``/``.txt``)."""
-    from sluiceway.data.schema import Schema as SchemaModel
-
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"Schema file {str(file)!r} does not exist (looked from {Path.cwd()}). Pass the path of a schema.yaml or schema.pbtxt.")
-    if file.suffix in (".pbtxt", ".txt", ".pb"):
-        return SchemaModel.from_pbtxt(file)
-    return SchemaModel.from_yaml(file)
 
 
 class ImportSchemaGen(Component):
     """A curated schema file (YAML, or TFDV schema.pbtxt) → Schema. Re-runs when the file changes."""
 
     def execute(self, schema: Output[Schema], *, schema_file: str) -> None:  # type: ignore[override]
-        loaded = load_schema_file(schema_file)
+        loaded = load_schema(schema_file)
         loaded.to_yaml(schema.file)
         schema.properties["num_features"] = len(loaded.features)
         schema.properties["source"] = str(Path(schema_file).resolve())

@@ -23,7 +23,7 @@ class StatisticsGen(Component):
         weight_column: str | None = None,
         top_k: int = 20,
         num_histogram_buckets: int = 10,
-        num_quantiles: int = 10,
+        num_quantiles: int = 100,
         tfdv_export: bool = False,
     ) -> None:
         from sluiceway.data.statistics import compute_statistics

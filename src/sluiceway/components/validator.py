@@ -2,28 +2,21 @@
 statistics (skew), with TFDV's anomaly kinds.
 
 A gate: with ``fail_on_anomalies=True`` (the default) blocking anomalies stop the run here. The
-anomalies artifact (``anomalies.json`` and ``report.html``) is still published so the reason can be read,
-the execution is FAILED with the anomalies in its message, and nothing downstream (training) runs.
+anomalies artifact (``ExampleAnomalies.file`` and ``.report_file``) is still published so the reason can
+be read, the execution is FAILED with the anomalies and the report's path in its message, and nothing
+downstream (training) runs.
 """
 
 from __future__ import annotations
 
 from sluiceway.artifacts import ExampleAnomalies, ExampleStatistics, Schema
+from sluiceway.data.validation.model import describe_anomalies
 from sluiceway.dsl.component import Component, Input, Output
 from sluiceway.errors import DataValidationError
 
-
-def describe_anomalies(anomalies: object, limit: int = 30) -> str:
-    """One line per anomaly: split, feature, kind, description (for messages and the CLI)."""
-    lines = []
-    for anomaly in anomalies.anomalies[:limit]:  # type: ignore[attr-defined]
-        where = anomaly.feature or "(dataset)"
-        split = f"[{anomaly.split}] " if anomaly.split else ""
-        lines.append(f"{split}{where}: {anomaly.kind} ({anomaly.severity}): {anomaly.description}")
-    extra = len(anomalies.anomalies) - limit  # type: ignore[attr-defined]
-    if extra > 0:
-        lines.append(f"… and {extra} more")
-    return "\n".join(lines)
+# describe_anomalies lives in the data layer; the name stays importable here until the CLI imports it from
+# sluiceway.data.
+__all__ = ["ExampleValidator", "describe_anomalies"]
 
 
 class ExampleValidator(Component):
@@ -40,25 +33,31 @@ class ExampleValidator(Component):
         environment: str | None = None,
         fail_on_anomalies: bool = True,
     ) -> None:
-        from sluiceway.data.schema import Schema as SchemaModel
+        from sluiceway.data.schema import DataSchema
         from sluiceway.data.statistics import StatisticsSet
         from sluiceway.data.validation import validate_statistics
         from sluiceway.reports.anomalies_html import render_anomalies_html
 
-        stats = StatisticsSet.from_json(statistics.path / "statistics.json")
-        curated = SchemaModel.from_yaml(schema.file)
-        baseline = StatisticsSet.from_json(baseline_statistics.path / "statistics.json") if baseline_statistics else None
-        serving = StatisticsSet.from_json(serving_statistics.path / "statistics.json") if serving_statistics else None
+        stats = StatisticsSet.from_json(statistics.file)
+        curated = DataSchema.from_yaml(schema.file)
+        baseline = StatisticsSet.from_json(baseline_statistics.file) if baseline_statistics else None
+        serving = StatisticsSet.from_json(serving_statistics.file) if serving_statistics else None
         found = validate_statistics(stats, curated, baseline=baseline, serving=serving, environment=environment)
-        found.to_json(anomalies.path / "anomalies.json")
-        render_anomalies_html(found, title="Data validation", path=anomalies.path / "report.html")
+        found.to_json(anomalies.file)
+        render_anomalies_html(found, title="Data validation", path=anomalies.report_file)
         anomalies.properties["anomaly_count"] = len(found)
         anomalies.properties["blocking"] = found.blocking
         anomalies.properties["split_names"] = list(found.splits)
         anomalies.properties["kinds"] = sorted(found.kinds())
+        # drift/skew that could not be judged on so few rows: not blocking, but worth showing
+        anomalies.properties["too_few_rows"] = sorted(
+            {c.feature for c in found.comparisons if c.verdict == "too_few_rows"}
+        )
         if fail_on_anomalies and found.blocking:
+            # The runner rewrites the staging path in this message to the published one.
+            count = len(found.blocking_anomalies)
             raise DataValidationError(
-                f"{len(found.blocking_anomalies)} blocking anomalies in {statistics.producer or 'the statistics'} "
-                f"(report: {anomalies.path / 'report.html'}; accept a change by curating the schema, or pass "
-                f"fail_on_anomalies=False):\n{describe_anomalies(found)}"
+                f"{count} blocking {'anomaly' if count == 1 else 'anomalies'} in "
+                f"{statistics.producer or 'the statistics'} (report: {anomalies.report_file}; accept a change by "
+                f"curating the schema, or pass fail_on_anomalies=False):\n{describe_anomalies(found)}"
             )

@@ -612,7 +612,8 @@ class StatisticsOptions:
     # distinct values to count exactly, at most _APPROX_RANK_BUCKETS (approximate) values are listed
     num_rank_histogram_buckets: int = 1000
     num_histogram_buckets: int = 10
-    num_quantiles: int = 10  # quantiles at ranks 0, 1/n, ..., 1 (n + 1 values)
+    # quantiles at ranks 0, 1/n, ..., 1 (n + 1 values); 100 so drift can be judged from them (data/validation/drift.py)
+    num_quantiles: int = 100
     exact_cap: int = 16_384  # numeric features keep exact value counts up to this many values
     hll_p: int = 16
 
@@ -1432,7 +1433,7 @@ def compute_statistics(
     top_k: int = 20,
     num_rank_histogram_buckets: int = 1000,
     num_histogram_buckets: int = 10,
-    num_quantiles: int = 10,
+    num_quantiles: int = 100,
     exact_cap: int = 16_384,
 ) -> StatisticsSet:
     """Statistics of every feature of every split, in one streaming pass.

@@ -1,9 +1,9 @@
 """A static HTML report of anomalies: one self-contained file (inline CSS, no JavaScript, nothing fetched).
 
-``ExampleValidator`` writes it as ``{uri}/report.html`` beside ``anomalies.json``; it opens from disk in any
+``ExampleValidator`` writes it as ``ExampleAnomalies.report_file`` beside ``.file``; it opens from disk in any
 browser. It lists the anomalies (blocking errors first), then every drift/skew comparison with its method,
-score, threshold and binning, whether it passed or not — tools disagree on the same shift, so the numbers
-are shown, not only a verdict.
+score, threshold, sampling-noise bound, sizes and binning, and its verdict — tools disagree on the same
+shift, so the numbers are shown, not only a verdict. All text that comes from the data is escaped.
 """
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ def _anomaly_row(anomaly: Anomaly) -> str:
         details.append(f"unexpected fraction: {anomaly.unexpected_fraction:.2%}")
     if anomaly.comparison is not None:
         c = anomaly.comparison
-        details.append(f"{escape(c.method)}: score {_number(c.score)} &gt; threshold {c.threshold:g}")
+        details.append(
+            f"{escape(c.method)}: score {_number(c.score)} &gt; threshold {c.threshold:g} and noise bound "
+            f"{_number(c.noise_bound)} ({c.num_reference} vs {c.num_current} values)"
+        )
     elif anomaly.expected is not None or anomaly.actual is not None:
         details.append(f"expected {_cell(anomaly.expected)}, actual {_cell(anomaly.actual)}")
     return (
@@ -72,17 +75,38 @@ def _anomaly_row(anomaly: Anomaly) -> str:
     )
 
 
+_METHODS = {
+    "infinity_norm": "L-infinity",
+    "ks_distance": "Kolmogorov–Smirnov",
+    "jensen_shannon_divergence": "Jensen–Shannon divergence",
+}
+_VERDICTS = {
+    "passed": '<span class="sev pass">pass</span>',
+    "drifted": '<span class="sev error">fail</span>',
+    "too_few_rows": '<span class="sev warning">too few rows</span>',
+}
+
+
+def _sizes(c: Comparison) -> str:
+    if c.num_reference is None or c.num_current is None:
+        return ""
+    return f"{c.num_reference:,} vs {c.num_current:,}"
+
+
 def _comparison_row(c: Comparison) -> str:
     if c.score is None:
         verdict = '<span class="sev skipped">skipped</span>'
         bar = ""
     else:
-        verdict = '<span class="sev pass">pass</span>' if c.passed else '<span class="sev error">fail</span>'
+        verdict = _VERDICTS.get(c.verdict, '<span class="sev pass">pass</span>')
         # The tick in the middle is the threshold; the bar fills to score / (2 × threshold).
         fill = 100.0 if c.threshold <= 0 else min(c.score / (2 * c.threshold), 1.0) * 100
         colour = "#1a7f37" if c.passed else "#cf222e"
-        bar = f'<div class="bar" title="score {c.score:.4g}, threshold {c.threshold:g}"><span style="width:{fill:.1f}%;background:{colour}"></span><i></i></div>'
-    method = "L-infinity" if c.method == "infinity_norm" else "Jensen–Shannon divergence"
+        bar = (
+            f'<div class="bar" title="score {c.score:.4g}, threshold {c.threshold:g}">'
+            f'<span style="width:{fill:.1f}%;background:{colour}"></span><i></i></div>'
+        )
+    method = _METHODS.get(c.method, c.method)
     notes = " ".join(_cell(x) for x in (c.binning, c.note) if x)
     if c.value is not None:
         notes = f"largest difference at <code>{escape(c.value)}</code>. {notes}"
@@ -95,13 +119,16 @@ def _comparison_row(c: Comparison) -> str:
         f"<td>{method}</td>"
         f'<td class="num">{_number(c.score)}</td>'
         f'<td class="num">{c.threshold:g} <span class="small">({escape(c.threshold_source)})</span></td>'
+        f'<td class="num">{_number(c.noise_bound)}<br><span class="small">{_sizes(c)}</span></td>'
         f"<td>{bar}</td>"
         f'<td class="small">{notes}</td>'
         "</tr>"
     )
 
 
-def render_anomalies_html(anomalies: Anomalies, *, title: str = "Data validation", path: str | Path | None = None) -> str:
+def render_anomalies_html(
+    anomalies: Anomalies, *, title: str = "Data validation", path: str | Path | None = None
+) -> str:
     """The report as one HTML string; also written to ``path`` (e.g. ``{uri}/report.html``) when given."""
     errors = [a for a in anomalies.anomalies if a.blocking]
     warnings = [a for a in anomalies.anomalies if not a.blocking]
@@ -143,10 +170,15 @@ def render_anomalies_html(anomalies: Anomalies, *, title: str = "Data validation
         parts.append(
             "<h2>Drift and skew comparisons</h2>"
             '<p class="small">Every comparison made, failed first. L-infinity: the largest difference between '
-            "value frequencies (categorical). Jensen–Shannon divergence: base 2, between histograms re-binned on "
-            "the baseline's deciles (numeric). The bar's tick marks the threshold.</p>"
+            "value frequencies (categorical). Kolmogorov–Smirnov: the largest difference between the cumulative "
+            "distributions, read from the quantile summaries (numeric). Jensen–Shannon divergence: base 2, over "
+            "bins cut at the reference's quantiles (numeric, when the schema asks for it). A comparison fails "
+            "only when its score is above the threshold and the sampling-noise bound of the two sizes; above "
+            "the threshold but within the noise it is reported as <i>too few rows</i>. The bar's tick marks the "
+            "threshold.</p>"
             "<table><thead><tr><th>verdict</th><th>split</th><th>feature</th><th>kind</th><th>method</th>"
-            "<th>score</th><th>threshold</th><th></th><th>binning / note</th></tr></thead>"
+            "<th>score</th><th>threshold</th><th>noise bound<br>(values)</th><th></th><th>binning / note</th>"
+            "</tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
     parts.append("</body></html>\n")
