@@ -49,3 +49,23 @@ def create_pipeline() -> sw.Pipeline:
     joined = join(a=first.model, b=second.model)
     gate = fail_if_told(model=first.model)
     return sw.Pipeline("sample", [gen, first, second, joined, gate])
+
+
+@sw.component
+def validate(examples: sw.Input[sw.Examples], report: sw.Output[sw.ModelEvaluation]) -> None:
+    report.write_json("report.json", {"ok": os.environ.get("SLUICEWAY_TEST_FAIL") != "1"})
+    if os.environ.get("SLUICEWAY_TEST_FAIL") == "1":
+        raise sw.GateClosed(f"the data is bad: see {report.path / 'report.json'}")
+
+
+@sw.component
+def train(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model]) -> None:
+    (model.path / "model.txt").write_text((examples.path / "Split-train" / "rows.txt").read_text())
+
+
+def create_gated_pipeline() -> sw.Pipeline:
+    """A trainer gated on a validator it takes no data from (``after=``), as orchestrator tasks run it."""
+    gen = produce()
+    check = validate(examples=gen.examples)
+    trainer = train(examples=gen.examples, after=[check])
+    return sw.Pipeline("gated", [gen, check, trainer])
