@@ -14,7 +14,7 @@ Test-only fault points: ``SLUICEWAY_TEST_FAULT=<point>:<action>`` makes the proc
 point, so the fault probes can hit windows too short to reach with a timer. Points: ``log-header``
 (writing the log file's first line), ``after-rename`` (after the outputs were renamed to their final
 URIs, before the store records them), ``publish-record`` (the store transaction that records them).
-Actions: ``stop`` (write the file named by ``SLUICEWAY_TEST_FAULT_MARKER``, then stop the process with
+``point#N:action`` acts the N-th time the point is reached. Actions: ``stop`` (write the file named by ``SLUICEWAY_TEST_FAULT_MARKER``, then stop the process with
 SIGSTOP so the test can SIGKILL it there), ``enospc`` (raise "No space left on device").
 """
 
@@ -95,12 +95,26 @@ class Cancellation:
             yield not self._canceled
 
 
+_fault_hits: dict[str, int] = {}
+_fault_lock = threading.Lock()
+
+
 def fault_point(point: str) -> None:
-    """Test-only hook (see the module docstring); a dictionary lookup when unused."""
+    """Test-only hook (see the module docstring); a dictionary lookup when unused.
+
+    ``point#N:action`` acts the N-th time the process reaches the point (1-based), ``point:action`` the first.
+    """
     wanted = os.environ.get("SLUICEWAY_TEST_FAULT")
-    if not wanted or not wanted.startswith(point + ":"):
+    if not wanted or not wanted.startswith(point):
         return
-    action = wanted.split(":", 1)[1]
+    where, action = wanted.split(":", 1)
+    name, _, nth = where.partition("#")
+    if name != point:
+        return
+    with _fault_lock:
+        _fault_hits[point] = hits = _fault_hits.get(point, 0) + 1
+    if hits != int(nth or 1):
+        return
     if action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC) + f" (injected at {point})")
     if action == "stop":
