@@ -27,7 +27,7 @@ def write_verified(folder: Path, files: dict[str, bytes]) -> None:
     for name, data in files.items():
         with (folder / name).open("wb") as out:
             for start in range(0, len(data), CHUNK):
-                out.write(data[start:start + CHUNK])
+                out.write(data[start : start + CHUNK])
                 out.flush()
                 time.sleep(pause)  # workload pacing: widens the window a random kill can hit
         manifest[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -56,7 +56,9 @@ def _inspect(store: MetadataStore, root: Path, run_name: str | None) -> Counter[
         counts["running"] += sum(e.state == "RUNNING" for e in executions)
         successful = Counter(e.component_id for e in executions if e.state in ("COMPLETE", "CACHED"))
         counts["duplicate"] += sum(n - 1 for n in successful.values() if n > 1)
-        produced = Counter((a.producer, a.name) for e in executions if e.state == "COMPLETE" for a in e.outputs.values())
+        produced = Counter(
+            (a.producer, a.name) for e in executions if e.state == "COMPLETE" for a in e.outputs.values()
+        )
         counts["duplicate"] += sum(n - 1 for n in produced.values() if n > 1)
     return counts
 
@@ -83,8 +85,9 @@ def _settle(totals: Counter[str], env: dict[str, str], store: MetadataStore, roo
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_random_kill_9_then_resume(backend: str, cli_env: dict[str, str], tmp_path: Path,
-                                   request: pytest.FixtureRequest) -> None:
+def test_random_kill_9_then_resume(
+    backend: str, cli_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     store_url = cli_env["SLUICEWAY_STORE"] if backend == "sqlite" else request.getfixturevalue("fresh_postgres_url")
     env, root = _env(cli_env, store_url), tmp_path / "artifacts"
     store = MetadataStore(store_url)
@@ -105,15 +108,23 @@ def test_random_kill_9_then_resume(backend: str, cli_env: dict[str, str], tmp_pa
         # "located": the kill landed inside the run (recorded, not finished), not before or after it.
         totals["located"] += _recorded(store, name) and store.get_run(name).state == "RUNNING"
         _settle(totals, env, store, root, name)
-    row = record(f"kill -9 at random moments ({backend})", trials=count, **{k: totals[k] for k in ("located",
-        "resumed", "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")})
-    assert row["resumed"] == count and all(row[k] == 0 for k in (
-        "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")), row
+    row = record(
+        f"kill -9 at random moments ({backend})",
+        trials=count,
+        **{
+            k: totals[k]
+            for k in ("located", "resumed", "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")
+        },
+    )
+    assert row["resumed"] == count and all(
+        row[k] == 0 for k in ("partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")
+    ), row
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_kill_9_between_rename_and_record_then_resume(backend: str, cli_env: dict[str, str], tmp_path: Path,
-                                                      request: pytest.FixtureRequest) -> None:
+def test_kill_9_between_rename_and_record_then_resume(
+    backend: str, cli_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     store_url = cli_env["SLUICEWAY_STORE"] if backend == "sqlite" else request.getfixturevalue("fresh_postgres_url")
     env, root = _env(cli_env, store_url), tmp_path / "artifacts"
     store = MetadataStore(store_url)
@@ -124,16 +135,24 @@ def test_kill_9_between_rename_and_record_then_resume(backend: str, cli_env: dic
     for trial in range(count):
         name = f"window-{trial}"
         nth = random.randint(1, OUTPUTS)  # which publication of the run to stop inside
-        kill_at_fault_point(["run", PIPELINE, "--run-name", name, "--no-cache"], env, f"after-rename#{nth}",
-                            tmp_path / f"marker-{trial}")
+        kill_at_fault_point(
+            ["run", PIPELINE, "--run-name", name, "--no-cache"],
+            env,
+            f"after-rename#{nth}",
+            tmp_path / f"marker-{trial}",
+        )
         located += _inspect(store, root, None)["orphan"] >= 1  # the window really held an unrecorded folder
         _settle(totals, env, store, root, name)
-    row = record(f"kill -9 between rename and record ({backend})", trials=count, located=located,
-                 **{k: totals[k] for k in ("resumed", "partial", "duplicate", "orphan", "running", "tracebacks",
-                                           "unexpected")})
+    row = record(
+        f"kill -9 between rename and record ({backend})",
+        trials=count,
+        located=located,
+        **{k: totals[k] for k in ("resumed", "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")},
+    )
     assert located == count, "a trial did not stop inside the rename-then-record window"
-    assert row["resumed"] == count and all(row[k] == 0 for k in (
-        "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")), row
+    assert row["resumed"] == count and all(
+        row[k] == 0 for k in ("partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")
+    ), row
 
 
 def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -170,8 +189,12 @@ def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None
             totals["resumed"] += 1  # nothing recorded, nothing to resume
             totals["unexpected"] += process.returncode not in (130, -2)
         totals.update({k: v for k, v in _inspect(store, root, None).items() if k in ("orphan", "partial")})
-    row = record("Ctrl-C during start-up", trials=count, **{k: totals[k] for k in (
-        "resumed", "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")})
+    row = record(
+        "Ctrl-C during start-up",
+        trials=count,
+        **{k: totals[k] for k in ("resumed", "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")},
+    )
     print(json.dumps({"tracebacks while importing (CLI's part)": import_tracebacks}))
-    assert row["resumed"] == count and all(row[k] == 0 for k in (
-        "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")), row
+    assert row["resumed"] == count and all(
+        row[k] == 0 for k in ("partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")
+    ), row

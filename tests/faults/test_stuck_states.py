@@ -42,8 +42,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_setup_and_publish_failures_leave_no_execution_running(case: str, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setup_and_publish_failures_leave_no_execution_running(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     breaker, fault, expected = CASES[case]
     root = tmp_path / "artifacts"
     if breaker is not None:
@@ -63,9 +64,21 @@ def test_setup_and_publish_failures_leave_no_execution_running(case: str, tmp_pa
     with pytest.raises((sw.ComponentError, sw.RunError), match=r"produce"):
         run.raise_for_status()
     recorded = {a.uri for a in store.list_artifacts()}
-    leftovers = [p for p in (root / "sample").rglob("*") if p.parent.parent.parent == root / "sample" and str(p) not in recorded] \
-        if (root / "sample").is_dir() else []
+    leftovers = (
+        [
+            p
+            for p in (root / "sample").rglob("*")
+            if p.parent.parent.parent == root / "sample" and str(p) not in recorded
+        ]
+        if (root / "sample").is_dir()
+        else []
+    )
     staged = [p for p in (root / ".staging").iterdir()] if (root / ".staging").is_dir() else []
-    row = record(f"stuck-state:{case}", trials=1, located=int(any(expected in m for m in messages)),
-                 running=len(running), orphan=len(leftovers) + len(staged))
+    row = record(
+        f"stuck-state:{case}",
+        trials=1,
+        located=int(any(expected in m for m in messages)),
+        running=len(running),
+        orphan=len(leftovers) + len(staged),
+    )
     assert row["running"] == 0 and row["orphan"] == 0, (running, leftovers, staged)

@@ -10,7 +10,9 @@ SAMPLE = Path(__file__).parent / "sample_pipelines.py"
 SLUICEWAY = str(Path(sys.executable).with_name("sluiceway"))
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([SLUICEWAY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -28,7 +30,9 @@ def kill_at_fault_point(args: list[str], env: dict[str, str], point: str, marker
     import signal
     import time
 
-    process = start_run(args, {**env, "SLUICEWAY_TEST_FAULT": f"{point}:stop", "SLUICEWAY_TEST_FAULT_MARKER": str(marker)})
+    process = start_run(
+        args, {**env, "SLUICEWAY_TEST_FAULT": f"{point}:stop", "SLUICEWAY_TEST_FAULT_MARKER": str(marker)}
+    )
     try:
         deadline = time.monotonic() + timeout
         while not marker.exists():  # the process writes the marker, then stops itself with SIGSTOP

@@ -24,7 +24,7 @@ def produce(examples: sw.Output[sw.Examples], *, rows: int = 10) -> None:
 @sw.component
 def nap(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model], *, seconds: float = 0.0) -> None:
     seconds = float(os.environ.get("SLUICEWAY_TEST_NAP", seconds))
-    # Write part of the output first, so a kill mid-sleep would leave a half-written artifact if publishing were not atomic.
+    # Part of the output first: a kill mid-sleep would leave a half-written artifact if publishing were not atomic.
     (model.path / "partial.bin").write_bytes(b"x" * 1000)
     time.sleep(seconds)
     (model.path / "model.txt").write_text((examples.path / "Split-train" / "rows.txt").read_text())

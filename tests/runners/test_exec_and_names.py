@@ -69,8 +69,9 @@ def test_cli_refuses_bad_run_names_and_writes_nothing_outside_the_root(cli_env: 
     assert not list(tmp_path.parent.rglob("escaped*"))
 
 
-def test_url_artifact_roots_are_refused_until_remote_stores_exist(cli_env: dict[str, str], tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_url_artifact_roots_are_refused_until_remote_stores_exist(
+    cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(sw.ConfigError, match="remote artifact stores are not supported yet. Got 's3://bucket/x'"):
         sw.LocalRunner(artifact_root="s3://bucket/x")
     monkeypatch.setenv("SLUICEWAY_ARTIFACT_ROOT", "gs://bucket")

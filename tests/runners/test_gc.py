@@ -26,7 +26,9 @@ def _live_folders(store: MetadataStore) -> set[Path]:
 
 def test_resume_reclaims_a_folder_renamed_but_never_recorded(cli_env: dict[str, str], tmp_path: Path) -> None:
     root = tmp_path / "artifacts"
-    status = kill_at_fault_point(["run", str(SAMPLE), "--run-name", "orphaned"], cli_env, "after-rename", tmp_path / "m")
+    status = kill_at_fault_point(
+        ["run", str(SAMPLE), "--run-name", "orphaned"], cli_env, "after-rename", tmp_path / "m"
+    )
     assert status == -9
     store = MetadataStore(cli_env["SLUICEWAY_STORE"])
     orphans = _artifact_folders(root) - _live_folders(store)
@@ -38,17 +40,25 @@ def test_resume_reclaims_a_folder_renamed_but_never_recorded(cli_env: dict[str, 
     assert _artifact_folders(root) == _live_folders(store)  # every folder is a recorded artifact, and vice versa
 
 
-def test_gc_lists_then_deletes_orphans_stale_staging_and_deleted_artifacts(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_gc_lists_then_deletes_orphans_stale_staging_and_deleted_artifacts(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
     root = tmp_path / "artifacts"
     assert run_cli(["run", str(SAMPLE), "--run-name", "kept"], cli_env).returncode == 0
     store = MetadataStore(cli_env["SLUICEWAY_STORE"])
     kept = _live_folders(store)
     # A kill inside the rename-then-record window: one complete, unrecorded folder, and a RUNNING record.
-    kill_at_fault_point(["run", str(SAMPLE), "--run-name", "killed", "--no-cache"], cli_env, "after-rename", tmp_path / "m")
+    kill_at_fault_point(
+        ["run", str(SAMPLE), "--run-name", "killed", "--no-cache"], cli_env, "after-rename", tmp_path / "m"
+    )
     orphan = next(iter(_artifact_folders(root) - kept))
     # A kill while the naps write into staging: stale staging folders.
-    killed_mid_run = kill_at_fault_point(["run", str(SAMPLE), "--run-name", "mid", "--no-cache"],
-                                         {**cli_env, "SLUICEWAY_TEST_NAP": "60"}, "log-header", tmp_path / "m2")
+    killed_mid_run = kill_at_fault_point(
+        ["run", str(SAMPLE), "--run-name", "mid", "--no-cache"],
+        {**cli_env, "SLUICEWAY_TEST_NAP": "60"},
+        "log-header",
+        tmp_path / "m2",
+    )
     assert killed_mid_run == -9
     # An artifact marked DELETED (what deleting a run does to its artifacts; `runs delete` does not exist yet).
     deleted = store.list_artifacts(type_name="ModelEvaluation")[0]

@@ -33,9 +33,13 @@ def staged_partials(root: Path) -> list[Path]:
 
 def test_ctrl_c_cancels_within_a_second_and_discards_staging(cli_env: dict[str, str], tmp_path: Path) -> None:
     root = tmp_path / "artifacts"
-    process = subprocess.Popen([SLUICEWAY, "run", str(SAMPLE), "--run-name", "stopme"],
-                               env={**cli_env, "SLUICEWAY_TEST_NAP": "60"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [SLUICEWAY, "run", str(SAMPLE), "--run-name", "stopme"],
+        env={**cli_env, "SLUICEWAY_TEST_NAP": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: len(staged_partials(root)) == 2, "both naps to write into staging")
         sent = time.monotonic()
@@ -79,8 +83,9 @@ def test_ctrl_c_in_the_python_api_raises_run_interrupted_without_waiting(tmp_pat
     store_url = f"sqlite:///{tmp_path / 'md.db'}"
     script = SCRIPT.format(folder=str(SAMPLE.parent), store=store_url, root=str(root))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}, "SLUICEWAY_TEST_NAP": "60"}
-    process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for(lambda: len(staged_partials(root)) == 2, "both naps to write into staging")
         sent = time.monotonic()
@@ -94,7 +99,9 @@ def test_ctrl_c_in_the_python_api_raises_run_interrupted_without_waiting(tmp_pat
     assert "interrupted RunInterrupted api True" in out
     store = MetadataStore(store_url)
     assert store.get_run("api").state == "CANCELED"
-    assert {e.state for e in store.executions(store.get_run("api").id) if e.component_id.startswith("nap")} == {"CANCELED"}
+    assert {e.state for e in store.executions(store.get_run("api").id) if e.component_id.startswith("nap")} == {
+        "CANCELED"
+    }
     assert staged_partials(root) == []
 
 

@@ -11,8 +11,9 @@ import sluiceway as sw
 from sample_pipelines import create_gated_pipeline, create_pipeline
 
 
-def test_raise_for_status_names_component_run_log_and_last_frames(runner: sw.LocalRunner,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raise_for_status_names_component_run_log_and_last_frames(
+    runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SLUICEWAY_TEST_FAIL", "1")
     run = runner.run(create_pipeline())
     with pytest.raises(sw.ComponentError) as caught:
@@ -36,8 +37,9 @@ def test_raise_for_status_returns_a_complete_run(runner: sw.LocalRunner) -> None
         run.output("nap_a", "nope")
 
 
-def test_a_closed_gates_message_points_at_the_published_report(runner: sw.LocalRunner,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_closed_gates_message_points_at_the_published_report(
+    runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SLUICEWAY_TEST_FAIL", "1")
     run = runner.run(create_gated_pipeline())
     gate = run["validate"]

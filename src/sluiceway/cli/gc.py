@@ -43,11 +43,16 @@ def gc_command(
             table.add_row(escape(str(item.path)), item.reason, _size(item.size))
         console.print(table)
     verb = "Deleted" if yes else "Would delete"
-    console.print(f"{verb} {len(report.garbage)} folder{'s' if len(report.garbage) != 1 else ''} "
-                  f"({_size(report.total_bytes)}) under {escape(str(report.artifact_root))}.", highlight=False)
+    console.print(
+        f"{verb} {len(report.garbage)} folder{'s' if len(report.garbage) != 1 else ''} "
+        f"({_size(report.total_bytes)}) under {escape(str(report.artifact_root))}.",
+        highlight=False,
+    )
     if report.in_use:
-        console.print(f"Left {len(report.in_use)} folder(s) of RUNNING executions alone; resume or finish "
-                      "their runs first.", highlight=False)
+        console.print(
+            f"Left {len(report.in_use)} folder(s) of RUNNING executions alone; resume or finish their runs first.",
+            highlight=False,
+        )
     if report.garbage and not yes:
         console.print("Run `sluiceway gc --yes` to delete them.", highlight=False)
     for path in report.not_deleted:

@@ -14,7 +14,8 @@ Test-only fault points: ``SLUICEWAY_TEST_FAULT=<point>:<action>`` makes the proc
 point, so the fault probes can hit windows too short to reach with a timer. Points: ``log-header``
 (writing the log file's first line), ``after-rename`` (after the outputs were renamed to their final
 URIs, before the store records them), ``publish-record`` (the store transaction that records them).
-``point#N:action`` acts the N-th time the point is reached. Actions: ``stop`` (write the file named by ``SLUICEWAY_TEST_FAULT_MARKER``, then stop the process with
+``point#N:action`` acts the N-th time the point is reached. Actions: ``stop`` (write the file named by
+``SLUICEWAY_TEST_FAULT_MARKER``, then stop the process with
 SIGSTOP so the test can SIGKILL it there), ``enospc`` (raise "No space left on device").
 """
 
@@ -33,9 +34,10 @@ import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 from sluiceway.artifacts.base import Artifact
-from sluiceway.dsl.component import Component, canonical_parameters, code_fingerprint
+from sluiceway.dsl.component import Component, OutputChannel, canonical_parameters, code_fingerprint
 from sluiceway.dsl.pipeline import Pipeline
 from sluiceway.errors import GateClosed, RunError
 from sluiceway.metadata.store import (
@@ -134,7 +136,7 @@ def last_frames(error: str, count: int = 3) -> str:
     header = "Traceback (most recent call last):"
     if header not in error:
         return error
-    block = error[error.rindex(header) + len(header):].splitlines()
+    block = error[error.rindex(header) + len(header) :].splitlines()
     frames: list[list[str]] = []
     message_start = len(block)
     for index, line in enumerate(block):
@@ -150,7 +152,9 @@ def last_frames(error: str, count: int = 3) -> str:
     return ("\n".join([header, *kept]) + "\n" if kept else "") + message + "\n"
 
 
-def check_upstream(target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None) -> None:
+def check_upstream(
+    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None
+) -> None:
     """Refuse to run unless every upstream component (inputs and ``after=``) succeeded in this run.
 
     The local runner only schedules a component once this holds; ``sluiceway exec`` tasks rely on this
@@ -178,9 +182,8 @@ def check_upstream(target: ExecutionTarget, component: Component, upstream: Mapp
     if missing:
         names = ", ".join(repr(cid) for cid in missing)
         raise RunError(
-            f"Component {component.id!r} cannot run yet in run {target.run.name!r}: its upstream {names} has no "
-            f"completed execution in this run. Run it first (sluiceway exec --component {missing[0]} "
-            f"--run {target.run.name})."
+            f"Component {component.id!r} cannot run yet: its upstream {names} has no completed execution in run "
+            f"{target.run.name!r}. Run it first (sluiceway exec --component {missing[0]} --run {target.run.name})."
         )
 
 
@@ -194,11 +197,15 @@ def resolve_inputs(
     """
     resolved: dict[str, Artifact] = {}
     for input_name, channel in component.inputs.items():
-        producer = getattr(channel, "producer", None)
-        if producer is None:  # pragma: no cover - resolver channels arrive with the resolvers issue
+        if not isinstance(channel, OutputChannel):  # pragma: no cover - resolver channels arrive later
             raise RunError(f"Component {component.id!r} input {input_name!r}: unsupported channel {channel!r}.")
+        producer = channel.producer
         known = upstream.get(producer.id) if upstream else None
-        record = known if known is not None and known.state in SUCCESSFUL else target.store.successful_execution(target.run.id, producer.id)
+        record = (
+            known
+            if known is not None and known.state in SUCCESSFUL
+            else target.store.successful_execution(target.run.id, producer.id)
+        )
         if record is None:
             raise RunError(
                 f"Component {component.id!r} needs input {input_name!r} from {producer.id!r}, but {producer.id!r} "
@@ -224,7 +231,7 @@ def execution_fingerprint(component: Component, parameters_json: str, inputs: di
     material = {
         "component_id": component.id,
         "type": component.type_name,
-        "code": code_fingerprint(type(component)),
+        "code": code_fingerprint(cast(Any, type(component))),  # a class is hashable; mypy disagrees
         "parameters": parameters_json,
         "inputs": {name: artifact.fingerprint or f"id:{artifact.id}" for name, artifact in sorted(inputs.items())},
         "extra": component.cache_key(),
@@ -252,13 +259,33 @@ def execute_component(
     inputs = resolve_inputs(target, component, upstream)
     parameters_json = canonical_parameters(component.parameters)
     fingerprint = execution_fingerprint(component, parameters_json, inputs)
-    common = dict(run_id=target.run.id, component_id=component.id, component_type=component.type_name,
-                  fingerprint=fingerprint, parameters=parameters_json, inputs=inputs)
+    common: dict[str, Any] = dict(
+        run_id=target.run.id,
+        component_id=component.id,
+        component_type=component.type_name,
+        fingerprint=fingerprint,
+        parameters=parameters_json,
+        inputs=inputs,
+    )
     # The returned record is built from what was written, not read back: one query less per component.
     record = ExecutionRecord(
-        id=0, run_id=target.run.id, component_id=component.id, component_type=component.type_name, state=RUNNING,
-        fingerprint=fingerprint, cached_from=None, parameters=json.loads(parameters_json), log_uri=None, error=None,
-        attempts=0, host=store.host, pid=os.getpid(), create_time=0, start_time=None, end_time=None, inputs=inputs,
+        id=0,
+        run_id=target.run.id,
+        component_id=component.id,
+        component_type=component.type_name,
+        state=RUNNING,
+        fingerprint=fingerprint,
+        cached_from=None,
+        parameters=json.loads(parameters_json),
+        log_uri=None,
+        error=None,
+        attempts=0,
+        host=store.host,
+        pid=os.getpid(),
+        create_time=0,
+        start_time=None,
+        end_time=None,
+        inputs=inputs,
     )
 
     if target.cache and component.cache:
@@ -269,9 +296,19 @@ def execute_component(
             with cancel.unless_canceled() as go:
                 if not go:
                     return replace(record, state=CANCELED, error=INTERRUPTED)
-                execution_id = store.record_cached_execution(**common, outputs=outputs, cached_from=source_id, stamp=stamp)
-            return replace(record, id=execution_id, state=CACHED, cached_from=source_id, create_time=stamp,
-                           start_time=stamp, end_time=stamp, outputs=outputs)
+                execution_id = store.record_cached_execution(
+                    **common, outputs=outputs, cached_from=source_id, stamp=stamp
+                )
+            return replace(
+                record,
+                id=execution_id,
+                state=CACHED,
+                cached_from=source_id,
+                create_time=stamp,
+                start_time=stamp,
+                end_time=stamp,
+                outputs=outputs,
+            )
 
     log_path = target.log_root / target.run.name / f"{component.id}.log"
     started = now_ms()
@@ -292,8 +329,14 @@ def execute_component(
 class _Execution:
     """One recorded execution from RUNNING to its final state: attempts, retries, publishing."""
 
-    def __init__(self, target: ExecutionTarget, component: Component, record: ExecutionRecord,
-                 inputs: dict[str, Artifact], cancel: Cancellation) -> None:
+    def __init__(
+        self,
+        target: ExecutionTarget,
+        component: Component,
+        record: ExecutionRecord,
+        inputs: dict[str, Artifact],
+        cancel: Cancellation,
+    ) -> None:
         self.target = target
         self.component = component
         self.record = record
@@ -311,7 +354,9 @@ class _Execution:
             store.finish_execution(self.record.id, state, error, attempts=self.attempts, stamp=stamp)
             outputs = {}
         else:
-            store.publish_execution(self.record.id, outputs, attempts=self.attempts, state=state, error=error, stamp=stamp)
+            store.publish_execution(
+                self.record.id, outputs, attempts=self.attempts, state=state, error=error, stamp=stamp
+            )
         self.settled = True
         return replace(self.record, state=state, error=error, attempts=self.attempts, end_time=stamp, outputs=outputs)
 
@@ -327,7 +372,9 @@ class _Execution:
             return
         for name in type(self.component).SPEC.outputs:  # renamed but never recorded: not an artifact
             target = self.target
-            publish.discard(publish.final_uri(target.artifact_root, target.pipeline.name, self.component.id, name, self.record.id))
+            publish.discard(
+                publish.final_uri(target.artifact_root, target.pipeline.name, self.component.id, name, self.record.id)
+            )
         state = FAILED if isinstance(exc, Exception) else CANCELED
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         try:
@@ -335,7 +382,9 @@ class _Execution:
                 if go:
                     self.target.store.finish_execution(self.record.id, state, text, attempts=self.attempts)
         except Exception as store_exc:  # noqa: BLE001 - the original error is re-raised; resume settles the record
-            logger.error("could not record execution %s of %s as %s: %s", self.record.id, self.component.id, state, store_exc)
+            logger.error(
+                "could not record execution %s of %s as %s: %s", self.record.id, self.component.id, state, store_exc
+            )
 
     def prepare(self, outputs: dict[str, Artifact]) -> None:
         for artifact in outputs.values():
@@ -364,8 +413,13 @@ class _Execution:
             if self.attempts > component.retries:
                 return self.finished(FAILED, error_text)
             delay = component.retry_backoff * (2 ** (self.attempts - 1))
-            logger.warning("%s failed (attempt %d of %d); retrying in %.1f s", component.id, self.attempts,
-                           component.retries + 1, delay)
+            logger.warning(
+                "%s failed (attempt %d of %d); retrying in %.1f s",
+                component.id,
+                self.attempts,
+                component.retries + 1,
+                delay,
+            )
             time.sleep(delay)  # the backoff between attempts, not a synchronisation
         return self.publish(outputs, gate)
 
@@ -377,8 +431,10 @@ class _Execution:
         self.prepare(outputs)
         with logs.capture(self.log_path) as log:
             fault_point("log-header")
-            log.write(f"=== {self.component.id} execution {self.record.id} attempt {self.attempts} "
-                      f"(run {self.target.run.name}) ===\n")
+            log.write(
+                f"=== {self.component.id} execution {self.record.id} attempt {self.attempts} "
+                f"(run {self.target.run.name}) ===\n"
+            )
             try:
                 self.component.call_execute({**self.inputs, **outputs, **self.component.parameters})
                 for name, artifact in outputs.items():
@@ -410,7 +466,9 @@ class _Execution:
                 return self.canceled()
             for name, artifact in outputs.items():
                 staged = Path(artifact.uri)
-                final = publish.final_uri(target.artifact_root, target.pipeline.name, self.component.id, name, self.record.id)
+                final = publish.final_uri(
+                    target.artifact_root, target.pipeline.name, self.component.id, name, self.record.id
+                )
                 publish.move_into_place(staged, final)
                 artifact.uri = str(final)
                 if message is not None:  # the gate's message names the report where it will stay

@@ -8,7 +8,8 @@ Three kinds of folder under an artifact root can be garbage, and only these (not
   artifact marked DELETED (the artifacts of deleted runs).
 
 A folder whose execution the store says is RUNNING is never touched while that process may still write it:
-only when the execution ran on this host and its process is gone (killed) is its folder garbage. The folders are listed *before* the store is read, and executions before artifacts,
+only when the execution ran on this host and its process is gone (killed) is its folder garbage. The folders
+are listed *before* the store is read, and executions before artifacts,
 so a folder that appears or is recorded while gc runs is seen as protected or live, never as garbage.
 """
 

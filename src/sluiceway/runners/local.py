@@ -85,11 +85,12 @@ class Run:
 
     def _why_missing(self, component_id: str) -> str:
         if component_id in self.not_run:
-            return (f"Component {component_id!r} did not run in run {self.name!r} ({self.state}): an upstream "
-                    "component failed, was canceled or closed its gate. See `sluiceway runs show " + self.name + "`.")
+            return (
+                f"Component {component_id!r} did not run in run {self.name!r} ({self.state}): an upstream "
+                "component failed, was canceled or closed its gate. See `sluiceway runs show " + self.name + "`."
+            )
         if component_id in self.errors:
-            return (f"Component {component_id!r} could not be executed in run {self.name!r}: "
-                    f"{self.errors[component_id]}")
+            return f"Component {component_id!r} could not be executed in run {self.name!r}: {self.errors[component_id]}"
         known = sorted({*self.executions, *self.not_run, *self.errors})
         return f"Run {self.name!r} has no component {component_id!r}. Its components: {known}."
 
@@ -107,7 +108,8 @@ class Run:
         outputs = self.outputs(component_id)
         if name not in outputs:
             raise NotFoundError(
-                f"Component {component_id!r} has no output {name!r} in run {self.name!r}. Its outputs: {sorted(outputs)}."
+                f"Component {component_id!r} has no output {name!r} in run {self.name!r}. "
+                f"Its outputs: {sorted(outputs)}."
             )
         return outputs[name]
 
@@ -135,7 +137,9 @@ class Run:
             )
         if self.errors:
             component_id, message = next(iter(self.errors.items()))
-            raise RunError(f"Run {self.name!r} {self.state}: component {component_id!r} could not be executed: {message}")
+            raise RunError(
+                f"Run {self.name!r} {self.state}: component {component_id!r} could not be executed: {message}"
+            )
         raise RunError(f"Run {self.name!r} is {self.state}. Continue it with --resume {self.name}.")
 
 
@@ -233,10 +237,17 @@ class LocalRunner:
             if resume is not None:
                 record, target, done = self._prepare_resume(store, pipeline, resume)
             else:
-                record = store.create_run(pipeline.name, run_name or new_run_name(pipeline.name), self._run_properties(pipeline))
-                target = ExecutionTarget(store=store, pipeline=pipeline, run=record,
-                                         artifact_root=Path(self.settings.artifact_root),
-                                         log_root=self.settings.log_root, cache=self.settings.cache)
+                record = store.create_run(
+                    pipeline.name, run_name or new_run_name(pipeline.name), self._run_properties(pipeline)
+                )
+                target = ExecutionTarget(
+                    store=store,
+                    pipeline=pipeline,
+                    run=record,
+                    artifact_root=Path(self.settings.artifact_root),
+                    log_root=self.settings.log_root,
+                    cache=self.settings.cache,
+                )
                 done = {}
         except KeyboardInterrupt:
             raise RunInterrupted(None) from None
@@ -264,8 +275,9 @@ class LocalRunner:
             )
         recorded_root = record.properties.get("artifact_root") or self.settings.artifact_root
         if recorded_root != self.settings.artifact_root:
-            logger.warning("run %s keeps its artifact root %s (not %s)", record.name, recorded_root,
-                           self.settings.artifact_root)
+            logger.warning(
+                "run %s keeps its artifact root %s (not %s)", record.name, recorded_root, self.settings.artifact_root
+            )
         cache = bool(record.properties.get("cache", True)) and self.settings.cache
         artifact_root = Path(recorded_root)
         store.abandon_stale_executions(record.id)
@@ -276,12 +288,19 @@ class LocalRunner:
             if previous is not None:
                 done[component.id] = previous
         store.set_run_state(record.id, RUNNING, {"resumed_at": time.time(), "pid": os.getpid()})
-        target = ExecutionTarget(store=store, pipeline=pipeline, run=record, artifact_root=artifact_root,
-                                 log_root=artifact_root / ".logs", cache=cache)
+        target = ExecutionTarget(
+            store=store,
+            pipeline=pipeline,
+            run=record,
+            artifact_root=artifact_root,
+            log_root=artifact_root / ".logs",
+            cache=cache,
+        )
         return record, target, done
 
-    def _schedule(self, pipeline: Pipeline, target: ExecutionTarget, done: dict[str, ExecutionRecord],
-                  hooks: list[RunHooks]) -> Run:
+    def _schedule(
+        self, pipeline: Pipeline, target: ExecutionTarget, done: dict[str, ExecutionRecord], hooks: list[RunHooks]
+    ) -> Run:
         record = target.run
         cancel = Cancellation()
         scheduler = _Scheduler(self, pipeline, target, done, hooks, cancel)
@@ -299,15 +318,23 @@ class LocalRunner:
             cancel_run(target, cancel, state=FAILED, reason="the runner stopped on an error")
             raise
         self._hook(hooks, "on_run_end", run_name=record.name, state=state)
-        return Run(record.id, record.name, pipeline.name, state, scheduler.executions, scheduler.not_run(),
-                   scheduler.errors)
+        return Run(
+            record.id, record.name, pipeline.name, state, scheduler.executions, scheduler.not_run(), scheduler.errors
+        )
 
 
 class _Scheduler:
     """Start components whose upstream succeeded, up to ``parallelism`` at once; collect their results."""
 
-    def __init__(self, runner: LocalRunner, pipeline: Pipeline, target: ExecutionTarget,
-                 done: dict[str, ExecutionRecord], hooks: list[RunHooks], cancel: Cancellation) -> None:
+    def __init__(
+        self,
+        runner: LocalRunner,
+        pipeline: Pipeline,
+        target: ExecutionTarget,
+        done: dict[str, ExecutionRecord],
+        hooks: list[RunHooks],
+        cancel: Cancellation,
+    ) -> None:
         self.runner = runner
         self.pipeline = pipeline
         self.target = target
@@ -329,8 +356,15 @@ class _Scheduler:
                 if any(s in (FAILED, CANCELED, SKIPPED) for s in upstream_states):
                     self.pending.remove(component)
                     self.states[component.id] = SKIPPED
-                    self.runner._hook(self.hooks, "on_component_end", run_name=run_name, component_id=component.id,
-                                      state=SKIPPED, duration_s=0.0, error=None)
+                    self.runner._hook(
+                        self.hooks,
+                        "on_component_end",
+                        run_name=run_name,
+                        component_id=component.id,
+                        state=SKIPPED,
+                        duration_s=0.0,
+                        error=None,
+                    )
                 elif all(s in SUCCESSFUL for s in upstream_states) and len(self.running) < parallelism:
                     self.pending.remove(component)
                     self.runner._hook(self.hooks, "on_component_start", run_name=run_name, component_id=component.id)
@@ -350,8 +384,15 @@ class _Scheduler:
                 self.states[component.id] = FAILED
                 error = str(exc)
                 self.errors[component.id] = error
-            self.runner._hook(self.hooks, "on_component_end", run_name=run_name, component_id=component.id,
-                              state=self.states[component.id], duration_s=time.perf_counter() - started, error=error)
+            self.runner._hook(
+                self.hooks,
+                "on_component_end",
+                run_name=run_name,
+                component_id=component.id,
+                state=self.states[component.id],
+                duration_s=time.perf_counter() - started,
+                error=error,
+            )
 
     def start(self, component: Component) -> None:
         known = {u.id: self.executions[u.id] for u in component.upstream if u.id in self.executions}
@@ -386,8 +427,9 @@ def settle_leftovers(store: MetadataStore, record: RunRecord, state: str, reason
     return left
 
 
-def cancel_run(target: ExecutionTarget, cancel: Cancellation, *, state: str = CANCELED,
-               reason: str | None = None) -> None:
+def cancel_run(
+    target: ExecutionTarget, cancel: Cancellation, *, state: str = CANCELED, reason: str | None = None
+) -> None:
     """Stop the run now: nothing more starts or publishes; running executions end ``state``, staging goes."""
     from sluiceway.runners.execute import INTERRUPTED
 
@@ -417,8 +459,10 @@ def reclaim_unfinished(store: MetadataStore, record: RunRecord, pipeline: Pipeli
         folders = [publish.staging_dir(artifact_root, execution.id)]
         component = components.get(execution.component_id)
         if component is not None:
-            folders += [publish.final_uri(artifact_root, pipeline.name, component.id, name, execution.id)
-                        for name in type(component).SPEC.outputs]
+            folders += [
+                publish.final_uri(artifact_root, pipeline.name, component.id, name, execution.id)
+                for name in type(component).SPEC.outputs
+            ]
         for folder in folders:
             if folder.exists():
                 publish.discard(folder)
@@ -455,8 +499,11 @@ def run_for_exec(settings: Settings, pipeline: Pipeline, run_name: str) -> tuple
         record = store.get_run(run_name)
     except NotFoundError:
         try:
-            record = store.create_run(pipeline.name, run_name, {"dag": pipeline.describe(), "artifact_root": settings.artifact_root,
-                                                                "cache": settings.cache})
+            record = store.create_run(
+                pipeline.name,
+                run_name,
+                {"dag": pipeline.describe(), "artifact_root": settings.artifact_root, "cache": settings.cache},
+            )
         except StoreError:  # another task created it at the same moment
             record = store.get_run(run_name)
     if record.pipeline != pipeline.name:
@@ -464,7 +511,9 @@ def run_for_exec(settings: Settings, pipeline: Pipeline, run_name: str) -> tuple
     return store, record
 
 
-def update_run_state_after_exec(store: MetadataStore, pipeline: Pipeline, record: RunRecord, execution: ExecutionRecord) -> None:
+def update_run_state_after_exec(
+    store: MetadataStore, pipeline: Pipeline, record: RunRecord, execution: ExecutionRecord
+) -> None:
     """Orchestrated runs have no runner process: each task settles the run's state when it can."""
     if execution.state == FAILED:
         store.set_run_state(record.id, FAILED)
