@@ -58,10 +58,17 @@ def test_ctrl_c_cancels_within_a_second_and_discards_staging(cli_env: dict[str, 
     assert staged_partials(root) == [] and not [p for p in (root / ".staging").iterdir()]
     assert store.list_artifacts(type_name="Model") == []
 
+    # A worker thread that outlives the interrupt (the Python API in a notebook) may write into its staging
+    # folder after the cancel deleted it; --resume removes CANCELED executions' staging as well.
+    canceled = next(e for e in store.executions(run.id) if e.component_id == "nap_a")
+    late = root / ".staging" / str(canceled.id) / "model"
+    late.mkdir(parents=True)
+    (late / "partial.bin").write_bytes(b"x" * 1000)
     resumed = run_cli(["run", str(SAMPLE), "--resume", "stopme"], {**cli_env, "SLUICEWAY_TEST_NAP": "0"})
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert store.get_run("stopme").state == "COMPLETE"
     assert len(store.list_artifacts(type_name="Model")) == 2
+    assert not late.parent.exists(), "resume left a CANCELED execution's staging folder"
 
 
 SCRIPT = """

@@ -233,13 +233,12 @@ class LocalRunner:
         if progress or (progress is None and _in_notebook()):
             hooks.append(_progress_hook())
         store = self.store
+        name = resume if resume is not None else run_name or new_run_name(pipeline.name)
         try:
             if resume is not None:
                 record, target, done = self._prepare_resume(store, pipeline, resume)
             else:
-                record = store.create_run(
-                    pipeline.name, run_name or new_run_name(pipeline.name), self._run_properties(pipeline)
-                )
+                record = store.create_run(pipeline.name, name, self._run_properties(pipeline))
                 target = ExecutionTarget(
                     store=store,
                     pipeline=pipeline,
@@ -250,7 +249,7 @@ class LocalRunner:
                 )
                 done = {}
         except KeyboardInterrupt:
-            raise RunInterrupted(None) from None
+            raise RunInterrupted(_cancel_if_recorded(store, name)) from None
         return self._schedule(pipeline, target, done, hooks)
 
     def _run_properties(self, pipeline: Pipeline) -> dict[str, Any]:
@@ -415,6 +414,16 @@ class _Scheduler:
 
     def final_state(self) -> str:
         return COMPLETE if all(self.states.get(c.id) in SUCCESSFUL for c in self.pipeline.components) else FAILED
+
+
+def _cancel_if_recorded(store: MetadataStore, name: str) -> str | None:
+    """Ctrl-C while a run was being created or prepared for resuming: mark it CANCELED if it exists."""
+    try:
+        record = store.get_run(name)
+        store.set_run_state(record.id, CANCELED)
+    except (NotFoundError, StoreError):  # not recorded (or the store is unusable): nothing to resume
+        return None
+    return record.name
 
 
 def settle_leftovers(store: MetadataStore, record: RunRecord, state: str, reason: str) -> list[ExecutionRecord]:
