@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from clitools import kill_at_fault_point, run_cli, start_run  # noqa: E402
 
 pytestmark = pytest.mark.integration
+# Each trial starts one or two real processes (~3 to 8 s on a loaded 2-core machine): the full counts need
+# far longer than the suite's 300 s default per test.
+FULL_TIMEOUT = pytest.mark.timeout(trials(fast=300, full=3600))
 PIPELINE = str(Path(__file__).with_name("kill_pipeline.py"))
 OUTPUTS = 4  # one output per component in kill_pipeline
 
@@ -84,6 +87,7 @@ def _settle(totals: Counter[str], env: dict[str, str], store: MetadataStore, roo
     totals.update(_inspect(store, root, name))
 
 
+@FULL_TIMEOUT
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_random_kill_9_then_resume(
     backend: str, cli_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
@@ -121,6 +125,7 @@ def test_random_kill_9_then_resume(
     ), row
 
 
+@FULL_TIMEOUT
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_kill_9_between_rename_and_record_then_resume(
     backend: str, cli_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
@@ -155,6 +160,7 @@ def test_kill_9_between_rename_and_record_then_resume(
     ), row
 
 
+@FULL_TIMEOUT
 def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None:
     """SIGINT at random moments of the first second: whatever it hits, the store and the root stay consistent.
 
@@ -167,6 +173,7 @@ def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None
     totals: Counter[str] = Counter()
     count = trials(fast=2, full=30)
     import_tracebacks = 0
+    odd: list[tuple[str, str | None, int, str]] = []
     for trial in range(count):
         name = f"startup-{trial}"
         process = start_run(["run", PIPELINE, "--run-name", name, "--no-cache"], cli_env)
@@ -182,12 +189,17 @@ def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None
             import_tracebacks += not in_runner
         if _recorded(store, name):
             state = store.get_run(name).state
-            totals["unexpected"] += state not in ("CANCELED", "COMPLETE") or process.returncode not in (0, 130)
+            bad = state not in ("CANCELED", "COMPLETE") or process.returncode not in (0, 130)
+            totals["unexpected"] += bad
+            if bad:
+                odd.append((name, state, process.returncode, err[-300:]))
             totals.update({k: v for k, v in _inspect(store, root, name).items() if k in ("running", "duplicate")})
             totals["resumed"] += run_cli(["run", PIPELINE, "--resume", name], cli_env).returncode == 0
         else:
             totals["resumed"] += 1  # nothing recorded, nothing to resume
             totals["unexpected"] += process.returncode not in (130, -2)
+            if process.returncode not in (130, -2):
+                odd.append((name, None, process.returncode, err[-300:]))
         totals.update({k: v for k, v in _inspect(store, root, None).items() if k in ("orphan", "partial")})
     row = record(
         "Ctrl-C during start-up",
@@ -197,4 +209,4 @@ def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None
     print(json.dumps({"tracebacks while importing (CLI's part)": import_tracebacks}))
     assert row["resumed"] == count and all(
         row[k] == 0 for k in ("partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")
-    ), row
+    ), (row, odd)
