@@ -82,3 +82,42 @@ def test_setup_and_publish_failures_leave_no_execution_running(
         orphan=len(leftovers) + len(staged),
     )
     assert row["running"] == 0 and row["orphan"] == 0, (running, leftovers, staged)
+
+
+def test_store_full_mid_run_then_resume_settles_every_execution(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """A really full disk under the SQLite store (a 1 MB tmpfs): what cannot be recorded is settled on resume.
+
+    While the disk is full no state can be written, so the run and its executions may stay RUNNING; once
+    space is back, --resume marks the dead runner's executions ABANDONED, reruns them and completes the run.
+    """
+    import subprocess
+
+    from clitools import run_cli
+
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"needs permission to mount a 1 MB tmpfs (root): {mounted.stderr.decode().strip()}")
+    try:
+        env = {**cli_env, "SLUICEWAY_STORE": f"sqlite:///{mount / 'md.db'}"}
+        MetadataStore(env["SLUICEWAY_STORE"]).close()  # created and migrated while there is room
+        free = 120 * 1024  # room for a few transactions: the run starts, then the disk fills mid-run
+        filler = mount / "filler"
+        import shutil
+
+        filler.write_bytes(b"\0" * max(0, shutil.disk_usage(mount).free - free))
+        full = run_cli(["run", str(Path(__file__).with_name("kill_pipeline.py")), "--run-name", "full"], env)
+        assert full.returncode != 0, full.stdout
+        filler.unlink()
+        store = MetadataStore(env["SLUICEWAY_STORE"])
+        assert [r.name for r in store.list_runs()] == ["full"], "the disk filled before the run was recorded"
+        resumed = run_cli(["run", str(Path(__file__).with_name("kill_pipeline.py")), "--resume", "full"], env)
+        running = [e for r in store.list_runs() for e in store.executions(r.id) if e.state == "RUNNING"]
+        row = record("stuck-state:store-full-then-resume", trials=1, resumed=int(resumed.returncode == 0),
+                     running=len(running))
+        assert resumed.returncode == 0 and store.get_run("full").state == "COMPLETE", resumed.stdout + resumed.stderr
+        assert row["running"] == 0, running
+        store.close()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

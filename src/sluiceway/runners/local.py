@@ -448,7 +448,8 @@ def cancel_run(
         for execution in settle_leftovers(store, record, state, reason or INTERRUPTED):
             publish.discard(publish.staging_dir(target.artifact_root, execution.id))
         store.set_run_state(record.id, state)
-    except StoreError as exc:  # the original interrupt or error is what the caller must see
+    except Exception as exc:  # noqa: BLE001 - the original interrupt or error is what the caller must see
+        # (A full or broken store refuses these writes too; --resume settles the records later.)
         logger.error("could not record run %s as %s: %s", record.name, state, exc)
 
 
