@@ -239,6 +239,18 @@ def execution_fingerprint(component: Component, parameters_json: str, inputs: di
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _running_record(
+    target: ExecutionTarget, component: Component, fingerprint: str, parameters_json: str, inputs: dict[str, Artifact]
+) -> ExecutionRecord:
+    # The returned record is built from what was written, not read back: one query less per component.
+    return ExecutionRecord(
+        id=0, run_id=target.run.id, component_id=component.id, component_type=component.type_name, state=RUNNING,
+        fingerprint=fingerprint, cached_from=None, parameters=json.loads(parameters_json), log_uri=None, error=None,
+        attempts=0, host=target.store.host, pid=os.getpid(), create_time=0, start_time=None, end_time=None,
+        inputs=inputs,
+    )
+
+
 def execute_component(
     target: ExecutionTarget,
     component: Component,
@@ -259,35 +271,9 @@ def execute_component(
     inputs = resolve_inputs(target, component, upstream)
     parameters_json = canonical_parameters(component.parameters)
     fingerprint = execution_fingerprint(component, parameters_json, inputs)
-    common: dict[str, Any] = dict(
-        run_id=target.run.id,
-        component_id=component.id,
-        component_type=component.type_name,
-        fingerprint=fingerprint,
-        parameters=parameters_json,
-        inputs=inputs,
-    )
-    # The returned record is built from what was written, not read back: one query less per component.
-    record = ExecutionRecord(
-        id=0,
-        run_id=target.run.id,
-        component_id=component.id,
-        component_type=component.type_name,
-        state=RUNNING,
-        fingerprint=fingerprint,
-        cached_from=None,
-        parameters=json.loads(parameters_json),
-        log_uri=None,
-        error=None,
-        attempts=0,
-        host=store.host,
-        pid=os.getpid(),
-        create_time=0,
-        start_time=None,
-        end_time=None,
-        inputs=inputs,
-    )
-
+    common: dict[str, Any] = dict(run_id=target.run.id, component_id=component.id, component_type=component.type_name,
+                                  fingerprint=fingerprint, parameters=parameters_json, inputs=inputs)
+    record = _running_record(target, component, fingerprint, parameters_json, inputs)
     if target.cache and component.cache:
         hit = store.find_cached(fingerprint)
         if hit is not None:
@@ -299,16 +285,8 @@ def execute_component(
                 execution_id = store.record_cached_execution(
                     **common, outputs=outputs, cached_from=source_id, stamp=stamp
                 )
-            return replace(
-                record,
-                id=execution_id,
-                state=CACHED,
-                cached_from=source_id,
-                create_time=stamp,
-                start_time=stamp,
-                end_time=stamp,
-                outputs=outputs,
-            )
+            return replace(record, id=execution_id, state=CACHED, cached_from=source_id, create_time=stamp,
+                           start_time=stamp, end_time=stamp, outputs=outputs)
 
     log_path = target.log_root / target.run.name / f"{component.id}.log"
     started = now_ms()
