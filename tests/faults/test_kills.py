@@ -192,6 +192,7 @@ def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None
             # A run that finished just before the signal is COMPLETE, and the process may still die of it (-2).
             allowed = {"CANCELED": (130, -2), "COMPLETE": (0, 130, -2)}
             bad = process.returncode not in allowed.get(state, ())
+            totals["located"] += state == "CANCELED"  # the interrupt landed inside the run
             totals["unexpected"] += bad
             if bad:
                 odd.append((name, state, process.returncode, err[-300:]))
@@ -206,7 +207,10 @@ def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None
     row = record(
         "Ctrl-C during start-up",
         trials=count,
-        **{k: totals[k] for k in ("resumed", "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")},
+        **{
+            k: totals[k]
+            for k in ("located", "resumed", "partial", "duplicate", "orphan", "running", "tracebacks", "unexpected")
+        },
     )
     print(json.dumps({"tracebacks while importing (CLI's part)": import_tracebacks}))
     assert row["resumed"] == count and all(
