@@ -70,6 +70,14 @@ def _recorded(store: MetadataStore, name: str) -> bool:
     return any(r.name == name for r in store.list_runs(limit=1000))
 
 
+def _wait_until_recorded(store: MetadataStore, name: str, process: subprocess.Popen[str]) -> None:
+    """Poll the store until the run exists (or the process ended): the start of the run's own work."""
+    deadline = time.monotonic() + 120
+    while not _recorded(store, name) and process.poll() is None:
+        assert time.monotonic() < deadline, f"run {name} was never recorded"
+        time.sleep(0.005)
+
+
 def _resume_or_start(env: dict[str, str], store: MetadataStore, name: str) -> subprocess.CompletedProcess[str]:
     if _recorded(store, name):
         return run_cli(["run", PIPELINE, "--resume", name], env)
@@ -95,17 +103,28 @@ def test_random_kill_9_then_resume(
     store_url = cli_env["SLUICEWAY_STORE"] if backend == "sqlite" else request.getfixturevalue("fresh_postgres_url")
     env, root = _env(cli_env, store_url), tmp_path / "artifacts"
     store = MetadataStore(store_url)
+    # Calibration: how long start-up takes (until the run is recorded) and how long the run itself takes.
+    process = start_run(["run", PIPELINE, "--run-name", "calibration", "--no-cache"], env)
     started = time.monotonic()
-    assert run_cli(["run", PIPELINE, "--run-name", "calibration", "--no-cache"], env).returncode == 0
-    duration = time.monotonic() - started  # whole-process time of one run on this machine, now
+    _wait_until_recorded(store, "calibration", process)
+    recorded = time.monotonic()
+    assert process.wait(timeout=300) == 0, process.communicate()
+    start_up, duration = recorded - started, time.monotonic() - recorded
+    process.communicate()
     random = rng(f"kill-9:{backend}")
     totals: Counter[str] = Counter()
     count = trials(fast=2, full=50)
     for trial in range(count):
         name = f"kill-{trial}"
         process = start_run(["run", PIPELINE, "--run-name", name, "--no-cache"], env)
+        # One kill in five lands in start-up; the others at a random moment of the run itself (or just after).
+        if random.random() < 0.2:
+            moment = random.uniform(0.0, 1.0) * start_up
+        else:
+            _wait_until_recorded(store, name, process)
+            moment = random.uniform(0.0, 1.1) * duration
         try:
-            process.wait(timeout=random.uniform(0.1, 1.1) * duration)  # the random moment
+            process.wait(timeout=moment)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
         process.communicate()
