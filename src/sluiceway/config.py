@@ -11,6 +11,8 @@ environment or overrides relative to the current folder.
 from __future__ import annotations
 
 import os
+import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ class Settings:
         if "store" in values:
             values["store"] = _normalise_store(values["store"], Path.cwd())
         if "artifact_root" in values:
-            values["artifact_root"] = str(Path(values["artifact_root"]).expanduser().resolve())
+            values["artifact_root"] = _local_root(values["artifact_root"], Path.cwd(), "override")
         return replace(self, **values)
 
     @property
@@ -86,6 +88,20 @@ def _coerce(key: str, value: Any, where: str) -> Any:
     return value
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _local_root(value: str, base: Path, where: str) -> str:
+    """An absolute local folder. URL roots (``s3://``, ``gs://``, ...) are refused until remote stores land:
+    a path would silently turn ``s3://bucket`` into a local folder named ``s3:``."""
+    if _URL.match(value):
+        raise ConfigError(
+            f"Setting 'artifact_root' from {where} must be a local folder; remote artifact stores are not "
+            f"supported yet. Got {value!r} instead. Use a local path, or a mounted bucket's local path."
+        )
+    return str((base / Path(value).expanduser()).resolve())
+
+
 def _normalise_store(url: str, base: Path) -> str:
     """Turn a bare path into a SQLite URL and make relative SQLite paths absolute against ``base``."""
     if "://" not in url:
@@ -101,10 +117,10 @@ def _read_file_settings(folder: Path) -> tuple[dict[str, Any], Path | None]:
     for path, table in candidates:
         if not path.is_file():
             continue
-        try:
-            import tomllib  # type: ignore[import-not-found]
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # Python 3.10
+            import tomli as tomllib
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except Exception as exc:  # noqa: BLE001 - any parse error is a config error
@@ -139,7 +155,7 @@ def load_settings(folder: str | Path | None = None, **overrides: Any) -> Setting
         if key == "store":
             value = _normalise_store(value, file_path.parent)  # type: ignore[union-attr]
         if key == "artifact_root":
-            value = str((file_path.parent / value).expanduser().resolve())  # type: ignore[union-attr]
+            value = _local_root(value, file_path.parent, str(file_path))  # type: ignore[union-attr]
         values[key] = value
         sources.append(f"{key}={file_path}")
     for key in _FIELDS:
@@ -149,7 +165,7 @@ def load_settings(folder: str | Path | None = None, **overrides: Any) -> Setting
             if key == "store":
                 value = _normalise_store(value, Path.cwd())
             if key == "artifact_root":
-                value = str(Path(value).expanduser().resolve())
+                value = _local_root(value, Path.cwd(), f"environment variable {env_name}")
             values[key] = value
             sources.append(f"{key}=${env_name}")
     settings = Settings(**values, source=tuple(sources))

@@ -24,7 +24,7 @@ def produce(examples: sw.Output[sw.Examples], *, rows: int = 10) -> None:
 @sw.component
 def nap(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model], *, seconds: float = 0.0) -> None:
     seconds = float(os.environ.get("SLUICEWAY_TEST_NAP", seconds))
-    # Write part of the output first, so a kill mid-sleep would leave a half-written artifact if publishing were not atomic.
+    # Part of the output first: a kill mid-sleep would leave a half-written artifact if publishing were not atomic.
     (model.path / "partial.bin").write_bytes(b"x" * 1000)
     time.sleep(seconds)
     (model.path / "model.txt").write_text((examples.path / "Split-train" / "rows.txt").read_text())
@@ -49,3 +49,23 @@ def create_pipeline() -> sw.Pipeline:
     joined = join(a=first.model, b=second.model)
     gate = fail_if_told(model=first.model)
     return sw.Pipeline("sample", [gen, first, second, joined, gate])
+
+
+@sw.component
+def validate(examples: sw.Input[sw.Examples], report: sw.Output[sw.ModelEvaluation]) -> None:
+    report.write_json("report.json", {"ok": os.environ.get("SLUICEWAY_TEST_FAIL") != "1"})
+    if os.environ.get("SLUICEWAY_TEST_FAIL") == "1":
+        raise sw.GateClosed(f"the data is bad: see {report.path / 'report.json'}")
+
+
+@sw.component
+def train(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model]) -> None:
+    (model.path / "model.txt").write_text((examples.path / "Split-train" / "rows.txt").read_text())
+
+
+def create_gated_pipeline() -> sw.Pipeline:
+    """A trainer gated on a validator it takes no data from (``after=``), as orchestrator tasks run it."""
+    gen = produce()
+    check = validate(examples=gen.examples)
+    trainer = train(examples=gen.examples, after=[check])
+    return sw.Pipeline("gated", [gen, check, trainer])

@@ -18,8 +18,13 @@ pytestmark = pytest.mark.integration
 
 def _start_run(env: dict[str, str], run_name: str) -> subprocess.Popen[str]:
     env = {**env, "SLUICEWAY_TEST_NAP": "30"}
-    return subprocess.Popen([SLUICEWAY, "run", str(SAMPLE), "--run-name", run_name], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [SLUICEWAY, "run", str(SAMPLE), "--run-name", run_name],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_running_naps(store_url: str, run_name: str, timeout: float = 30) -> MetadataStore:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -45,10 +44,12 @@ def test_parallelism_one_runs_components_one_at_a_time(tmp_path: Path, monkeypat
     runner = sw.LocalRunner(store=f"sqlite:///{tmp_path / 'md.db'}", artifact_root=tmp_path / "a", parallelism=1)
     run = runner.run(create_pipeline())
     spans = sorted((e.start_time, e.end_time) for e in run.executions.values())
-    assert all(prev_end <= start for (_, prev_end), (start, _) in zip(spans, spans[1:]))
+    assert all(prev_end <= start for (_, prev_end), (start, _) in zip(spans, spans[1:], strict=False))
 
 
-def test_unchanged_rerun_is_cached_and_a_parameter_change_is_not(runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unchanged_rerun_is_cached_and_a_parameter_change_is_not(
+    runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = runner.run(create_pipeline())
     second = runner.run(create_pipeline())
     assert {e.state for e in second.executions.values()} == {"CACHED"}
@@ -102,7 +103,9 @@ def test_failure_marks_execution_and_run_failed_publishes_nothing_and_skips_down
     after = nap(examples=gen.examples, id="after", after=[bad])
     independent = nap(examples=gen.examples, id="independent")
     store = MetadataStore(f"sqlite:///{tmp_path / 'md.db'}")
-    run = sw.LocalRunner(store=store, artifact_root=tmp_path / "a").run(sw.Pipeline("f", [gen, bad, after, independent]))
+    run = sw.LocalRunner(store=store, artifact_root=tmp_path / "a").run(
+        sw.Pipeline("f", [gen, bad, after, independent])
+    )
     assert run.state == "FAILED"
     failed = run["broken"]
     assert failed.state == "FAILED" and "ValueError: bad value in column 'x'" in failed.error

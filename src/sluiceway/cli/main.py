@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from sluiceway import __version__
+from sluiceway.cli.gc import gc_command
 from sluiceway.errors import DataError, DefinitionError, NotFoundError, SluicewayError
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 artifacts_app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
+app.command("gc")(gc_command)
 
 # Piped output (scripts, CI logs) gets wide lines instead of Rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)

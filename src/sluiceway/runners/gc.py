@@ -1,0 +1,141 @@
+"""Reclaim disk space the metadata store no longer accounts for (``sluiceway gc``).
+
+Three kinds of folder under an artifact root can be garbage, and only these (nothing else is touched):
+
+- ``.staging/{execution_id}`` of an execution that is no longer RUNNING (an interrupted or killed run);
+- ``{pipeline}/{component}/{output}/{execution_id}`` that no LIVE artifact records: a process killed
+  between renaming an output into place and recording it, an execution whose record is gone, or an
+  artifact marked DELETED (the artifacts of deleted runs).
+
+A folder whose execution the store says is RUNNING is never touched while that process may still write it:
+only when the execution ran on this host and its process is gone (killed) is its folder garbage. The folders
+are listed *before* the store is read, and executions before artifacts,
+so a folder that appears or is recorded while gc runs is seen as protected or live, never as garbage.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sluiceway.errors import ConfigError
+from sluiceway.metadata.store import LIVE, RUNNING, MetadataStore, _pid_alive
+
+STALE_STAGING = "staging of a finished execution"
+UNRECORDED = "folder no artifact records"
+NO_EXECUTION = "folder of an execution the store does not know"
+DELETED_ARTIFACT = "artifact marked DELETED"
+
+
+@dataclass(frozen=True)
+class Garbage:
+    path: Path
+    reason: str
+    size: int  # bytes of the files inside
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": str(self.path), "reason": self.reason, "bytes": self.size}
+
+
+@dataclass
+class GcReport:
+    """What gc found (and deleted, unless it was a dry run), and what it left because it may be in use."""
+
+    artifact_root: Path
+    garbage: list[Garbage] = field(default_factory=list)
+    in_use: list[Path] = field(default_factory=list)  # folders of RUNNING executions, never touched
+    deleted: bool = False
+    not_deleted: list[Path] = field(default_factory=list)  # garbage that could not be removed (permissions)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(item.size for item in self.garbage)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "artifact_root": str(self.artifact_root),
+            "deleted": self.deleted,
+            "total_bytes": self.total_bytes,
+            "garbage": [item.to_dict() for item in self.garbage],
+            "in_use": [str(path) for path in self.in_use],
+            "not_deleted": [str(path) for path in self.not_deleted],
+        }
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:  # removed while we walk: it no longer takes space
+                continue
+    return total
+
+
+def _candidates(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
+    """(staging folders, final artifact folders), each with the execution id its name carries."""
+    staging: list[tuple[Path, int]] = []
+    final: list[tuple[Path, int]] = []
+    staging_root = root / ".staging"
+    if staging_root.is_dir():
+        staging = [(p, int(p.name)) for p in staging_root.iterdir() if p.is_dir() and p.name.isdigit()]
+    for pipeline in root.iterdir():
+        if pipeline.name.startswith(".") or not pipeline.is_dir() or pipeline.is_symlink():
+            continue  # .staging, .logs and anything hidden are not artifact folders
+        for leaf in pipeline.glob("*/*/*"):
+            if leaf.name.isdigit() and leaf.is_dir() and not leaf.is_symlink():
+                final.append((leaf, int(leaf.name)))
+    return staging, final
+
+
+def collect_garbage(store: MetadataStore, artifact_root: str | os.PathLike[str], *, delete: bool = False) -> GcReport:
+    """Find (and with ``delete=True`` remove) what the store no longer accounts for under ``artifact_root``."""
+    root = Path(artifact_root)
+    if "://" in str(artifact_root):
+        raise ConfigError(f"gc works on a local artifact root; got {str(artifact_root)!r}.")
+    report = GcReport(root.resolve() if root.exists() else root)
+    if not root.is_dir():
+        return report
+    root = root.resolve()
+    staging, final = _candidates(root)  # listed first: see the module docstring
+    states: dict[int, str] = {}
+    for run in store.list_runs(limit=2**31 - 1):
+        for execution in store.executions(run.id, with_artifacts=False):
+            # RUNNING in the store but its process on this host is gone (killed): nothing writes there any more.
+            dead = execution.host == store.host and execution.pid is not None and not _pid_alive(execution.pid)
+            states[execution.id] = "DEAD" if execution.state == RUNNING and dead else execution.state
+    live: set[str] = set()
+    deleted: set[str] = set()
+    for artifact in store.list_artifacts(limit=2**31 - 1):
+        (live if artifact.state == LIVE else deleted).add(os.path.realpath(artifact.uri))
+
+    for path, execution_id in staging:
+        if states.get(execution_id) == RUNNING:
+            report.in_use.append(path)
+        else:
+            report.garbage.append(Garbage(path, STALE_STAGING, _folder_size(path)))
+    for path, execution_id in final:
+        real = os.path.realpath(path)
+        if real in live:
+            continue
+        if states.get(execution_id) == RUNNING:
+            report.in_use.append(path)
+            continue
+        if real in deleted:
+            reason = DELETED_ARTIFACT
+        elif execution_id not in states:
+            reason = NO_EXECUTION
+        else:
+            reason = UNRECORDED
+        report.garbage.append(Garbage(path, reason, _folder_size(path)))
+    report.garbage.sort(key=lambda item: str(item.path))
+    if delete:
+        for item in report.garbage:
+            shutil.rmtree(item.path, ignore_errors=True)  # errors show as what is still there, below
+            if item.path.exists():
+                report.not_deleted.append(item.path)
+        report.deleted = True
+    return report
