@@ -349,7 +349,7 @@ def test_unreachable_postgresql_raises_store_error_with_redacted_password():
 def test_sqlite_store_in_an_unusable_folder_raises_store_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(StoreError, match="Cannot open the metadata store at sqlite:///"):
+    with pytest.raises(StoreError, match=r"Cannot create the metadata store at sqlite:///.*a-file is a file, not a folder"):
         MetadataStore(f"sqlite:///{blocker}/metadata.db")
 
 

@@ -4,6 +4,9 @@ One implementation on SQLAlchemy 2 Core serves SQLite (the embedded default, in 
 share one file) and PostgreSQL (for teams). Every method is one short transaction. Writes on SQLite
 take the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing with
 "database is locked" half-way through a transaction.
+
+Nothing that is not a healthy Sluiceway store is used as one (see ``opening.py``), and every database
+error surfaces as a ``StoreError`` that names the store and what to do (see ``failures.py``).
 """
 
 from __future__ import annotations
@@ -15,17 +18,32 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 
 from sluiceway.artifacts.base import Artifact, artifact_class
-from sluiceway.errors import NotFoundError, StoreError
+from sluiceway.errors import NotFoundError, StoreError, StoreNotFoundError
 from sluiceway.metadata import tables as t
+from sluiceway.metadata.failures import damaged_error, driver_errors, missing_driver_error, sqlite_path, store_error
+from sluiceway.metadata.opening import (
+    check_sqlite_file,
+    init_hint,
+    quick_check_once,
+    read_revision,
+    read_schema,
+    refuse_foreign_tables,
+    refuse_unknown_revision,
+    schema_problems,
+)
+from sluiceway.metadata.records import ExecutionRecord, Lineage, LineageNode, RunRecord
+from sluiceway.metadata.urls import redact_url
+
+__all__ = ["ExecutionRecord", "Lineage", "LineageNode", "MetadataStore", "RunRecord"]
+
 
 # Execution states.
 RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED = "RUNNING", "COMPLETE", "CACHED", "FAILED", "CANCELED", "ABANDONED"
@@ -41,114 +59,6 @@ _INSERT_EXECUTION = insert(t.executions)
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    name: str
-    pipeline: str
-    state: str
-    properties: dict[str, Any]
-    create_time: int
-    update_time: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "pipeline": self.pipeline,
-            "state": self.state,
-            "properties": self.properties,
-            "create_time": self.create_time,
-            "update_time": self.update_time,
-        }
-
-
-@dataclass(frozen=True)
-class ExecutionRecord:
-    id: int
-    run_id: int
-    component_id: str
-    component_type: str
-    state: str
-    fingerprint: str | None
-    cached_from: int | None
-    parameters: dict[str, Any]
-    log_uri: str | None
-    error: str | None
-    attempts: int
-    host: str | None
-    pid: int | None
-    create_time: int
-    start_time: int | None
-    end_time: int | None
-    inputs: dict[str, Artifact] = field(default_factory=dict)
-    outputs: dict[str, Artifact] = field(default_factory=dict)
-
-    @property
-    def duration_ms(self) -> int | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return self.end_time - self.start_time
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "run_id": self.run_id,
-            "component_id": self.component_id,
-            "component_type": self.component_type,
-            "state": self.state,
-            "fingerprint": self.fingerprint,
-            "cached_from": self.cached_from,
-            "parameters": self.parameters,
-            "log_uri": self.log_uri,
-            "error": self.error,
-            "attempts": self.attempts,
-            "host": self.host,
-            "pid": self.pid,
-            "create_time": self.create_time,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration_ms": self.duration_ms,
-            "inputs": {k: v.to_dict() for k, v in self.inputs.items()},
-            "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
-        }
-
-
-@dataclass(frozen=True)
-class LineageNode:
-    """One execution in a lineage walk, with the artifacts it read and wrote."""
-
-    execution: ExecutionRecord
-    run_name: str
-    depth: int
-
-
-@dataclass(frozen=True)
-class Lineage:
-    artifact: Artifact
-    upstream: list[LineageNode]  # what produced the artifact, and what produced that, ...
-    downstream: list[LineageNode]  # what consumed it, and what consumed their outputs, ...
-
-    def to_dict(self) -> dict[str, Any]:
-        def node(n: LineageNode) -> dict[str, Any]:
-            e = n.execution
-            return {
-                "depth": n.depth,
-                "run": n.run_name,
-                "execution_id": e.id,
-                "component_id": e.component_id,
-                "state": e.state,
-                "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
-                "outputs": {k: v.to_dict() for k, v in e.outputs.items()},
-            }
-
-        return {
-            "artifact": self.artifact.to_dict(),
-            "upstream": [node(n) for n in self.upstream],
-            "downstream": [node(n) for n in self.downstream],
-        }
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -169,38 +79,114 @@ def _sqlite_setup(engine: Engine) -> None:
 
 
 class MetadataStore:
-    """Open (creating and migrating as needed) the metadata store at a SQLAlchemy URL.
+    """Open the metadata store at a SQLAlchemy URL, creating it (``create=True``) or migrating it as needed.
 
     ``MetadataStore("sqlite:///.sluiceway/metadata.db")`` or ``MetadataStore("postgresql://user@host/db")``.
+    With ``create=False`` a missing store raises ``StoreNotFoundError`` instead of being created (for
+    commands that only read). Anything that is not a Sluiceway store (a folder, a 0-byte file, another
+    application's database) is refused with ``NotAStoreError``; ``MetadataStore.initialize`` (behind
+    ``sluiceway store init``) adopts an empty file, or with ``force=True`` another application's database.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self._open(url, create=create, adopt_empty=False, adopt_foreign=False)
+
+    @classmethod
+    def initialize(cls, url: str, *, force: bool = False) -> tuple[MetadataStore, str]:
+        """Create a store at ``url`` (or adopt a 0-byte file; with ``force``, a database with other tables).
+
+        Returns the opened store and what was done: ``"created"``, ``"migrated"`` or ``"existing"``.
+        """
+        store = cls.__new__(cls)
+        outcome = store._open(url, create=True, adopt_empty=True, adopt_foreign=force)
+        return store, outcome
+
+    def __repr__(self) -> str:
+        return f"MetadataStore({redact_url(self.url)!r})"
+
+    # -- opening --------------------------------------------------------------------------------------
+
+    def _open(self, url: str, *, create: bool, adopt_empty: bool, adopt_foreign: bool) -> str:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._path: Path | None = sqlite_path(url) if self.is_sqlite else None
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        try:
-            if self.is_sqlite:
-                path = url.split("sqlite:///", 1)[-1]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                self._engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-                _sqlite_setup(self._engine)
-            else:
-                if url.startswith("postgresql://") or url.startswith("postgres://"):
-                    url = "postgresql+psycopg://" + url.split("://", 1)[1]
-                self._engine = create_engine(url, pool_pre_ping=True)
-            self._migrate()
-        except ModuleNotFoundError as exc:
-            from sluiceway.errors import MissingExtraError
-
-            raise MissingExtraError(f"The metadata store at {self.url}", "postgres", exc.name or "psycopg") from exc
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(
-                f"Cannot open the metadata store at {_redact(self.url)}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}. "
-                "Check the URL (--store / SLUICEWAY_STORE) and that the database server is running."
-            ) from exc
         self._type_ids: dict[str, int] = {}
         self._host = socket.gethostname()
+        self._checked = False  # SQLite: quick_check passed before this instance's first write
+        if self._path is not None:
+            check_sqlite_file(url, self._path, create=create, adopt_empty=adopt_empty)
+        self._engine = self._create_engine()
+        self._driver_errors = driver_errors()
+        try:
+            return self._prepare(create=create, adopt_foreign=adopt_foreign)
+        except StoreError:
+            self._engine.dispose()
+            raise
+        except (*self._driver_errors, OSError) as exc:
+            self._engine.dispose()
+            raise store_error(url, exc, "open") from exc
+
+    def _create_engine(self) -> Engine:
+        url = self.url
+        try:
+            if self.is_sqlite:
+                engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+                _sqlite_setup(engine)
+                return engine
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise missing_driver_error(self.url, exc.name) from exc
+        except NoSuchModuleError as exc:
+            raise StoreError(
+                f"The metadata store URL {redact_url(self.url)} names a database kind or driver SQLAlchemy does not "
+                "know. Use sqlite:///path/to/metadata.db or postgresql://user@host/database."
+            ) from exc
+        except ArgumentError as exc:
+            raise StoreError(
+                f"The metadata store URL {redact_url(self.url)} is not a valid database URL. Use "
+                "sqlite:///path/to/metadata.db or postgresql://user@host/database."
+            ) from exc
+
+    def _prepare(self, *, create: bool, adopt_foreign: bool) -> str:
+        """Check what is in the database and bring its schema to HEAD; returns what was done."""
+        from sluiceway.metadata.migrations import HEAD
+
+        with self._engine.connect() as conn:
+            schema = read_schema(conn)
+            revision = read_revision(conn, schema)
+            if revision.current is None:
+                if revision.foreign_tables and not adopt_foreign:
+                    refuse_foreign_tables(self.url, revision.foreign_tables)
+                if not create:
+                    raise StoreNotFoundError(
+                        f"No metadata store at {redact_url(self.url)} (the database has no Sluiceway tables). Run a "
+                        f"pipeline to create one, or create an empty store with {init_hint(self.url)}."
+                    )
+            elif not revision.known:
+                refuse_unknown_revision(self.url, conn, schema, revision)
+            elif revision.current == HEAD:
+                problems = schema_problems(schema)
+                if problems:
+                    raise damaged_error(self.url, "; ".join(problems) + " (changed outside Sluiceway, or corrupt)")
+                return "existing"
+            conn.rollback()
+        self._migrate()
+        return "created" if revision.current is None else "migrated"
+
+    def _migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        # Alembic reads the revision again inside this write transaction: a store that another process
+        # created or migrated meanwhile is left as it is.
+        with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -208,39 +194,37 @@ class MetadataStore:
     def _write(self) -> Iterator[Connection]:
         # SQLite has one writer at a time. Threads of this process queue on a lock (cheap, fair) rather
         # than on SQLite's sleeping busy handler; other processes still wait on BEGIN IMMEDIATE.
-        if self._write_lock is None:
-            with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+        try:
+            if self._write_lock is None:
+                with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+                    yield conn
+                return
+            if not self._checked:
+                self._quick_check()
+            with self._write_lock, self._engine.execution_options(sluiceway_write=True).begin() as conn:
                 yield conn
-            return
-        with self._write_lock, self._engine.execution_options(sluiceway_write=True).begin() as conn:
-            yield conn
+        except self._driver_errors as exc:
+            raise store_error(self.url, exc, "write to") from exc
+
+    def _quick_check(self) -> None:
+        # A corrupt page would otherwise go unnoticed until a query happens to read it (or never):
+        # look once before this process first writes to the file.
+        if self._path is not None:
+            with self._engine.connect() as conn:
+                quick_check_once(self.url, self._path, conn)
+        self._checked = True
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except self._driver_errors as exc:
+            raise store_error(self.url, exc, "read") from exc
 
     @property
     def host(self) -> str:
         return self._host
-
-    def _read(self) -> Any:
-        return self._engine.connect()
-
-    def _migrate(self) -> None:
-        from sluiceway.metadata.migrations import HEAD
-
-        with self._engine.connect() as conn:
-            try:
-                current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            except (OperationalError, SQLAlchemyError):
-                current = None
-            conn.rollback()
-        if current == HEAD:
-            return
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self._engine.execution_options(sluiceway_write=True).begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
 
     def close(self) -> None:
         self._engine.dispose()
@@ -250,6 +234,7 @@ class MetadataStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
 
     def _type_id(self, conn: Connection, name: str) -> int:
         if name in self._type_ids:
@@ -345,7 +330,7 @@ class MetadataStore:
             row = conn.execute(query).first()
         if row is None:
             raise NotFoundError(
-                f"No run {run!r} in the metadata store at {_redact(self.url)}. List runs with `sluiceway runs list`."
+                f"No run {run!r} in the metadata store at {redact_url(self.url)}. List runs with `sluiceway runs list`."
             )
         return self._run_record(row)
 
@@ -561,7 +546,7 @@ class MetadataStore:
         with self._read() as conn:
             row = conn.execute(select(t.executions).where(t.executions.c.id == execution_id)).first()
             if row is None:
-                raise NotFoundError(f"No execution {execution_id} in the metadata store at {_redact(self.url)}.")
+                raise NotFoundError(f"No execution {execution_id} in the metadata store at {redact_url(self.url)}.")
             inputs = self._artifacts_of(conn, [row.id], "INPUT").get(row.id)
             outputs = self._artifacts_of(conn, [row.id], "OUTPUT").get(row.id)
         return self._execution_record(row, inputs, outputs)
@@ -613,7 +598,7 @@ class MetadataStore:
             row = conn.execute(self._artifact_query().where(t.artifacts.c.id == artifact_id)).first()
         if row is None:
             raise NotFoundError(
-                f"No artifact {artifact_id} in the metadata store at {_redact(self.url)}. "
+                f"No artifact {artifact_id} in the metadata store at {redact_url(self.url)}. "
                 "List artifacts with `sluiceway artifacts list`."
             )
         return self._artifact(row)
@@ -703,13 +688,3 @@ def _pid_alive(pid: int) -> bool:
             return handle.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL before it goes into a message."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
-    return url
