@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 
 from sluiceway import __version__
-from sluiceway.errors import DataError, DefinitionError, NotFoundError, SluicewayError
+from sluiceway.cli.store import store_app
+from sluiceway.errors import DataError, DefinitionError, NotFoundError, SluicewayError, StoreError
 
 app = typer.Typer(
     name="sluiceway",
@@ -30,6 +31,7 @@ runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 artifacts_app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
+app.add_typer(store_app, name="store")
 
 # Piped output (scripts, CI logs) gets wide lines instead of Rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -92,7 +94,7 @@ def _fail(exc: BaseException, code: int) -> None:
 
 
 def _exit_code(exc: SluicewayError) -> int:
-    return 2 if isinstance(exc, (DefinitionError, DataError)) else 1
+    return 2 if isinstance(exc, (DefinitionError, DataError, StoreError)) else 1
 
 
 def _print_json(value: Any) -> None:

@@ -111,6 +111,11 @@ def store_error(url: str, exc: BaseException, doing: str = "use") -> StoreError:
                 "writable (SQLite writes -wal and -shm files beside it), or point --store / SLUICEWAY_STORE at a "
                 "writable location."
             )
+        if "disk i/o error" in lowered:
+            return StoreError(
+                f"Cannot {doing} {where}: the disk reported an I/O error ({message}): it may be full, failing, or "
+                f"the file was changed underneath SQLite. Check the disk holding {path.parent}; {check_advice(url)}."
+            )
         if "locked" in lowered or "busy" in lowered:
             return StoreError(
                 f"Cannot {doing} {where}: another process has held its write lock for over a minute ({message}). "

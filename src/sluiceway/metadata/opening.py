@@ -139,7 +139,7 @@ def read_revision(conn: Connection, schema: dict[str, set[str]]) -> Revision:
     if ALEMBIC_TABLE not in schema:
         return Revision(None, True, tuple(sorted(schema)))
     current = conn.exec_driver_sql(f"SELECT version_num FROM {ALEMBIC_TABLE}").scalar()
-    return Revision(current, current in MINIMUM_VERSIONS)
+    return Revision(current or "", current in MINIMUM_VERSIONS)  # "": the revision row was deleted
 
 
 def refuse_unknown_revision(url: str, conn: Connection, schema: dict[str, set[str]], revision: Revision) -> None:
@@ -153,7 +153,9 @@ def refuse_unknown_revision(url: str, conn: Connection, schema: dict[str, set[st
             text("SELECT value FROM store_info WHERE key = :key"), {"key": MIN_VERSION_KEY}
         ).scalar()
     where = f"The metadata store at {redact_url(url)}"
-    if needed:
+    if not revision.current:
+        raise damaged_error(url, f"its schema revision (table {ALEMBIC_TABLE}) is empty")
+    if needed and _version_key(str(needed)) > _version_key(__version__):
         raise StoreError(
             f"{where} has schema revision {revision.current!r}, newer than this Sluiceway ({__version__}, which knows "
             f"revisions up to {HEAD!r}) can use; it was written by a newer Sluiceway. Install Sluiceway {needed} or "
@@ -166,7 +168,18 @@ def refuse_unknown_revision(url: str, conn: Connection, schema: dict[str, set[st
     )
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    """``"0.10.2"`` → ``(0, 10, 2)``; enough to compare release numbers (pre-release tags are ignored)."""
+    parts = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit()) if not part.isdigit() else part
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
 def refuse_foreign_tables(url: str, foreign: tuple[str, ...]) -> None:
+    if set(EXPECTED_COLUMNS) - {"store_info"} <= set(foreign):
+        raise damaged_error(url, f"Sluiceway's tables are there but its schema revision (table {ALEMBIC_TABLE}) is missing")
     shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
     raise NotAStoreError(
         f"The database at {redact_url(url)} is not a Sluiceway store: it holds other tables ({shown}) and no "

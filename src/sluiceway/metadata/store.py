@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, verified: Callable[[], bool]) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if verified():  # switching to WAL rewrites the file's header: never on a file that is not ours
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -114,12 +115,16 @@ class MetadataStore:
         self._type_ids: dict[str, int] = {}
         self._host = socket.gethostname()
         self._checked = False  # SQLite: quick_check passed before this instance's first write
+        self._verified = False  # SQLite: the file is a Sluiceway store (connections may switch it to WAL)
         if self._path is not None:
             check_sqlite_file(url, self._path, create=create, adopt_empty=adopt_empty)
         self._engine = self._create_engine()
         self._driver_errors = driver_errors()
         try:
-            return self._prepare(create=create, adopt_foreign=adopt_foreign)
+            outcome = self._prepare(create=create, adopt_foreign=adopt_foreign)
+            self._verified = True
+            self._engine.dispose()  # connections opened while checking did not switch to WAL; the next ones do
+            return outcome
         except StoreError:
             self._engine.dispose()
             raise
@@ -132,7 +137,7 @@ class MetadataStore:
         try:
             if self.is_sqlite:
                 engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-                _sqlite_setup(engine)
+                _sqlite_setup(engine, lambda: self._verified)
                 return engine
             if url.startswith("postgresql://") or url.startswith("postgres://"):
                 url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -221,6 +226,11 @@ class MetadataStore:
                 yield conn
         except self._driver_errors as exc:
             raise store_error(self.url, exc, "read") from exc
+
+    def revision(self) -> str | None:
+        """The schema revision recorded in the store (Alembic's ``version_num``)."""
+        with self._read() as conn:
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
     @property
     def host(self) -> str:

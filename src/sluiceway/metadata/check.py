@@ -1,0 +1,81 @@
+"""`sluiceway store check`: is the metadata store at a URL healthy, and if not, what is wrong with it.
+
+Opens the store as the other commands would (never creating one), runs SQLite's full ``integrity_check``
+on a SQLite file, and counts what is recorded. Read-only: checking never changes the store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sluiceway.errors import StoreError, StoreNotFoundError
+from sluiceway.metadata.failures import recovery_advice, sqlite_path
+from sluiceway.metadata.opening import SQLITE_HEADER, integrity_problems
+from sluiceway.metadata.urls import redact_url
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """What ``check_store`` found: ``healthy`` is True only if no problem was found."""
+
+    url: str  # redacted
+    exists: bool
+    problems: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)  # revision, counts: what a user wants to see when it is healthy
+    advice: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.exists and not self.problems
+
+
+def check_store(url: str) -> StoreCheck:
+    """Check the store at ``url`` without changing it (see the module docstring)."""
+    from sluiceway.metadata.store import MetadataStore
+
+    problems: list[str] = []
+    facts: list[str] = []
+    path = sqlite_path(url)
+    try:
+        store = MetadataStore(url, create=False)
+    except StoreNotFoundError as exc:
+        return StoreCheck(redact_url(url), False, [str(exc)])
+    except StoreError as exc:
+        problems.append(_without_check_hint(str(exc)))
+    else:
+        with store:
+            try:
+                facts.append(f"schema revision {store.revision()}")
+                for table in ("contexts", "executions", "artifacts", "events"):
+                    facts.append(f"{store.count(table)} rows in {table}")
+            except StoreError as exc:
+                problems.append(_without_check_hint(str(exc)))
+    if path is not None and path.is_file() and _starts_like_sqlite(path):
+        found = integrity_problems(path)
+        if found:
+            problems.append("SQLite's integrity_check found: " + "; ".join(found))
+        else:
+            facts.append("SQLite's integrity_check: ok")
+    advice = recovery_advice(path) if problems and path is not None else ""
+    if advice and any(advice in problem for problem in problems):
+        advice = ""  # the message already says it
+    if problems and path is None:
+        advice = "Restore the database from a backup, or fix what the messages above name."
+    return StoreCheck(redact_url(url), True, problems, facts, advice)
+
+
+def _starts_like_sqlite(path: object) -> bool:
+    try:
+        with open(str(path), "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:  # unreadable: the open attempt above already reported why
+        return False
+
+
+_CHECK_HINT = re.compile(r"Run `sluiceway store check[^`]*` to see what is wrong[.;] ?")
+
+
+def _without_check_hint(message: str) -> str:
+    """A store error's message without its advice to run this very check."""
+    return _CHECK_HINT.sub("", message)
