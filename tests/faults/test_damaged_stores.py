@@ -281,8 +281,17 @@ class Outcome:
     traceback: bool
 
 
-def _ways(case: Case, work: Path, url: str) -> list[Outcome]:
-    env = _env(work, url)
+def _with_cli(probe: str, count: int) -> set[int]:
+    """Which cases also go through the two CLI commands: all of them in `make test-faults`, a seeded third in
+    `make test` (every case still goes through the Python API, in its own process)."""
+    if trials(0, 1):
+        return set(range(count))
+    offset = rng(probe).randrange(3)
+    return {number for number in range(count) if number % 3 == offset}
+
+
+def _ways(case: Case, work: Path, url: str, extra_env: dict[str, str] | None = None, *, cli: bool = True) -> list[Outcome]:
+    env = {**_env(work, url), **(extra_env or {})}
     prefix = WITHOUT_ROOT_OVERRIDE if case.unprivileged else []
     outcomes = []
     probe = subprocess.run(
@@ -297,14 +306,18 @@ def _ways(case: Case, work: Path, url: str) -> list[Outcome]:
         else:
             code = {"no result": 70, "failed run": 1}.get(value[0], 2)
             outcomes.append(Outcome(f"api {key}", code, value[0], value[1], "Traceback" in probe.stderr))
-    for args in (["runs", "list"], ["run", str(SAMPLE)]):
+    for args in (["runs", "list"], ["run", str(SAMPLE)]) if cli else ():
         done = subprocess.run([*prefix, SLUICEWAY, *args], env=env, capture_output=True, text=True, timeout=300, cwd=work)
         outcomes.append(Outcome(f"cli {args[0]}", done.returncode, None, done.stderr, "Traceback" in done.stderr))
     return outcomes
 
 
-def _problems(case: Case, path: Path, outcomes: list[Outcome], before: str | None) -> list[str]:
-    """Everything wrong with how the store was handled in this case ([] = handled right)."""
+def _problems(case: Case, path: Path, outcomes: list[Outcome], before: str | None, named: str = "") -> list[str]:
+    """Everything wrong with how the store was handled in this case ([] = handled right).
+
+    ``named``: what a message must name (default: the file ``path``).
+    """
+    named = named or str(path)
     problems = []
     refused = [o for o in outcomes if o.code != 0]
     for outcome in outcomes:
@@ -322,8 +335,8 @@ def _problems(case: Case, path: Path, outcomes: list[Outcome], before: str | Non
         if outcome.error_type is not None and case.error != "StoreError" and outcome.error_type != case.error:
             problems.append(f"{outcome.way}: {outcome.error_type}, expected {case.error}: {outcome.message}")
         text = " ".join(outcome.message.split())  # the CLI wraps long lines
-        if str(path) not in text:
-            problems.append(f"{outcome.way}: the message does not name {path}: {text}")
+        if named not in text:
+            problems.append(f"{outcome.way}: the message does not name {named}: {text}")
         missing = [fragment for fragment in case.says if fragment not in text]
         if missing:
             problems.append(f"{outcome.way}: the message lacks {missing}: {text}")
@@ -331,9 +344,9 @@ def _problems(case: Case, path: Path, outcomes: list[Outcome], before: str | Non
     wrote = [way for way in worked if way.endswith("run")]  # listing only reads; a run writes
     if worked and not case.may_work:
         problems.append(f"worked on a damaged store: {worked}")
-    if wrote and path.is_file() and not _integrity_ok(path):
+    if wrote and path.is_file() and path.suffix == ".db" and not _integrity_ok(path):
         problems.append(f"{wrote} wrote into a store that fails integrity_check")
-    if not wrote and not case.changes_store and _digest(path) != before:
+    if before is not None and not wrote and not case.changes_store and _digest(path) != before:
         problems.append("a store nothing was allowed to write to was changed")
     return problems
 
@@ -360,6 +373,7 @@ def test_damaged_stores_give_a_store_error_never_a_traceback(healthy_store: Path
     assert len(cases) >= 23
     failures: dict[str, list[str]] = {}
     located = tracebacks = 0
+    with_cli = _with_cli("damaged-sqlite", len(cases))
     for number, case in enumerate(cases):
         work = tmp_path / f"case-{number:02d}"
         folder = work / "store"
@@ -369,7 +383,7 @@ def test_damaged_stores_give_a_store_error_never_a_traceback(healthy_store: Path
         url = case.damage(path)
         before = _digest(path)
         try:
-            outcomes = _ways(case, work, url)
+            outcomes = _ways(case, work, url, cli=number in with_cli)
             folder.chmod(stat.S_IRWXU)
             if path.exists() and not path.is_dir():
                 path.chmod(stat.S_IRUSR | stat.S_IWUSR)
@@ -387,3 +401,109 @@ def test_damaged_stores_give_a_store_error_never_a_traceback(healthy_store: Path
     record("damaged stores (SQLite)", trials=len(cases), located=located, tracebacks=tracebacks,
            unexpected=len(failures))
     assert not failures, json.dumps(failures, indent=2)
+
+
+# -- PostgreSQL: unreachable, wrong user, missing driver, someone else's database, damaged schema ----------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_execute(url: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+def _pg_store(url: str) -> str:
+    """A real store with one recorded run, made by the store itself."""
+    from sluiceway.metadata.store import MetadataStore
+
+    with MetadataStore(url) as store:
+        store.create_run("sample", "kept-run")
+    return url
+
+
+def _without_psycopg(folder: Path) -> str:
+    """A folder to put first on PYTHONPATH in which `import psycopg` fails as it does when it is not installed."""
+    package = folder / "psycopg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'psycopg\'", name="psycopg")\n')
+    return str(folder)
+
+
+def _pg_cases(server_url: str, fresh: Callable[[], str], tmp: Path) -> list[tuple[str, str, tuple[str, ...], str, dict[str, str]]]:
+    """(name, store URL, fragments the message must hold, StoreError subclass, extra environment) per case."""
+    host_port = server_url.split("@", 1)[1].split("/", 1)[0]
+    closed = _closed_port()
+    other = fresh()
+    _pg_execute(other, "CREATE TABLE customers (id serial PRIMARY KEY, name text)")
+    newer = _pg_store(fresh())
+    _pg_execute(newer, "UPDATE alembic_version SET version_num = '0042_future'", "UPDATE store_info SET value = '7.3.0'")
+    dropped = _pg_store(fresh())
+    _pg_execute(dropped, "DROP TABLE events CASCADE")
+    column = _pg_store(fresh())
+    _pg_execute(column, "ALTER TABLE executions DROP COLUMN log_uri")
+    secret = "Sup3r-s3cret"
+    blocked = {"PYTHONPATH": _without_psycopg(tmp / "no-psycopg")}
+    return [
+        ("unreachable server", f"postgresql://analyst:{secret}@127.0.0.1:{closed}/metadata",
+         ("database server is running",), "StoreError", {}),
+        ("unknown user (wrong credentials)", f"postgresql://analyst:{secret}@{host_port}/sluiceway",
+         ("user name and password",), "StoreError", {}),
+        ("database does not exist", f"postgresql://postgres:{secret}@{host_port}/no_such_database",
+         ("Check the URL",), "StoreError", {}),
+        ("missing driver psycopg", f"postgresql://analyst:{secret}@{host_port}/sluiceway",
+         ("pip install 'sluiceway[postgres]'",), "MissingStoreDriverError", blocked),
+        ("driver not installed (pg8000)", f"postgresql+pg8000://analyst:{secret}@{host_port}/sluiceway",
+         ("pg8000", "pip install 'sluiceway[postgres]'"), "MissingStoreDriverError", {}),
+        ("another application's database", other, ("customers", "--force"), "NotAStoreError", {}),
+        ("newer schema revision", newer, ("pip install 'sluiceway>=7.3.0'",), "StoreError", {}),
+        ("dropped table events", dropped, ("'events' is missing",), "StoreDamagedError", {}),
+        ("dropped column executions.log_uri", column, ("log_uri",), "StoreDamagedError", {}),
+    ]
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_postgresql_stores_that_cannot_be_used_give_a_store_error(
+    postgres_server: object, postgres_url: str, tmp_path: Path
+) -> None:
+    from sluiceway.metadata.urls import redact_url
+
+    fresh = lambda: postgres_server.create_database(f"damaged_{os.getpid()}_{next(_numbers)}")  # type: ignore[attr-defined]  # noqa: E731
+    cases = _pg_cases(postgres_url, fresh, tmp_path)
+    failures: dict[str, list[str]] = {}
+    located = tracebacks = 0
+    with_cli = _with_cli("damaged-postgresql", len(cases))
+    for number, (name, url, says, error, extra_env) in enumerate(cases):
+        work = tmp_path / f"pg-{number:02d}"
+        work.mkdir()
+        case = Case(name, lambda path: url, says, error)
+        env_extra = dict(extra_env)
+        if "PYTHONPATH" in env_extra:
+            env_extra["PYTHONPATH"] = os.pathsep.join([env_extra["PYTHONPATH"], SRC])
+        outcomes = _ways(case, work, url, env_extra, cli=number in with_cli)
+        shown = redact_url(url)
+        problems = _problems(case, Path(shown), outcomes, None, named=shown)
+        password = url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
+        if password and "***" not in shown:
+            problems.append("the URL was not redacted")
+        problems += [f"{o.way}: the password leaked" for o in outcomes if password and password in o.message]
+        tracebacks += sum(o.traceback for o in outcomes)
+        located += sum(o.code == 2 and shown in " ".join(o.message.split()) for o in outcomes)
+        if problems:
+            failures[name] = problems
+    record("damaged stores (PostgreSQL)", trials=len(cases), located=located, tracebacks=tracebacks,
+           unexpected=len(failures))
+    assert not failures, json.dumps(failures, indent=2)
+
+
+_numbers = iter(range(1, 1_000_000))

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sluiceway import __version__
 from sluiceway.cli.store import store_app
@@ -89,7 +90,7 @@ def _store() -> Any:
 
 
 def _fail(exc: BaseException, code: int) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
