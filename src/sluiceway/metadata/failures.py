@@ -83,8 +83,25 @@ _FULL = ("database or disk is full", "disk full", "no space left", "diskfull", "
 _READ_ONLY = ("readonly database", "read-only", "readonly", "read only")
 
 
+def _root_error(exc: BaseException) -> BaseException:
+    """The error that says what happened: SQLite rolls a transaction back by itself on SQLITE_FULL or IOERR,
+    so the error raised is often a follow-up ("no such savepoint") whose context holds the real one."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__context__
+    markers = (*_DAMAGED, *_SCHEMA_CHANGED, *_FULL, *_READ_ONLY, "disk i/o error")
+    for candidate in seen:
+        lowered = f"{type(getattr(candidate, 'orig', None) or candidate).__name__} {candidate}".lower()
+        if any(marker in lowered for marker in markers):
+            return candidate
+    return exc
+
+
 def store_error(url: str, exc: BaseException, doing: str = "use") -> StoreError:
     """The StoreError for a database error ``exc`` met while trying to ``doing`` the store at ``url``."""
+    exc = _root_error(exc)
     message = _driver_message(exc)
     lowered = f"{type(getattr(exc, 'orig', None) or exc).__name__} {message}".lower()
     where = f"the metadata store at {redact_url(url)}"
