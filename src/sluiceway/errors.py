@@ -95,7 +95,8 @@ class MissingStoreDriverError(StoreError, MissingExtraError):
     """The database driver a store URL names is not installed; the message says what to install."""
 
     def __init__(self, message: str, *, extra: str, module: str) -> None:
-        Exception.__init__(self, message)  # our own message: MissingExtraError's would name the wrong install for some drivers
+        # Our own message: MissingExtraError's would name the wrong install for drivers outside the extras.
+        Exception.__init__(self, message)
         self.feature = "The metadata store"
         self.extra = extra
         self.module = module

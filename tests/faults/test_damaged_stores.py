@@ -150,8 +150,10 @@ def _random_bytes(seed_name: str, *, structural: bool) -> Callable[[Path], str]:
         pages = len(data) // page_size
         for _ in range(generator.randint(1, 4)):
             page = generator.randrange(1, pages)  # never page 0: its header is the file-format case
-            offset = page * page_size + (generator.randrange(0, 24) if structural else generator.randrange(0, page_size - 64))
-            data[offset:offset + 16] = bytes(generator.randrange(256) for _ in range(16))
+            offset = page * page_size + (
+                generator.randrange(0, 24) if structural else generator.randrange(0, page_size - 64)
+            )
+            data[offset : offset + 16] = bytes(generator.randrange(256) for _ in range(16))
         path.write_bytes(bytes(data))
         return f"sqlite:///{path}"
 
@@ -163,27 +165,53 @@ DAMAGED = ("damaged", "store check")
 
 def _cases() -> list[Case]:
     cases = [
-        Case("unknown Alembic revision", _sql("UPDATE alembic_version SET version_num = 'b7c3f1_unrelated'"),
-             ("unknown schema revision", "b7c3f1_unrelated"), "StoreDamagedError"),
-        Case("newer schema revision", _sql("UPDATE alembic_version SET version_num = '0042_future'",
-                                           "UPDATE store_info SET value = '7.3.0'"),
-             ("newer", "pip install 'sluiceway>=7.3.0'")),
+        Case(
+            "unknown Alembic revision",
+            _sql("UPDATE alembic_version SET version_num = 'b7c3f1_unrelated'"),
+            ("unknown schema revision", "b7c3f1_unrelated"),
+            "StoreDamagedError",
+        ),
+        Case(
+            "newer schema revision",
+            _sql("UPDATE alembic_version SET version_num = '0042_future'", "UPDATE store_info SET value = '7.3.0'"),
+            ("newer", "pip install 'sluiceway>=7.3.0'"),
+        ),
         Case("revision row deleted", _sql("DELETE FROM alembic_version"), ("revision", *DAMAGED), "StoreDamagedError"),
         Case("revision table dropped", _sql("DROP TABLE alembic_version"), ("revision", *DAMAGED), "StoreDamagedError"),
         Case("dropped table events", _sql("DROP TABLE events"), ("'events' is missing", *DAMAGED), "StoreDamagedError"),
-        Case("dropped table artifacts", _sql("PRAGMA foreign_keys=OFF", "DROP TABLE artifacts"),
-             ("'artifacts' is missing", *DAMAGED), "StoreDamagedError"),
-        Case("renamed table contexts", _sql("PRAGMA foreign_keys=OFF", "ALTER TABLE contexts RENAME TO contexts_old"),
-             ("'contexts' is missing", *DAMAGED), "StoreDamagedError"),
-        Case("dropped column executions.log_uri", _sql("ALTER TABLE executions DROP COLUMN log_uri"),
-             ("log_uri", *DAMAGED), "StoreDamagedError"),
-        Case("dropped column artifacts.name", _sql("ALTER TABLE artifacts DROP COLUMN name"),
-             ("lacks column(s) name", *DAMAGED), "StoreDamagedError"),
+        Case(
+            "dropped table artifacts",
+            _sql("PRAGMA foreign_keys=OFF", "DROP TABLE artifacts"),
+            ("'artifacts' is missing", *DAMAGED),
+            "StoreDamagedError",
+        ),
+        Case(
+            "renamed table contexts",
+            _sql("PRAGMA foreign_keys=OFF", "ALTER TABLE contexts RENAME TO contexts_old"),
+            ("'contexts' is missing", *DAMAGED),
+            "StoreDamagedError",
+        ),
+        Case(
+            "dropped column executions.log_uri",
+            _sql("ALTER TABLE executions DROP COLUMN log_uri"),
+            ("log_uri", *DAMAGED),
+            "StoreDamagedError",
+        ),
+        Case(
+            "dropped column artifacts.name",
+            _sql("ALTER TABLE artifacts DROP COLUMN name"),
+            ("lacks column(s) name", *DAMAGED),
+            "StoreDamagedError",
+        ),
         Case("truncated to half", _truncate(lambda size: size // 2), DAMAGED, "StoreDamagedError"),
         Case("truncated inside the header", _truncate(lambda size: 50), DAMAGED, "StoreDamagedError"),
         Case("0-byte file", _replace_with(b""), ("0 bytes", "sluiceway store init"), "NotAStoreError"),
-        Case("text file", _replace_with(b"name,value\na,1\n" * 20), ("not a SQLite database", "restore a backup"),
-             "NotAStoreError"),
+        Case(
+            "text file",
+            _replace_with(b"name,value\na,1\n" * 20),
+            ("not a SQLite database", "restore a backup"),
+            "NotAStoreError",
+        ),
         Case("overwritten file header", _truncate(lambda size: size), ("not a SQLite database",), "NotAStoreError"),
         Case("unrelated SQLite database", _foreign_sqlite, ("customers", "store init", "--force"), "NotAStoreError"),
         Case("a folder where the file should be", _replace_with(None), ("is a folder",), "NotAStoreError"),
@@ -195,10 +223,26 @@ def _cases() -> list[Case]:
     cases[13].damage = _overwrite_header
     structural = trials(3, 12)
     anywhere = trials(1, 6)
-    cases += [Case(f"random bytes in page headers #{i + 1}", _random_bytes(f"page-headers-{i}", structural=True),
-                   DAMAGED, "StoreDamagedError", may_work=True) for i in range(structural)]
-    cases += [Case(f"random bytes anywhere past page 1 #{i + 1}", _random_bytes(f"pages-{i}", structural=False),
-                   DAMAGED, "StoreDamagedError", may_work=True) for i in range(anywhere)]
+    cases += [
+        Case(
+            f"random bytes in page headers #{i + 1}",
+            _random_bytes(f"page-headers-{i}", structural=True),
+            DAMAGED,
+            "StoreDamagedError",
+            may_work=True,
+        )
+        for i in range(structural)
+    ]
+    cases += [
+        Case(
+            f"random bytes anywhere past page 1 #{i + 1}",
+            _random_bytes(f"pages-{i}", structural=False),
+            DAMAGED,
+            "StoreDamagedError",
+            may_work=True,
+        )
+        for i in range(anywhere)
+    ]
     return cases
 
 
@@ -210,10 +254,12 @@ def _on_a_small_disk(path: Path) -> str:
     content = path.read_bytes()
     path.unlink()
     size = len(content) + 32 * 1024 + 56 * 1024  # the file, SQLite's -shm index, and a -wal of ~13 pages
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path.parent)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path.parent)], capture_output=True, text=True
+    )
     assert mounted.returncode == 0, (
-        f"The full-store case mounts a small tmpfs, which needs root (CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+        f"The full-store case mounts a small tmpfs, which needs root (CAP_SYS_ADMIN): {mounted.stderr.strip()}"
+    )
     _MOUNTS.append(path.parent)
     path.write_bytes(content)
     return f"sqlite:///{path}"
@@ -290,13 +336,19 @@ def _with_cli(probe: str, count: int) -> set[int]:
     return {number for number in range(count) if number % 3 == offset}
 
 
-def _ways(case: Case, work: Path, url: str, extra_env: dict[str, str] | None = None, *, cli: bool = True) -> list[Outcome]:
+def _ways(
+    case: Case, work: Path, url: str, extra_env: dict[str, str] | None = None, *, cli: bool = True
+) -> list[Outcome]:
     env = {**_env(work, url), **(extra_env or {})}
     prefix = WITHOUT_ROOT_OVERRIDE if case.unprivileged else []
     outcomes = []
     probe = subprocess.run(
         [*prefix, sys.executable, "-c", API_PROBE, url, str(work / "artifacts"), str(SAMPLE)],
-        env=env, capture_output=True, text=True, timeout=300, cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=work,
     )
     result = json.loads(probe.stdout.strip().splitlines()[-1]) if probe.returncode == 0 and probe.stdout.strip() else {}
     for key in ("list", "run"):
@@ -307,7 +359,9 @@ def _ways(case: Case, work: Path, url: str, extra_env: dict[str, str] | None = N
             code = {"no result": 70, "failed run": 1}.get(value[0], 2)
             outcomes.append(Outcome(f"api {key}", code, value[0], value[1], "Traceback" in probe.stderr))
     for args in (["runs", "list"], ["run", str(SAMPLE)]) if cli else ():
-        done = subprocess.run([*prefix, SLUICEWAY, *args], env=env, capture_output=True, text=True, timeout=300, cwd=work)
+        done = subprocess.run(
+            [*prefix, SLUICEWAY, *args], env=env, capture_output=True, text=True, timeout=300, cwd=work
+        )
         outcomes.append(Outcome(f"cli {args[0]}", done.returncode, None, done.stderr, "Traceback" in done.stderr))
     return outcomes
 
@@ -398,8 +452,9 @@ def test_damaged_stores_give_a_store_error_never_a_traceback(healthy_store: Path
         located += sum(o.code == 2 and str(path) in " ".join(o.message.split()) for o in outcomes)
         if problems:
             failures[case.name] = problems
-    record("damaged stores (SQLite)", trials=len(cases), located=located, tracebacks=tracebacks,
-           unexpected=len(failures))
+    record(
+        "damaged stores (SQLite)", trials=len(cases), located=located, tracebacks=tracebacks, unexpected=len(failures)
+    )
     assert not failures, json.dumps(failures, indent=2)
 
 
@@ -439,14 +494,18 @@ def _without_psycopg(folder: Path) -> str:
     return str(folder)
 
 
-def _pg_cases(server_url: str, fresh: Callable[[], str], tmp: Path) -> list[tuple[str, str, tuple[str, ...], str, dict[str, str]]]:
+def _pg_cases(
+    server_url: str, fresh: Callable[[], str], tmp: Path
+) -> list[tuple[str, str, tuple[str, ...], str, dict[str, str]]]:
     """(name, store URL, fragments the message must hold, StoreError subclass, extra environment) per case."""
     host_port = server_url.split("@", 1)[1].split("/", 1)[0]
     closed = _closed_port()
     other = fresh()
     _pg_execute(other, "CREATE TABLE customers (id serial PRIMARY KEY, name text)")
     newer = _pg_store(fresh())
-    _pg_execute(newer, "UPDATE alembic_version SET version_num = '0042_future'", "UPDATE store_info SET value = '7.3.0'")
+    _pg_execute(
+        newer, "UPDATE alembic_version SET version_num = '0042_future'", "UPDATE store_info SET value = '7.3.0'"
+    )
     dropped = _pg_store(fresh())
     _pg_execute(dropped, "DROP TABLE events CASCADE")
     column = _pg_store(fresh())
@@ -454,16 +513,41 @@ def _pg_cases(server_url: str, fresh: Callable[[], str], tmp: Path) -> list[tupl
     secret = "Sup3r-s3cret"
     blocked = {"PYTHONPATH": _without_psycopg(tmp / "no-psycopg")}
     return [
-        ("unreachable server", f"postgresql://analyst:{secret}@127.0.0.1:{closed}/metadata",
-         ("database server is running",), "StoreError", {}),
-        ("unknown user (wrong credentials)", f"postgresql://analyst:{secret}@{host_port}/sluiceway",
-         ("user name and password",), "StoreError", {}),
-        ("database does not exist", f"postgresql://postgres:{secret}@{host_port}/no_such_database",
-         ("Check the URL",), "StoreError", {}),
-        ("missing driver psycopg", f"postgresql://analyst:{secret}@{host_port}/sluiceway",
-         ("pip install 'sluiceway[postgres]'",), "MissingStoreDriverError", blocked),
-        ("driver not installed (pg8000)", f"postgresql+pg8000://analyst:{secret}@{host_port}/sluiceway",
-         ("pg8000", "pip install 'sluiceway[postgres]'"), "MissingStoreDriverError", {}),
+        (
+            "unreachable server",
+            f"postgresql://analyst:{secret}@127.0.0.1:{closed}/metadata",
+            ("database server is running",),
+            "StoreError",
+            {},
+        ),
+        (
+            "unknown user (wrong credentials)",
+            f"postgresql://analyst:{secret}@{host_port}/sluiceway",
+            ("user name and password",),
+            "StoreError",
+            {},
+        ),
+        (
+            "database does not exist",
+            f"postgresql://postgres:{secret}@{host_port}/no_such_database",
+            ("Check the URL",),
+            "StoreError",
+            {},
+        ),
+        (
+            "missing driver psycopg",
+            f"postgresql://analyst:{secret}@{host_port}/sluiceway",
+            ("pip install 'sluiceway[postgres]'",),
+            "MissingStoreDriverError",
+            blocked,
+        ),
+        (
+            "driver not installed (pg8000)",
+            f"postgresql+pg8000://analyst:{secret}@{host_port}/sluiceway",
+            ("pg8000", "pip install 'sluiceway[postgres]'"),
+            "MissingStoreDriverError",
+            {},
+        ),
         ("another application's database", other, ("customers", "--force"), "NotAStoreError", {}),
         ("newer schema revision", newer, ("pip install 'sluiceway>=7.3.0'",), "StoreError", {}),
         ("dropped table events", dropped, ("'events' is missing",), "StoreDamagedError", {}),
@@ -486,7 +570,7 @@ def test_postgresql_stores_that_cannot_be_used_give_a_store_error(
     for number, (name, url, says, error, extra_env) in enumerate(cases):
         work = tmp_path / f"pg-{number:02d}"
         work.mkdir()
-        case = Case(name, lambda path: url, says, error)
+        case = Case(name, lambda _path, url=url: url, says, error)
         env_extra = dict(extra_env)
         if "PYTHONPATH" in env_extra:
             env_extra["PYTHONPATH"] = os.pathsep.join([env_extra["PYTHONPATH"], SRC])
@@ -501,8 +585,13 @@ def test_postgresql_stores_that_cannot_be_used_give_a_store_error(
         located += sum(o.code == 2 and shown in " ".join(o.message.split()) for o in outcomes)
         if problems:
             failures[name] = problems
-    record("damaged stores (PostgreSQL)", trials=len(cases), located=located, tracebacks=tracebacks,
-           unexpected=len(failures))
+    record(
+        "damaged stores (PostgreSQL)",
+        trials=len(cases),
+        located=located,
+        tracebacks=tracebacks,
+        unexpected=len(failures),
+    )
     assert not failures, json.dumps(failures, indent=2)
 
 

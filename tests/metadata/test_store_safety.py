@@ -108,8 +108,11 @@ def test_another_applications_database_is_refused_and_left_byte_for_byte(tmp_pat
     connection.close()
     before = path.read_bytes()
     url = f"sqlite:///{path}"
-    for attempt in (lambda: MetadataStore(url), lambda: MetadataStore(url, create=False),
-                    lambda: MetadataStore.initialize(url)):
+    for attempt in (
+        lambda: MetadataStore(url),
+        lambda: MetadataStore(url, create=False),
+        lambda: MetadataStore.initialize(url),
+    ):
         with pytest.raises(NotAStoreError) as caught:
             attempt()
         assert "customers" in str(caught.value) and "--force" in str(caught.value) and str(path) in str(caught.value)
@@ -161,8 +164,11 @@ def test_every_revision_has_a_minimum_version_and_head_is_recorded(store, store_
 def test_a_store_from_a_newer_sluiceway_says_which_version_to_install(store, store_url):
     store.create_run("p", "kept")
     store.close()
-    _execute(store_url, "UPDATE alembic_version SET version_num = '0042_future'",
-             f"UPDATE store_info SET value = '7.3.0' WHERE key = '{MIN_VERSION_KEY}'")
+    _execute(
+        store_url,
+        "UPDATE alembic_version SET version_num = '0042_future'",
+        f"UPDATE store_info SET value = '7.3.0' WHERE key = '{MIN_VERSION_KEY}'",
+    )
     with pytest.raises(StoreError) as caught:
         MetadataStore(store_url)
     message = str(caught.value)
@@ -209,7 +215,7 @@ def _corrupt_a_page(path: Path) -> None:
     data = bytearray(path.read_bytes())
     page_size = int.from_bytes(data[16:18], "big")
     start = (len(data) // page_size - 1) * page_size
-    data[start + 1:start + 8] = b"\xff" * 7  # first free block and cell count: structurally impossible
+    data[start + 1 : start + 8] = b"\xff" * 7  # first free block and cell count: structurally impossible
     path.write_bytes(bytes(data))
 
 
@@ -244,8 +250,11 @@ def test_quick_check_runs_once_per_process_per_file(tmp_path):
     checks = []
     for _ in range(2):
         store = MetadataStore(url)
-        event.listen(store._engine, "before_cursor_execute",
-                     lambda conn, cursor, statement, *rest: checks.append(statement) if "quick_check" in statement else None)
+        event.listen(
+            store._engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *rest: checks.append(statement) if "quick_check" in statement else None,
+        )
         for number in range(3):
             store.create_run("p", f"more-{len(checks)}-{number}-{id(store)}")
         store.close()

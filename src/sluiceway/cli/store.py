@@ -19,7 +19,9 @@ store_app = typer.Typer(help="Check the metadata store, or create one.", no_args
 _out = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
 _err = Console(stderr=True, width=None if sys.stderr.isatty() else 200, highlight=False)
 
-STORE_OPTION = typer.Option(None, "--store", help="Metadata store URL (default: the global --store, SLUICEWAY_STORE or settings).")
+STORE_OPTION = typer.Option(
+    None, "--store", help="Metadata store URL (default: the global --store, SLUICEWAY_STORE or settings)."
+)
 
 
 def _store_url(ctx: typer.Context, store: Optional[str]) -> str:
@@ -45,7 +47,9 @@ def check(ctx: typer.Context, store: Optional[str] = STORE_OPTION) -> None:
         _err.print(f"[bold red]no store:[/bold red] {escape(result.problems[0])}", soft_wrap=True)
         raise typer.Exit(2)
     if result.healthy:
-        _out.print(f"The metadata store at {escape(result.url)} is healthy: {escape(', '.join(result.facts))}.", soft_wrap=True)
+        _out.print(
+            f"The metadata store at {escape(result.url)} is healthy: {escape(', '.join(result.facts))}.", soft_wrap=True
+        )
         return
     _err.print(f"[bold red]The metadata store at {escape(result.url)} is damaged.[/bold red]", soft_wrap=True)
     for problem in result.problems:
@@ -59,7 +63,9 @@ def check(ctx: typer.Context, store: Optional[str] = STORE_OPTION) -> None:
 def init(
     ctx: typer.Context,
     store: Optional[str] = STORE_OPTION,
-    force: bool = typer.Option(False, "--force", help="Add Sluiceway's tables to a database that already holds other tables."),
+    force: bool = typer.Option(
+        False, "--force", help="Add Sluiceway's tables to a database that already holds other tables."
+    ),
 ) -> None:
     """Create a new, empty store (or adopt a 0-byte file). A database with other tables needs --force."""
     from sluiceway.errors import SluicewayError
@@ -73,6 +79,9 @@ def init(
     except SluicewayError as exc:
         _err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
-    said = {"created": "Created a new metadata store", "migrated": "Upgraded the metadata store",
-            "existing": "The metadata store already exists"}[outcome]
+    said = {
+        "created": "Created a new metadata store",
+        "migrated": "Upgraded the metadata store",
+        "existing": "The metadata store already exists",
+    }[outcome]
     _out.print(f"{said} at {escape(redact_url(url))}.", soft_wrap=True)

@@ -113,8 +113,11 @@ def store_error(url: str, exc: BaseException, doing: str = "use") -> StoreError:
             url, f"part of its schema is missing ({message}); it was changed outside Sluiceway or is corrupt"
         )
     if any(marker in lowered for marker in _FULL):
-        room = f"the disk holding {path.parent} has no room left, or the file reached a size limit" if path else (
-            "the database server has no room left")
+        room = (
+            f"the disk holding {path.parent} has no room left, or the file reached a size limit"
+            if path
+            else ("the database server has no room left")
+        )
         return StoreError(
             f"Cannot {doing} {where}: it is full ({room}). The transaction that hit the limit was rolled back; "
             "what was recorded before it is intact. Free disk space, or move the store elsewhere with --store / "
@@ -178,17 +181,20 @@ def missing_driver_error(url: str, module: str | None) -> MissingStoreDriverErro
             return MissingStoreDriverError(
                 f"{where} needs the PostgreSQL driver psycopg (version 3), which is not installed. Install it with: "
                 "pip install 'sluiceway[postgres]'",
-                extra="postgres", module=module or "psycopg",
+                extra="postgres",
+                module=module or "psycopg",
             )
         return MissingStoreDriverError(
             f"{where} names the PostgreSQL driver {driver!r}, whose package {module or driver!r} is not installed. "
             "Sluiceway's PostgreSQL support uses psycopg 3: install it with pip install 'sluiceway[postgres]' and "
             f"write the URL as postgresql://… (or install {module or driver!r} to keep that driver).",
-            extra="postgres", module=module or driver,
+            extra="postgres",
+            module=module or driver,
         )
     return MissingStoreDriverError(
         f"{where} needs the database driver {module or scheme!r}, which is not installed. Sluiceway supports SQLite "
         "(sqlite:///path/to/metadata.db, nothing to install) and PostgreSQL (postgresql://…, pip install "
         f"'sluiceway[postgres]'); for another database, install its SQLAlchemy driver ({module or scheme}) yourself.",
-        extra="", module=module or scheme,
+        extra="",
+        module=module or scheme,
     )

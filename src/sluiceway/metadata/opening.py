@@ -102,9 +102,9 @@ def read_schema(conn: Connection) -> dict[str, set[str]]:
             "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
         )
     else:
-        rows = conn.execute(text(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
-        ))
+        rows = conn.execute(
+            text("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()")
+        )
     schema: dict[str, set[str]] = {}
     for table, column in rows:
         schema.setdefault(table, set()).add(column)
@@ -149,9 +149,7 @@ def refuse_unknown_revision(url: str, conn: Connection, schema: dict[str, set[st
 
     needed = None
     if "store_info" in schema:
-        needed = conn.execute(
-            text("SELECT value FROM store_info WHERE key = :key"), {"key": MIN_VERSION_KEY}
-        ).scalar()
+        needed = conn.execute(text("SELECT value FROM store_info WHERE key = :key"), {"key": MIN_VERSION_KEY}).scalar()
     where = f"The metadata store at {redact_url(url)}"
     if not revision.current:
         raise damaged_error(url, f"its schema revision (table {ALEMBIC_TABLE}) is empty")
@@ -179,7 +177,9 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 def refuse_foreign_tables(url: str, foreign: tuple[str, ...]) -> None:
     if set(EXPECTED_COLUMNS) - {"store_info"} <= set(foreign):
-        raise damaged_error(url, f"Sluiceway's tables are there but its schema revision (table {ALEMBIC_TABLE}) is missing")
+        raise damaged_error(
+            url, f"Sluiceway's tables are there but its schema revision (table {ALEMBIC_TABLE}) is missing"
+        )
     shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
     raise NotAStoreError(
         f"The database at {redact_url(url)} is not a Sluiceway store: it holds other tables ({shown}) and no "

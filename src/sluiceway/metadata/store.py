@@ -7,6 +7,9 @@ take the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue i
 
 Nothing that is not a healthy Sluiceway store is used as one (see ``opening.py``), and every database
 error surfaces as a ``StoreError`` that names the store and what to do (see ``failures.py``).
+
+Over 500 lines on purpose: one class whose methods are each one transaction over the same tables; the
+records it returns, the opening checks and the error wording already live in their own modules.
 """
 
 from __future__ import annotations
@@ -46,7 +49,14 @@ __all__ = ["ExecutionRecord", "Lineage", "LineageNode", "MetadataStore", "RunRec
 
 
 # Execution states.
-RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED = "RUNNING", "COMPLETE", "CACHED", "FAILED", "CANCELED", "ABANDONED"
+RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED = (
+    "RUNNING",
+    "COMPLETE",
+    "CACHED",
+    "FAILED",
+    "CANCELED",
+    "ABANDONED",
+)
 SUCCESSFUL = (COMPLETE, CACHED)
 # Artifact states: only LIVE artifacts are ever recorded (publishing is atomic), DELETED once removed.
 LIVE, DELETED = "LIVE", "DELETED"
@@ -120,6 +130,7 @@ class MetadataStore:
             check_sqlite_file(url, self._path, create=create, adopt_empty=adopt_empty)
         self._engine = self._create_engine()
         self._driver_errors = driver_errors()
+        opening_errors: tuple[type[BaseException], ...] = (*self._driver_errors, OSError)
         try:
             outcome = self._prepare(create=create, adopt_foreign=adopt_foreign)
             self._verified = True
@@ -128,7 +139,7 @@ class MetadataStore:
         except StoreError:
             self._engine.dispose()
             raise
-        except (*self._driver_errors, OSError) as exc:
+        except opening_errors as exc:
             self._engine.dispose()
             raise store_error(url, exc, "open") from exc
 
@@ -245,7 +256,6 @@ class MetadataStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
     def _type_id(self, conn: Connection, name: str) -> int:
         if name in self._type_ids:
             return self._type_ids[name]
@@ -253,11 +263,15 @@ class MetadataStore:
         if found is None:
             try:
                 with conn.begin_nested():
-                    found = conn.execute(insert(t.artifact_types).values(name=name)).inserted_primary_key[0]
+                    found = _inserted_id(conn.execute(insert(t.artifact_types).values(name=name)))
             except IntegrityError:  # another process registered it first
                 found = conn.execute(select(t.artifact_types.c.id).where(t.artifact_types.c.name == name)).scalar()
+        if found is None:
+            raise StoreError(
+                f"Artifact type {name!r} could not be registered in the metadata store at {redact_url(self.url)}."
+            )
         self._type_ids[name] = found
-        return found
+        return int(found)
 
     # -- runs -----------------------------------------------------------------------------------------
 
@@ -270,19 +284,29 @@ class MetadataStore:
             if pipeline_id is None:
                 try:
                     with conn.begin_nested():  # another process may create the same pipeline at the same moment
-                        pipeline_id = conn.execute(
-                            insert(t.contexts).values(
-                                type="pipeline", name=pipeline, properties="{}", create_time=stamp, update_time=stamp
+                        pipeline_id = _inserted_id(
+                            conn.execute(
+                                insert(t.contexts).values(
+                                    type="pipeline",
+                                    name=pipeline,
+                                    properties="{}",
+                                    create_time=stamp,
+                                    update_time=stamp,
+                                )
                             )
-                        ).inserted_primary_key[0]
+                        )
                 except IntegrityError:
                     pipeline_id = conn.execute(
-                        select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
+                        select(t.contexts.c.id).where(
+                            and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline)
+                        )
                     ).scalar_one()
             exists = conn.execute(
                 select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline_run", t.contexts.c.name == name))
             ).scalar()
-            taken = StoreError(f"A run named {name!r} already exists; choose another name or resume it with --resume {name}.")
+            taken = StoreError(
+                f"A run named {name!r} already exists; choose another name or resume it with --resume {name}."
+            )
             if exists is not None:
                 raise taken
             try:
@@ -313,9 +337,11 @@ class MetadataStore:
 
     def _run_query(self) -> Any:
         pipeline = t.contexts.alias("pipeline")
-        return select(t.contexts, pipeline.c.name.label("pipeline_name")).select_from(
-            t.contexts.join(pipeline, t.contexts.c.parent_id == pipeline.c.id)
-        ).where(t.contexts.c.type == "pipeline_run")
+        return (
+            select(t.contexts, pipeline.c.name.label("pipeline_name"))
+            .select_from(t.contexts.join(pipeline, t.contexts.c.parent_id == pipeline.c.id))
+            .where(t.contexts.c.type == "pipeline_run")
+        )
 
     @staticmethod
     def _run_record(row: Any) -> RunRecord:
@@ -347,9 +373,11 @@ class MetadataStore:
     def list_runs(self, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
         query = self._run_query().order_by(t.contexts.c.id.desc()).limit(limit)
         if pipeline:
-            query = query.where(t.contexts.c.parent_id.in_(
-                select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
-            ))
+            query = query.where(
+                t.contexts.c.parent_id.in_(
+                    select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
+                )
+            )
         with self._read() as conn:
             return [self._run_record(row) for row in conn.execute(query)]
 
@@ -371,23 +399,45 @@ class MetadataStore:
         stamp = stamp or now_ms()
         with self._write() as conn:
             execution_id = self._insert_execution(
-                conn, stamp, inputs, run_id=run_id, component_id=component_id, component_type=component_type,
-                state=RUNNING, fingerprint=fingerprint, parameters=parameters, log_uri=log_uri,
+                conn,
+                stamp,
+                inputs,
+                run_id=run_id,
+                component_id=component_id,
+                component_type=component_type,
+                state=RUNNING,
+                fingerprint=fingerprint,
+                parameters=parameters,
+                log_uri=log_uri,
             )
         return execution_id
 
     def _insert_execution(self, conn: Connection, stamp: int, inputs: dict[str, Artifact], **values: Any) -> int:
         """Insert one execution row (recording this process as its runner) and its input events."""
-        execution_id = conn.execute(
-            _INSERT_EXECUTION,
-            {"attempts": 0, "host": self._host, "pid": os.getpid(), "create_time": stamp, "start_time": stamp,
-             "end_time": None, "cached_from": None, "log_uri": None, "error": None, **values},
-        ).inserted_primary_key[0]
+        execution_id = _inserted_id(
+            conn.execute(
+                _INSERT_EXECUTION,
+                {
+                    "attempts": 0,
+                    "host": self._host,
+                    "pid": os.getpid(),
+                    "create_time": stamp,
+                    "start_time": stamp,
+                    "end_time": None,
+                    "cached_from": None,
+                    "log_uri": None,
+                    "error": None,
+                    **values,
+                },
+            )
+        )
         self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
         return execution_id
 
     @staticmethod
-    def _insert_events(conn: Connection, execution_id: int, kind: str, artifact_ids: dict[str, int | None], stamp: int) -> None:
+    def _insert_events(
+        conn: Connection, execution_id: int, kind: str, artifact_ids: dict[str, int | None], stamp: int
+    ) -> None:
         rows = [
             {"artifact_id": artifact_id, "execution_id": execution_id, "type": kind, "name": name, "time": stamp}
             for name, artifact_id in artifact_ids.items()
@@ -399,8 +449,14 @@ class MetadataStore:
             conn.execute(_INSERT_EVENT, rows)
 
     def publish_execution(
-        self, execution_id: int, outputs: dict[str, Artifact], *, attempts: int = 1, state: str = COMPLETE,
-        error: str | None = None, stamp: int | None = None,
+        self,
+        execution_id: int,
+        outputs: dict[str, Artifact],
+        *,
+        attempts: int = 1,
+        state: str = COMPLETE,
+        error: str | None = None,
+        stamp: int | None = None,
     ) -> dict[str, Artifact]:
         """In one transaction: record the output artifacts LIVE, their output events, the execution COMPLETE.
 
@@ -411,19 +467,21 @@ class MetadataStore:
         published: dict[str, Artifact] = {}
         with self._write() as conn:
             for name, artifact in outputs.items():
-                artifact_id = conn.execute(
-                    insert(t.artifacts).values(
-                        type_id=self._type_id(conn, artifact.TYPE_NAME),
-                        uri=artifact.uri,
-                        state=LIVE,
-                        name=name,
-                        fingerprint=artifact.fingerprint,
-                        properties=json.dumps(artifact.properties, sort_keys=True, default=str),
-                        producer_execution_id=execution_id,
-                        create_time=stamp,
-                        update_time=stamp,
+                artifact_id = _inserted_id(
+                    conn.execute(
+                        insert(t.artifacts).values(
+                            type_id=self._type_id(conn, artifact.TYPE_NAME),
+                            uri=artifact.uri,
+                            state=LIVE,
+                            name=name,
+                            fingerprint=artifact.fingerprint,
+                            properties=json.dumps(artifact.properties, sort_keys=True, default=str),
+                            producer_execution_id=execution_id,
+                            create_time=stamp,
+                            update_time=stamp,
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
                 artifact.id = artifact_id
                 artifact.state = LIVE
                 artifact.name = name
@@ -437,7 +495,13 @@ class MetadataStore:
         return published
 
     def finish_execution(
-        self, execution_id: int, state: str, error: str | None = None, *, attempts: int | None = None, stamp: int | None = None
+        self,
+        execution_id: int,
+        state: str,
+        error: str | None = None,
+        *,
+        attempts: int | None = None,
+        stamp: int | None = None,
     ) -> None:
         """Mark an execution FAILED, CANCELED or ABANDONED (it published nothing)."""
         values: dict[str, Any] = {"state": state, "end_time": stamp or now_ms(), "error": error}
@@ -463,8 +527,17 @@ class MetadataStore:
         stamp = stamp or now_ms()
         with self._write() as conn:
             execution_id = self._insert_execution(
-                conn, stamp, inputs, run_id=run_id, component_id=component_id, component_type=component_type,
-                state=CACHED, fingerprint=fingerprint, cached_from=cached_from, parameters=parameters, end_time=stamp,
+                conn,
+                stamp,
+                inputs,
+                run_id=run_id,
+                component_id=component_id,
+                component_type=component_type,
+                state=CACHED,
+                fingerprint=fingerprint,
+                cached_from=cached_from,
+                parameters=parameters,
+                end_time=stamp,
             )
             self._insert_events(conn, execution_id, "OUTPUT", {k: v.id for k, v in outputs.items()}, stamp)
         return execution_id
@@ -487,7 +560,9 @@ class MetadataStore:
         return None
 
     @staticmethod
-    def _execution_record(row: Any, inputs: dict[str, Artifact] | None = None, outputs: dict[str, Artifact] | None = None) -> ExecutionRecord:
+    def _execution_record(
+        row: Any, inputs: dict[str, Artifact] | None = None, outputs: dict[str, Artifact] | None = None
+    ) -> ExecutionRecord:
         return ExecutionRecord(
             id=row.id,
             run_id=row.run_id,
@@ -513,8 +588,13 @@ class MetadataStore:
         if not execution_ids:
             return {}
         query = (
-            select(t.events.c.execution_id, t.events.c.name.label("event_name"), t.artifacts, t.artifact_types.c.name.label("type_name"),
-                   t.executions.c.component_id.label("producer"))
+            select(
+                t.events.c.execution_id,
+                t.events.c.name.label("event_name"),
+                t.artifacts,
+                t.artifact_types.c.name.label("type_name"),
+                t.executions.c.component_id.label("producer"),
+            )
             .select_from(
                 t.events.join(t.artifacts, t.events.c.artifact_id == t.artifacts.c.id)
                 .join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id)
@@ -546,7 +626,9 @@ class MetadataStore:
     def executions(self, run_id: int, *, with_artifacts: bool = True) -> list[ExecutionRecord]:
         """All executions of a run, oldest first."""
         with self._read() as conn:
-            rows = list(conn.execute(select(t.executions).where(t.executions.c.run_id == run_id).order_by(t.executions.c.id)))
+            rows = list(
+                conn.execute(select(t.executions).where(t.executions.c.run_id == run_id).order_by(t.executions.c.id))
+            )
             ids = [row.id for row in rows]
             inputs = self._artifacts_of(conn, ids, "INPUT") if with_artifacts else {}
             outputs = self._artifacts_of(conn, ids, "OUTPUT") if with_artifacts else {}
@@ -566,8 +648,13 @@ class MetadataStore:
         with self._read() as conn:
             row = conn.execute(
                 select(t.executions)
-                .where(and_(t.executions.c.run_id == run_id, t.executions.c.component_id == component_id,
-                            t.executions.c.state.in_(SUCCESSFUL)))
+                .where(
+                    and_(
+                        t.executions.c.run_id == run_id,
+                        t.executions.c.component_id == component_id,
+                        t.executions.c.state.in_(SUCCESSFUL),
+                    )
+                )
                 .order_by(t.executions.c.id.desc())
                 .limit(1)
             ).first()
@@ -586,7 +673,12 @@ class MetadataStore:
         for record in self.executions(run_id, with_artifacts=False):
             if record.state != RUNNING:
                 continue
-            if record.host == self._host and record.pid is not None and record.pid != os.getpid() and _pid_alive(record.pid):
+            if (
+                record.host == self._host
+                and record.pid is not None
+                and record.pid != os.getpid()
+                and _pid_alive(record.pid)
+            ):
                 raise StoreError(
                     f"Execution {record.id} ({record.component_id}) of this run is still running in process "
                     f"{record.pid} on {record.host}. Wait for it or stop that process before resuming."
@@ -598,9 +690,12 @@ class MetadataStore:
     # -- artifacts and lineage ------------------------------------------------------------------------
 
     def _artifact_query(self) -> Any:
-        return select(t.artifacts, t.artifact_types.c.name.label("type_name"), t.executions.c.component_id.label("producer")).select_from(
-            t.artifacts.join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id)
-            .outerjoin(t.executions, t.artifacts.c.producer_execution_id == t.executions.c.id)
+        return select(
+            t.artifacts, t.artifact_types.c.name.label("type_name"), t.executions.c.component_id.label("producer")
+        ).select_from(
+            t.artifacts.join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id).outerjoin(
+                t.executions, t.artifacts.c.producer_execution_id == t.executions.c.id
+            )
         )
 
     def get_artifact(self, artifact_id: int) -> Artifact:
@@ -644,7 +739,9 @@ class MetadataStore:
             execution_ids = {
                 row.execution_id
                 for row in conn.execute(
-                    select(t.events.c.execution_id).where(and_(t.events.c.artifact_id.in_(frontier), t.events.c.type == first_kind))
+                    select(t.events.c.execution_id).where(
+                        and_(t.events.c.artifact_id.in_(frontier), t.events.c.type == first_kind)
+                    )
                 )
             } - seen_executions
             if not execution_ids:
@@ -654,18 +751,28 @@ class MetadataStore:
             frontier = {
                 row.artifact_id
                 for row in conn.execute(
-                    select(t.events.c.artifact_id).where(and_(t.events.c.execution_id.in_(execution_ids), t.events.c.type == next_kind))
+                    select(t.events.c.artifact_id).where(
+                        and_(t.events.c.execution_id.in_(execution_ids), t.events.c.type == next_kind)
+                    )
                 )
             }
         if not found:
             return []
         ids = [eid for eid, _ in found]
         rows = {row.id: row for row in conn.execute(select(t.executions).where(t.executions.c.id.in_(ids)))}
-        run_names = dict(conn.execute(select(t.contexts.c.id, t.contexts.c.name).where(t.contexts.c.id.in_({r.run_id for r in rows.values()}))).all())
+        run_names = dict(
+            conn.execute(
+                select(t.contexts.c.id, t.contexts.c.name).where(t.contexts.c.id.in_({r.run_id for r in rows.values()}))
+            ).all()
+        )
         inputs = self._artifacts_of(conn, ids, "INPUT")
         outputs = self._artifacts_of(conn, ids, "OUTPUT")
         return [
-            LineageNode(self._execution_record(rows[eid], inputs.get(eid), outputs.get(eid)), run_names.get(rows[eid].run_id, "?"), depth)
+            LineageNode(
+                self._execution_record(rows[eid], inputs.get(eid), outputs.get(eid)),
+                run_names.get(rows[eid].run_id, "?"),
+                depth,
+            )
             for eid, depth in found
         ]
 
@@ -674,6 +781,14 @@ class MetadataStore:
         target = getattr(t, table)
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(target)).scalar_one()
+
+
+def _inserted_id(result: Any) -> int:
+    """The primary key of the row an INSERT just added."""
+    key = result.inserted_primary_key
+    if key is None:  # every insert here is a single row with an integer key: this would be a bug
+        raise StoreError("The metadata store did not return the id of an inserted row.")
+    return int(key[0])
 
 
 def _exists(uri: str) -> bool:
