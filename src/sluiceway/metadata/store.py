@@ -49,14 +49,8 @@ __all__ = ["ExecutionRecord", "Lineage", "LineageNode", "MetadataStore", "RunRec
 
 
 # Execution states.
-RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED = (
-    "RUNNING",
-    "COMPLETE",
-    "CACHED",
-    "FAILED",
-    "CANCELED",
-    "ABANDONED",
-)
+RUNNING, COMPLETE, CACHED, FAILED = "RUNNING", "COMPLETE", "CACHED", "FAILED"
+CANCELED, ABANDONED = "CANCELED", "ABANDONED"
 SUCCESSFUL = (COMPLETE, CACHED)
 # Artifact states: only LIVE artifacts are ever recorded (publishing is atomic), DELETED once removed.
 LIVE, DELETED = "LIVE", "DELETED"
@@ -256,6 +250,7 @@ class MetadataStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
     def _type_id(self, conn: Connection, name: str) -> int:
         if name in self._type_ids:
             return self._type_ids[name]
@@ -267,9 +262,7 @@ class MetadataStore:
             except IntegrityError:  # another process registered it first
                 found = conn.execute(select(t.artifact_types.c.id).where(t.artifact_types.c.name == name)).scalar()
         if found is None:
-            raise StoreError(
-                f"Artifact type {name!r} could not be registered in the metadata store at {redact_url(self.url)}."
-            )
+            raise StoreError(f"Artifact type {name!r} could not be registered in the store at {redact_url(self.url)}.")
         self._type_ids[name] = found
         return int(found)
 
@@ -284,17 +277,11 @@ class MetadataStore:
             if pipeline_id is None:
                 try:
                     with conn.begin_nested():  # another process may create the same pipeline at the same moment
-                        pipeline_id = _inserted_id(
-                            conn.execute(
-                                insert(t.contexts).values(
-                                    type="pipeline",
-                                    name=pipeline,
-                                    properties="{}",
-                                    create_time=stamp,
-                                    update_time=stamp,
-                                )
+                        pipeline_id = _inserted_id(conn.execute(
+                            insert(t.contexts).values(
+                                type="pipeline", name=pipeline, properties="{}", create_time=stamp, update_time=stamp
                             )
-                        )
+                        ))
                 except IntegrityError:
                     pipeline_id = conn.execute(
                         select(t.contexts.c.id).where(
@@ -337,11 +324,9 @@ class MetadataStore:
 
     def _run_query(self) -> Any:
         pipeline = t.contexts.alias("pipeline")
-        return (
-            select(t.contexts, pipeline.c.name.label("pipeline_name"))
-            .select_from(t.contexts.join(pipeline, t.contexts.c.parent_id == pipeline.c.id))
-            .where(t.contexts.c.type == "pipeline_run")
-        )
+        return select(t.contexts, pipeline.c.name.label("pipeline_name")).select_from(
+            t.contexts.join(pipeline, t.contexts.c.parent_id == pipeline.c.id)
+        ).where(t.contexts.c.type == "pipeline_run")
 
     @staticmethod
     def _run_record(row: Any) -> RunRecord:
@@ -373,11 +358,9 @@ class MetadataStore:
     def list_runs(self, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
         query = self._run_query().order_by(t.contexts.c.id.desc()).limit(limit)
         if pipeline:
-            query = query.where(
-                t.contexts.c.parent_id.in_(
-                    select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
-                )
-            )
+            query = query.where(t.contexts.c.parent_id.in_(
+                select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
+            ))
         with self._read() as conn:
             return [self._run_record(row) for row in conn.execute(query)]
 
@@ -399,38 +382,18 @@ class MetadataStore:
         stamp = stamp or now_ms()
         with self._write() as conn:
             execution_id = self._insert_execution(
-                conn,
-                stamp,
-                inputs,
-                run_id=run_id,
-                component_id=component_id,
-                component_type=component_type,
-                state=RUNNING,
-                fingerprint=fingerprint,
-                parameters=parameters,
-                log_uri=log_uri,
+                conn, stamp, inputs, run_id=run_id, component_id=component_id, component_type=component_type,
+                state=RUNNING, fingerprint=fingerprint, parameters=parameters, log_uri=log_uri,
             )
         return execution_id
 
     def _insert_execution(self, conn: Connection, stamp: int, inputs: dict[str, Artifact], **values: Any) -> int:
         """Insert one execution row (recording this process as its runner) and its input events."""
-        execution_id = _inserted_id(
-            conn.execute(
-                _INSERT_EXECUTION,
-                {
-                    "attempts": 0,
-                    "host": self._host,
-                    "pid": os.getpid(),
-                    "create_time": stamp,
-                    "start_time": stamp,
-                    "end_time": None,
-                    "cached_from": None,
-                    "log_uri": None,
-                    "error": None,
-                    **values,
-                },
-            )
-        )
+        execution_id = _inserted_id(conn.execute(
+            _INSERT_EXECUTION,
+            {"attempts": 0, "host": self._host, "pid": os.getpid(), "create_time": stamp, "start_time": stamp,
+             "end_time": None, "cached_from": None, "log_uri": None, "error": None, **values},
+        ))
         self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
         return execution_id
 
@@ -449,14 +412,8 @@ class MetadataStore:
             conn.execute(_INSERT_EVENT, rows)
 
     def publish_execution(
-        self,
-        execution_id: int,
-        outputs: dict[str, Artifact],
-        *,
-        attempts: int = 1,
-        state: str = COMPLETE,
-        error: str | None = None,
-        stamp: int | None = None,
+        self, execution_id: int, outputs: dict[str, Artifact], *, attempts: int = 1, state: str = COMPLETE,
+        error: str | None = None, stamp: int | None = None,
     ) -> dict[str, Artifact]:
         """In one transaction: record the output artifacts LIVE, their output events, the execution COMPLETE.
 
@@ -467,21 +424,19 @@ class MetadataStore:
         published: dict[str, Artifact] = {}
         with self._write() as conn:
             for name, artifact in outputs.items():
-                artifact_id = _inserted_id(
-                    conn.execute(
-                        insert(t.artifacts).values(
-                            type_id=self._type_id(conn, artifact.TYPE_NAME),
-                            uri=artifact.uri,
-                            state=LIVE,
-                            name=name,
-                            fingerprint=artifact.fingerprint,
-                            properties=json.dumps(artifact.properties, sort_keys=True, default=str),
-                            producer_execution_id=execution_id,
-                            create_time=stamp,
-                            update_time=stamp,
-                        )
+                artifact_id = _inserted_id(conn.execute(
+                    insert(t.artifacts).values(
+                        type_id=self._type_id(conn, artifact.TYPE_NAME),
+                        uri=artifact.uri,
+                        state=LIVE,
+                        name=name,
+                        fingerprint=artifact.fingerprint,
+                        properties=json.dumps(artifact.properties, sort_keys=True, default=str),
+                        producer_execution_id=execution_id,
+                        create_time=stamp,
+                        update_time=stamp,
                     )
-                )
+                ))
                 artifact.id = artifact_id
                 artifact.state = LIVE
                 artifact.name = name
@@ -495,12 +450,7 @@ class MetadataStore:
         return published
 
     def finish_execution(
-        self,
-        execution_id: int,
-        state: str,
-        error: str | None = None,
-        *,
-        attempts: int | None = None,
+        self, execution_id: int, state: str, error: str | None = None, *, attempts: int | None = None,
         stamp: int | None = None,
     ) -> None:
         """Mark an execution FAILED, CANCELED or ABANDONED (it published nothing)."""
@@ -527,17 +477,8 @@ class MetadataStore:
         stamp = stamp or now_ms()
         with self._write() as conn:
             execution_id = self._insert_execution(
-                conn,
-                stamp,
-                inputs,
-                run_id=run_id,
-                component_id=component_id,
-                component_type=component_type,
-                state=CACHED,
-                fingerprint=fingerprint,
-                cached_from=cached_from,
-                parameters=parameters,
-                end_time=stamp,
+                conn, stamp, inputs, run_id=run_id, component_id=component_id, component_type=component_type,
+                state=CACHED, fingerprint=fingerprint, cached_from=cached_from, parameters=parameters, end_time=stamp,
             )
             self._insert_events(conn, execution_id, "OUTPUT", {k: v.id for k, v in outputs.items()}, stamp)
         return execution_id
@@ -588,13 +529,9 @@ class MetadataStore:
         if not execution_ids:
             return {}
         query = (
-            select(
-                t.events.c.execution_id,
-                t.events.c.name.label("event_name"),
-                t.artifacts,
-                t.artifact_types.c.name.label("type_name"),
-                t.executions.c.component_id.label("producer"),
-            )
+            select(t.events.c.execution_id, t.events.c.name.label("event_name"), t.artifacts,
+                   t.artifact_types.c.name.label("type_name"),
+                   t.executions.c.component_id.label("producer"))
             .select_from(
                 t.events.join(t.artifacts, t.events.c.artifact_id == t.artifacts.c.id)
                 .join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id)
@@ -626,9 +563,8 @@ class MetadataStore:
     def executions(self, run_id: int, *, with_artifacts: bool = True) -> list[ExecutionRecord]:
         """All executions of a run, oldest first."""
         with self._read() as conn:
-            rows = list(
-                conn.execute(select(t.executions).where(t.executions.c.run_id == run_id).order_by(t.executions.c.id))
-            )
+            query = select(t.executions).where(t.executions.c.run_id == run_id).order_by(t.executions.c.id)
+            rows = list(conn.execute(query))
             ids = [row.id for row in rows]
             inputs = self._artifacts_of(conn, ids, "INPUT") if with_artifacts else {}
             outputs = self._artifacts_of(conn, ids, "OUTPUT") if with_artifacts else {}
@@ -648,13 +584,8 @@ class MetadataStore:
         with self._read() as conn:
             row = conn.execute(
                 select(t.executions)
-                .where(
-                    and_(
-                        t.executions.c.run_id == run_id,
-                        t.executions.c.component_id == component_id,
-                        t.executions.c.state.in_(SUCCESSFUL),
-                    )
-                )
+                .where(and_(t.executions.c.run_id == run_id, t.executions.c.component_id == component_id,
+                            t.executions.c.state.in_(SUCCESSFUL)))
                 .order_by(t.executions.c.id.desc())
                 .limit(1)
             ).first()
@@ -673,12 +604,8 @@ class MetadataStore:
         for record in self.executions(run_id, with_artifacts=False):
             if record.state != RUNNING:
                 continue
-            if (
-                record.host == self._host
-                and record.pid is not None
-                and record.pid != os.getpid()
-                and _pid_alive(record.pid)
-            ):
+            elsewhere = record.pid is not None and record.pid != os.getpid()
+            if record.host == self._host and elsewhere and record.pid is not None and _pid_alive(record.pid):
                 raise StoreError(
                     f"Execution {record.id} ({record.component_id}) of this run is still running in process "
                     f"{record.pid} on {record.host}. Wait for it or stop that process before resuming."
@@ -690,12 +617,11 @@ class MetadataStore:
     # -- artifacts and lineage ------------------------------------------------------------------------
 
     def _artifact_query(self) -> Any:
-        return select(
-            t.artifacts, t.artifact_types.c.name.label("type_name"), t.executions.c.component_id.label("producer")
-        ).select_from(
-            t.artifacts.join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id).outerjoin(
-                t.executions, t.artifacts.c.producer_execution_id == t.executions.c.id
-            )
+        type_name, producer = t.artifact_types.c.name.label("type_name"), t.executions.c.component_id.label("producer")
+        columns = (t.artifacts, type_name, producer)
+        return select(*columns).select_from(
+            t.artifacts.join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id)
+            .outerjoin(t.executions, t.artifacts.c.producer_execution_id == t.executions.c.id)
         )
 
     def get_artifact(self, artifact_id: int) -> Artifact:
@@ -760,11 +686,9 @@ class MetadataStore:
             return []
         ids = [eid for eid, _ in found]
         rows = {row.id: row for row in conn.execute(select(t.executions).where(t.executions.c.id.in_(ids)))}
-        run_names = dict(
-            conn.execute(
-                select(t.contexts.c.id, t.contexts.c.name).where(t.contexts.c.id.in_({r.run_id for r in rows.values()}))
-            ).all()
-        )
+        run_ids = {r.run_id for r in rows.values()}
+        run_query = select(t.contexts.c.id, t.contexts.c.name).where(t.contexts.c.id.in_(run_ids))
+        run_names = dict(conn.execute(run_query).all())
         inputs = self._artifacts_of(conn, ids, "INPUT")
         outputs = self._artifacts_of(conn, ids, "OUTPUT")
         return [
