@@ -494,6 +494,10 @@ def _without_psycopg(folder: Path) -> str:
     return str(folder)
 
 
+# Reading a read-only database works; only the run, which writes, must be refused.
+READ_ONLY_DATABASE = "read-only database"
+
+
 def _pg_cases(
     server_url: str, fresh: Callable[[], str], tmp: Path
 ) -> list[tuple[str, str, tuple[str, ...], str, dict[str, str]]]:
@@ -510,6 +514,8 @@ def _pg_cases(
     _pg_execute(dropped, "DROP TABLE events CASCADE")
     column = _pg_store(fresh())
     _pg_execute(column, "ALTER TABLE executions DROP COLUMN log_uri")
+    read_only = _pg_store(fresh())
+    _pg_execute(server_url, f'ALTER DATABASE "{read_only.rsplit("/", 1)[1]}" SET default_transaction_read_only = on')
     secret = "Sup3r-s3cret"
     blocked = {"PYTHONPATH": _without_psycopg(tmp / "no-psycopg")}
     return [
@@ -552,6 +558,7 @@ def _pg_cases(
         ("newer schema revision", newer, ("pip install 'sluiceway>=7.3.0'",), "StoreError", {}),
         ("dropped table events", dropped, ("'events' is missing",), "StoreDamagedError", {}),
         ("dropped column executions.log_uri", column, ("log_uri",), "StoreDamagedError", {}),
+        (READ_ONLY_DATABASE, read_only, ("read-only", "write access"), "StoreError", {}),
     ]
 
 
@@ -570,13 +577,15 @@ def test_postgresql_stores_that_cannot_be_used_give_a_store_error(
     for number, (name, url, says, error, extra_env) in enumerate(cases):
         work = tmp_path / f"pg-{number:02d}"
         work.mkdir()
-        case = Case(name, lambda _path, url=url: url, says, error)
+        case = Case(name, lambda _path, url=url: url, says, error, may_work=name == READ_ONLY_DATABASE)
         env_extra = dict(extra_env)
         if "PYTHONPATH" in env_extra:
             env_extra["PYTHONPATH"] = os.pathsep.join([env_extra["PYTHONPATH"], SRC])
         outcomes = _ways(case, work, url, env_extra, cli=number in with_cli)
         shown = redact_url(url)
         problems = _problems(case, Path(shown), outcomes, None, named=shown)
+        if name == READ_ONLY_DATABASE and any(o.code == 0 for o in outcomes if o.way.endswith("run")):
+            problems.append("a run wrote into a read-only database")
         password = url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
         if password and "***" not in shown:
             problems.append("the URL was not redacted")
