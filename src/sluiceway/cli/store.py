@@ -53,7 +53,7 @@ def check(ctx: typer.Context, store: Optional[str] = STORE_OPTION) -> None:
         return
     _err.print(f"[bold red]The metadata store at {escape(result.url)} is damaged.[/bold red]", soft_wrap=True)
     for problem in result.problems:
-        _err.print(f"  - {escape(problem)}", soft_wrap=True)
+        _err.print("  - " + escape(problem).replace("\n", "\n      "), soft_wrap=True)
     if result.advice:
         _err.print(escape(result.advice), soft_wrap=True)
     raise typer.Exit(2)

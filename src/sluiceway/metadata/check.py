@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sluiceway.errors import StoreError, StoreNotFoundError
 from sluiceway.metadata.failures import recovery_advice, sqlite_path
-from sluiceway.metadata.opening import SQLITE_HEADER, integrity_problems
+from sluiceway.metadata.opening import MAX_PROBLEM_LINES, SQLITE_HEADER, integrity_problems, summarize
 from sluiceway.metadata.urls import redact_url
 
 
@@ -54,7 +54,8 @@ def check_store(url: str) -> StoreCheck:
     if path is not None and path.is_file() and _starts_like_sqlite(path):
         found = integrity_problems(path)
         if found:
-            problems.append("SQLite's integrity_check found: " + "; ".join(found))
+            lines = summarize(found, shown=MAX_PROBLEM_LINES).split("; ")
+            problems.append("SQLite's integrity_check found:\n" + "\n".join(lines))
         else:
             facts.append("SQLite's integrity_check: ok")
     advice = recovery_advice(path) if problems and path is not None else ""

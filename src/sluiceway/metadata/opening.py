@@ -214,6 +214,14 @@ def integrity_problems(path: Path, *, quick: bool = False) -> list[str]:
     return [] if rows == ["ok"] else rows
 
 
+def summarize(rows: list[str], shown: int = 3) -> str:
+    """The first few lines of what an integrity check found, on one line ('*** in database main ***' dropped)."""
+    lines = [line.strip() for row in rows for line in row.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("***")]
+    more = f" (and {len(lines) - shown} more)" if len(lines) > shown else ""
+    return "; ".join(lines[:shown]) + more
+
+
 def quick_check_once(url: str, path: Path, conn: Connection) -> None:
     """Refuse a corrupt SQLite store before the first write of this process to it (cheap: once per file).
 
@@ -227,5 +235,5 @@ def quick_check_once(url: str, path: Path, conn: Connection) -> None:
             return
         rows = [str(row[0]) for row in conn.exec_driver_sql(f"PRAGMA quick_check({MAX_PROBLEM_LINES})")]
         if rows != ["ok"]:
-            raise damaged_error(url, "SQLite's quick_check found: " + "; ".join(rows[:3]))
+            raise damaged_error(url, "SQLite's quick_check found: " + summarize(rows))
         _quick_checked[key] = pid

@@ -128,7 +128,8 @@ class MetadataStore:
         try:
             outcome = self._prepare(create=create, adopt_foreign=adopt_foreign)
             self._verified = True
-            self._engine.dispose()  # connections opened while checking did not switch to WAL; the next ones do
+            if self.is_sqlite:  # the connection that checked did not switch the file to WAL; new ones will
+                self._use_wal()
             return outcome
         except StoreError:
             self._engine.dispose()
@@ -136,6 +137,16 @@ class MetadataStore:
         except opening_errors as exc:
             self._engine.dispose()
             raise store_error(url, exc, "open") from exc
+
+    def _use_wal(self) -> None:
+        # On the pooled connection, outside any transaction (raw: no BEGIN); a no-op on a file already in WAL.
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+        finally:
+            raw.close()
 
     def _create_engine(self) -> Engine:
         url = self.url
