@@ -349,3 +349,49 @@ def test_repr_and_errors_never_show_the_password(postgres_url):
         with pytest.raises(Exception) as caught:
             store.get_run("no-such-run")
         assert "Sup3r-s3cret" not in str(caught.value)
+
+
+# -- creating a new store from several processes at once ------------------------------------------------------
+
+_OPEN_TOGETHER = """
+import sys, time
+from pathlib import Path
+from sluiceway.metadata.store import MetadataStore
+
+url, barrier, name = sys.argv[1:4]
+Path(barrier, name + ".ready").touch()
+while not Path(barrier, "go").exists():
+    time.sleep(0.001)
+with MetadataStore(url) as store:
+    store.create_run("p", name)
+"""
+
+
+def test_processes_creating_one_new_store_together_all_succeed(tmp_path):
+    """SQLite creates a file empty: a store made in place would be refused as a 0-byte file by the others."""
+    import os
+
+    url = f"sqlite:///{tmp_path / 'new' / 'metadata.db'}"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))}
+    names = [f"p{i}" for i in range(6)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_TOGETHER, url, str(barrier), n], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for n in names
+    ]
+    try:
+        while not all((barrier / f"{n}.ready").exists() for n in names):
+            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
+        (barrier / "go").touch()
+        errors = [p.communicate(timeout=120)[1] for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    assert [p.returncode for p in processes] == [0] * len(names), errors
+    with MetadataStore(url) as store:
+        assert sorted(r.name for r in store.list_runs()) == names
+    assert [p.name for p in (tmp_path / "new").iterdir() if "creating" in p.name] == []  # no leftovers

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from sluiceway.artifacts.base import Artifact, artifact_class
 from sluiceway.errors import NotFoundError, StoreError, StoreNotFoundError
@@ -120,13 +121,16 @@ class MetadataStore:
         self._host = socket.gethostname()
         self._checked = False  # SQLite: quick_check passed before this instance's first write
         self._verified = False  # SQLite: the file is a Sluiceway store (connections may switch it to WAL)
+        created = False
         if self._path is not None:
-            check_sqlite_file(url, self._path, create=create, adopt_empty=adopt_empty)
+            new = check_sqlite_file(url, self._path, create=create, adopt_empty=adopt_empty)
+            if new and not self._path.exists():
+                created = _create_sqlite_store(url, self._path)
         self._engine = self._create_engine()
         self._driver_errors = driver_errors()
         opening_errors: tuple[type[BaseException], ...] = (*self._driver_errors, OSError)
         try:
-            outcome = self._prepare(create=create, adopt_foreign=adopt_foreign)
+            outcome = "created" if created else self._prepare(create=create, adopt_foreign=adopt_foreign)
             self._verified = True
             if self.is_sqlite:  # the connection that checked did not switch the file to WAL; new ones will
                 self._use_wal()
@@ -198,16 +202,10 @@ class MetadataStore:
         return "created" if revision.current is None else "migrated"
 
     def _migrate(self) -> None:
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         # Alembic reads the revision again inside this write transaction: a store that another process
         # created or migrated meanwhile is left as it is.
         with self._engine.execution_options(sluiceway_write=True).begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            _upgrade(conn)
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -716,6 +714,47 @@ class MetadataStore:
         target = getattr(t, table)
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(target)).scalar_one()
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+def _create_sqlite_store(url: str, path: Path) -> bool:
+    """Create a new SQLite store at ``path`` all at once: built beside it, then hard-linked into place.
+
+    SQLite creates a file empty and writes its header only later, so a store created in place would be,
+    for a moment, the 0-byte file that other processes must refuse. Linking fails if another process
+    got there first; then its store is used (and checked as any existing store). True if this call created it.
+    """
+    temp = path.with_name(f".{path.name}.creating-{os.getpid()}-{threading.get_ident()}")
+    engine = create_engine(f"sqlite:///{temp}")
+    try:
+        with engine.begin() as conn:
+            _upgrade(conn)
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        temp.unlink(missing_ok=True)
+        raise store_error(url, exc, "create") from exc
+    finally:
+        engine.dispose()
+    try:
+        os.link(temp, path)
+        return True
+    except FileExistsError:
+        return False  # another process created the store first: it is opened and checked like any other
+    except OSError:  # a file system without hard links: a rename, unless the store appeared meanwhile
+        if path.exists():
+            return False
+        os.replace(temp, path)
+        return True
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _inserted_id(result: Any) -> int:
