@@ -7,11 +7,19 @@ on a SQLite file, and counts what is recorded. Read-only: checking never changes
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sluiceway.errors import StoreError, StoreNotFoundError
 from sluiceway.metadata.failures import recovery_advice, sqlite_path
-from sluiceway.metadata.opening import MAX_PROBLEM_LINES, SQLITE_HEADER, integrity_problems, summarize
+from sluiceway.metadata.opening import (
+    EXPECTED_COLUMNS,
+    MAX_PROBLEM_LINES,
+    SQLITE_HEADER,
+    integrity_problems,
+    summarize,
+)
 from sluiceway.metadata.urls import redact_url
 
 
@@ -58,12 +66,43 @@ def check_store(url: str) -> StoreCheck:
             problems.append("SQLite's integrity_check found:\n" + "\n".join(lines))
         else:
             facts.append("SQLite's integrity_check: ok")
+            undecodable = _undecodable_text(path)
+            if undecodable:
+                problems.append("stored text that is not valid UTF-8 (damaged values):\n" + "\n".join(undecodable))
     advice = recovery_advice(path) if problems and path is not None else ""
     if advice and any(advice in problem for problem in problems):
         advice = ""  # the message already says it
     if problems and path is None:
         advice = "Restore the database from a backup, or fix what the messages above name."
     return StoreCheck(redact_url(url), True, problems, facts, advice)
+
+
+def _undecodable_text(path: Path, shown: int = MAX_PROBLEM_LINES) -> list[str]:
+    """Values of Sluiceway's tables that are not valid UTF-8: damage that SQLite's integrity_check cannot see."""
+    found: list[str] = []
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    connection.text_factory = bytes
+    try:
+        for table, columns in EXPECTED_COLUMNS.items():
+            for row in connection.execute(f"SELECT rowid, {', '.join(sorted(columns))} FROM {table}"):
+                for column, value in zip(["rowid", *sorted(columns)], row, strict=True):
+                    if isinstance(value, bytes) and not _is_utf8(value):
+                        found.append(f"table {table!r}, row {row[0]}, column {column!r}")
+                if len(found) >= shown:
+                    return found
+    except sqlite3.Error as exc:  # a missing table or unreadable page: reported by the checks above
+        found.append(f"could not read every value: {exc}")
+    finally:
+        connection.close()
+    return found
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _starts_like_sqlite(path: object) -> bool:

@@ -76,6 +76,7 @@ _DAMAGED = (
     "file is not a database",
     "malformed database schema",
     "file is encrypted or is not a database",
+    "could not decode to utf-8",  # bytes in a stored value that SQLite's own checks cannot see
 )
 # PostgreSQL's missing table or column shows in the psycopg class name (UndefinedTable, UndefinedColumn).
 _SCHEMA_CHANGED = ("no such table", "no such column", "has no column named", "undefinedtable", "undefinedcolumn")
