@@ -395,3 +395,14 @@ def test_processes_creating_one_new_store_together_all_succeed(tmp_path):
     with MetadataStore(url) as store:
         assert sorted(r.name for r in store.list_runs()) == names
     assert [p.name for p in (tmp_path / "new").iterdir() if "creating" in p.name] == []  # no leftovers
+
+
+def test_store_check_on_each_backend(store, store_url, tmp_path):
+    store.create_run("p", "r")
+    store.close()
+    healthy = _cli(["store", "check"], tmp_path, store_url)
+    assert healthy.returncode == 0 and "is healthy" in healthy.stdout and "schema revision" in healthy.stdout
+    _execute(store_url, "DROP TABLE events")
+    damaged = _cli(["store", "check"], tmp_path, store_url)
+    assert damaged.returncode == 2 and "'events' is missing" in _flat(damaged.stderr)
+    assert "Traceback" not in damaged.stderr
