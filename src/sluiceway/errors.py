@@ -104,3 +104,29 @@ def require(module: str, *, feature: str, extra: str):  # noqa: ANN201 - returns
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingExtraError(feature, extra, module) from exc
+
+
+# -- the metadata store's failures (subclasses of StoreError, so `except StoreError` still catches them) --
+
+
+class StoreNotFoundError(StoreError):
+    """No metadata store exists at the URL, and the caller asked not to create one (``create=False``)."""
+
+
+class StoreDamagedError(StoreError):
+    """The metadata store is corrupt or its schema was changed outside Sluiceway; `sluiceway store check` says more."""
+
+
+class NotAStoreError(StoreError):
+    """The URL points at something that is not a Sluiceway store (an empty file, another application's database)."""
+
+
+class MissingStoreDriverError(StoreError, MissingExtraError):
+    """The database driver a store URL names is not installed; the message says what to install."""
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        # Our own message: MissingExtraError's would name the wrong install for drivers outside the extras.
+        Exception.__init__(self, message)
+        self.feature = "The metadata store"
+        self.extra = extra
+        self.module = module

@@ -349,7 +349,8 @@ def test_unreachable_postgresql_raises_store_error_with_redacted_password():
 def test_sqlite_store_in_an_unusable_folder_raises_store_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(StoreError, match="Cannot open the metadata store at sqlite:///"):
+    expected = r"Cannot create the metadata store at sqlite:///.*a-file is a file, not a folder"
+    with pytest.raises(StoreError, match=expected):
         MetadataStore(f"sqlite:///{blocker}/metadata.db")
 
 
@@ -434,7 +435,7 @@ def test_two_runner_processes_share_one_store(store_url, tmp_path):
         time.sleep(0.02)
     (barrier / "go").touch()
     results = [p.communicate(timeout=240) for p in processes]
-    for process, (stdout, stderr) in zip(processes, results):
+    for process, (stdout, stderr) in zip(processes, results, strict=True):
         assert "database is locked" not in stderr
         assert process.returncode == 0, f"runner failed:\n{stdout}\n{stderr}"
         assert stdout.startswith("COMPLETE")
@@ -475,7 +476,7 @@ def test_first_runs_of_a_new_pipeline_started_together_both_succeed(store_url):
                 except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
                     failures.append(exc)
 
-            threads = [threading.Thread(target=start, args=(s, side)) for s, side in zip(stores, "ab")]
+            threads = [threading.Thread(target=start, args=(s, side)) for s, side in zip(stores, "ab", strict=True)]
             for thread in threads:
                 thread.start()
             for thread in threads:

@@ -15,10 +15,12 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sluiceway import __version__
 from sluiceway.cli.gc import gc_command
-from sluiceway.errors import DataError, DefinitionError, NotFoundError, SluicewayError
+from sluiceway.cli.store import store_app
+from sluiceway.errors import DataError, DefinitionError, NotFoundError, SluicewayError, StoreError
 
 app = typer.Typer(
     name="sluiceway",
@@ -32,6 +34,7 @@ artifacts_app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
 app.command("gc")(gc_command)
+app.add_typer(store_app, name="store")
 
 # Piped output (scripts, CI logs) gets wide lines instead of Rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -89,12 +92,12 @@ def _store() -> Any:
 
 
 def _fail(exc: BaseException, code: int) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def _exit_code(exc: SluicewayError) -> int:
-    return 2 if isinstance(exc, (DefinitionError, DataError)) else 1
+    return 2 if isinstance(exc, (DefinitionError, DataError, StoreError)) else 1
 
 
 def _print_json(value: Any) -> None:

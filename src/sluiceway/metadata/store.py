@@ -4,6 +4,12 @@ One implementation on SQLAlchemy 2 Core serves SQLite (the embedded default, in 
 share one file) and PostgreSQL (for teams). Every method is one short transaction. Writes on SQLite
 take the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing with
 "database is locked" half-way through a transaction.
+
+Nothing that is not a healthy Sluiceway store is used as one (see ``opening.py``), and every database
+error surfaces as a ``StoreError`` that names the store and what to do (see ``failures.py``).
+
+Over 500 lines on purpose: one class whose methods are each one transaction over the same tables; the
+records it returns, the opening checks and the error wording already live in their own modules.
 """
 
 from __future__ import annotations
@@ -12,23 +18,40 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from sluiceway.artifacts.base import Artifact, artifact_class
-from sluiceway.errors import NotFoundError, StoreError
+from sluiceway.errors import NotFoundError, StoreError, StoreNotFoundError
 from sluiceway.metadata import tables as t
+from sluiceway.metadata.failures import damaged_error, driver_errors, missing_driver_error, sqlite_path, store_error
+from sluiceway.metadata.opening import (
+    check_sqlite_file,
+    init_hint,
+    quick_check_once,
+    read_revision,
+    read_schema,
+    refuse_foreign_tables,
+    refuse_unknown_revision,
+    schema_problems,
+)
+from sluiceway.metadata.records import ExecutionRecord, Lineage, LineageNode, RunRecord
+from sluiceway.metadata.urls import redact_url
+
+__all__ = ["ExecutionRecord", "Lineage", "LineageNode", "MetadataStore", "RunRecord"]
+
 
 # Execution states.
-RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED = "RUNNING", "COMPLETE", "CACHED", "FAILED", "CANCELED", "ABANDONED"
+RUNNING, COMPLETE, CACHED, FAILED = "RUNNING", "COMPLETE", "CACHED", "FAILED"
+CANCELED, ABANDONED = "CANCELED", "ABANDONED"
 SUCCESSFUL = (COMPLETE, CACHED)
 # Artifact states: only LIVE artifacts are ever recorded (publishing is atomic), DELETED once removed.
 LIVE, DELETED = "LIVE", "DELETED"
@@ -43,121 +66,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    name: str
-    pipeline: str
-    state: str
-    properties: dict[str, Any]
-    create_time: int
-    update_time: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "pipeline": self.pipeline,
-            "state": self.state,
-            "properties": self.properties,
-            "create_time": self.create_time,
-            "update_time": self.update_time,
-        }
-
-
-@dataclass(frozen=True)
-class ExecutionRecord:
-    id: int
-    run_id: int
-    component_id: str
-    component_type: str
-    state: str
-    fingerprint: str | None
-    cached_from: int | None
-    parameters: dict[str, Any]
-    log_uri: str | None
-    error: str | None
-    attempts: int
-    host: str | None
-    pid: int | None
-    create_time: int
-    start_time: int | None
-    end_time: int | None
-    inputs: dict[str, Artifact] = field(default_factory=dict)
-    outputs: dict[str, Artifact] = field(default_factory=dict)
-
-    @property
-    def duration_ms(self) -> int | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return self.end_time - self.start_time
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "run_id": self.run_id,
-            "component_id": self.component_id,
-            "component_type": self.component_type,
-            "state": self.state,
-            "fingerprint": self.fingerprint,
-            "cached_from": self.cached_from,
-            "parameters": self.parameters,
-            "log_uri": self.log_uri,
-            "error": self.error,
-            "attempts": self.attempts,
-            "host": self.host,
-            "pid": self.pid,
-            "create_time": self.create_time,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration_ms": self.duration_ms,
-            "inputs": {k: v.to_dict() for k, v in self.inputs.items()},
-            "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
-        }
-
-
-@dataclass(frozen=True)
-class LineageNode:
-    """One execution in a lineage walk, with the artifacts it read and wrote."""
-
-    execution: ExecutionRecord
-    run_name: str
-    depth: int
-
-
-@dataclass(frozen=True)
-class Lineage:
-    artifact: Artifact
-    upstream: list[LineageNode]  # what produced the artifact, and what produced that, ...
-    downstream: list[LineageNode]  # what consumed it, and what consumed their outputs, ...
-
-    def to_dict(self) -> dict[str, Any]:
-        def node(n: LineageNode) -> dict[str, Any]:
-            e = n.execution
-            return {
-                "depth": n.depth,
-                "run": n.run_name,
-                "execution_id": e.id,
-                "component_id": e.component_id,
-                "state": e.state,
-                "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
-                "outputs": {k: v.to_dict() for k, v in e.outputs.items()},
-            }
-
-        return {
-            "artifact": self.artifact.to_dict(),
-            "upstream": [node(n) for n in self.upstream],
-            "downstream": [node(n) for n in self.downstream],
-        }
-
-
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, verified: Callable[[], bool]) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if verified():  # switching to WAL rewrites the file's header: never on a file that is not ours
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -169,38 +85,127 @@ def _sqlite_setup(engine: Engine) -> None:
 
 
 class MetadataStore:
-    """Open (creating and migrating as needed) the metadata store at a SQLAlchemy URL.
+    """Open the metadata store at a SQLAlchemy URL, creating it (``create=True``) or migrating it as needed.
 
     ``MetadataStore("sqlite:///.sluiceway/metadata.db")`` or ``MetadataStore("postgresql://user@host/db")``.
+    With ``create=False`` a missing store raises ``StoreNotFoundError`` instead of being created (for
+    commands that only read). Anything that is not a Sluiceway store (a folder, a 0-byte file, another
+    application's database) is refused with ``NotAStoreError``; ``MetadataStore.initialize`` (behind
+    ``sluiceway store init``) adopts an empty file, or with ``force=True`` another application's database.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self._open(url, create=create, adopt_empty=False, adopt_foreign=False)
+
+    @classmethod
+    def initialize(cls, url: str, *, force: bool = False) -> tuple[MetadataStore, str]:
+        """Create a store at ``url`` (or adopt a 0-byte file; with ``force``, a database with other tables).
+
+        Returns the opened store and what was done: ``"created"``, ``"migrated"`` or ``"existing"``.
+        """
+        store = cls.__new__(cls)
+        outcome = store._open(url, create=True, adopt_empty=True, adopt_foreign=force)
+        return store, outcome
+
+    def __repr__(self) -> str:
+        return f"MetadataStore({redact_url(self.url)!r})"
+
+    # -- opening --------------------------------------------------------------------------------------
+
+    def _open(self, url: str, *, create: bool, adopt_empty: bool, adopt_foreign: bool) -> str:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._path: Path | None = sqlite_path(url) if self.is_sqlite else None
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        try:
-            if self.is_sqlite:
-                path = url.split("sqlite:///", 1)[-1]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                self._engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-                _sqlite_setup(self._engine)
-            else:
-                if url.startswith("postgresql://") or url.startswith("postgres://"):
-                    url = "postgresql+psycopg://" + url.split("://", 1)[1]
-                self._engine = create_engine(url, pool_pre_ping=True)
-            self._migrate()
-        except ModuleNotFoundError as exc:
-            from sluiceway.errors import MissingExtraError
-
-            raise MissingExtraError(f"The metadata store at {self.url}", "postgres", exc.name or "psycopg") from exc
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(
-                f"Cannot open the metadata store at {_redact(self.url)}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}. "
-                "Check the URL (--store / SLUICEWAY_STORE) and that the database server is running."
-            ) from exc
         self._type_ids: dict[str, int] = {}
         self._host = socket.gethostname()
+        self._checked = False  # SQLite: quick_check passed before this instance's first write
+        self._verified = False  # SQLite: the file is a Sluiceway store (connections may switch it to WAL)
+        created = False
+        if self._path is not None:
+            new = check_sqlite_file(url, self._path, create=create, adopt_empty=adopt_empty)
+            if new and not self._path.exists():
+                created = _create_sqlite_store(url, self._path)
+        self._engine = self._create_engine()
+        self._driver_errors = driver_errors()
+        opening_errors: tuple[type[BaseException], ...] = (*self._driver_errors, OSError)
+        try:
+            outcome = "created" if created else self._prepare(create=create, adopt_foreign=adopt_foreign)
+            self._verified = True
+            if self.is_sqlite:  # the connection that checked did not switch the file to WAL; new ones will
+                self._use_wal()
+            return outcome
+        except StoreError:
+            self._engine.dispose()
+            raise
+        except opening_errors as exc:
+            self._engine.dispose()
+            raise store_error(url, exc, "open") from exc
+
+    def _use_wal(self) -> None:
+        # On the pooled connection, outside any transaction (raw: no BEGIN); a no-op on a file already in WAL.
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+        finally:
+            raw.close()
+
+    def _create_engine(self) -> Engine:
+        url = self.url
+        try:
+            if self.is_sqlite:
+                engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+                _sqlite_setup(engine, lambda: self._verified)
+                return engine
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise missing_driver_error(self.url, exc.name) from exc
+        except NoSuchModuleError as exc:
+            raise StoreError(
+                f"The metadata store URL {redact_url(self.url)} names a database kind or driver SQLAlchemy does not "
+                "know. Use sqlite:///path/to/metadata.db or postgresql://user@host/database."
+            ) from exc
+        except ArgumentError as exc:
+            raise StoreError(
+                f"The metadata store URL {redact_url(self.url)} is not a valid database URL. Use "
+                "sqlite:///path/to/metadata.db or postgresql://user@host/database."
+            ) from exc
+
+    def _prepare(self, *, create: bool, adopt_foreign: bool) -> str:
+        """Check what is in the database and bring its schema to HEAD; returns what was done."""
+        from sluiceway.metadata.migrations import HEAD
+
+        with self._engine.connect() as conn:
+            schema = read_schema(conn)
+            revision = read_revision(conn, schema)
+            if revision.current is None:
+                if revision.foreign_tables and not adopt_foreign:
+                    refuse_foreign_tables(self.url, revision.foreign_tables)
+                if not create:
+                    raise StoreNotFoundError(
+                        f"No metadata store at {redact_url(self.url)} (the database has no Sluiceway tables). Run a "
+                        f"pipeline to create one, or create an empty store with {init_hint(self.url)}."
+                    )
+            elif not revision.known:
+                refuse_unknown_revision(self.url, conn, schema, revision)
+            elif revision.current == HEAD:
+                problems = schema_problems(schema)
+                if problems:
+                    raise damaged_error(self.url, "; ".join(problems) + " (changed outside Sluiceway, or corrupt)")
+                return "existing"
+            conn.rollback()
+        self._migrate()
+        return "created" if revision.current is None else "migrated"
+
+    def _migrate(self) -> None:
+        # Alembic reads the revision again inside this write transaction: a store that another process
+        # created or migrated meanwhile is left as it is.
+        with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+            _upgrade(conn)
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -208,39 +213,42 @@ class MetadataStore:
     def _write(self) -> Iterator[Connection]:
         # SQLite has one writer at a time. Threads of this process queue on a lock (cheap, fair) rather
         # than on SQLite's sleeping busy handler; other processes still wait on BEGIN IMMEDIATE.
-        if self._write_lock is None:
-            with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+        try:
+            if self._write_lock is None:
+                with self._engine.execution_options(sluiceway_write=True).begin() as conn:
+                    yield conn
+                return
+            if not self._checked:
+                self._quick_check()
+            with self._write_lock, self._engine.execution_options(sluiceway_write=True).begin() as conn:
                 yield conn
-            return
-        with self._write_lock, self._engine.execution_options(sluiceway_write=True).begin() as conn:
-            yield conn
+        except self._driver_errors as exc:
+            raise store_error(self.url, exc, "write to") from exc
+
+    def _quick_check(self) -> None:
+        # A corrupt page would otherwise go unnoticed until a query happens to read it (or never):
+        # look once before this process first writes to the file.
+        if self._path is not None:
+            with self._engine.connect() as conn:
+                quick_check_once(self.url, self._path, conn)
+        self._checked = True
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except self._driver_errors as exc:
+            raise store_error(self.url, exc, "read") from exc
+
+    def revision(self) -> str | None:
+        """The schema revision recorded in the store (Alembic's ``version_num``)."""
+        with self._read() as conn:
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
     @property
     def host(self) -> str:
         return self._host
-
-    def _read(self) -> Any:
-        return self._engine.connect()
-
-    def _migrate(self) -> None:
-        from sluiceway.metadata.migrations import HEAD
-
-        with self._engine.connect() as conn:
-            try:
-                current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            except (OperationalError, SQLAlchemyError):
-                current = None
-            conn.rollback()
-        if current == HEAD:
-            return
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self._engine.execution_options(sluiceway_write=True).begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
 
     def close(self) -> None:
         self._engine.dispose()
@@ -251,6 +259,7 @@ class MetadataStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
     def _type_id(self, conn: Connection, name: str) -> int:
         if name in self._type_ids:
             return self._type_ids[name]
@@ -258,11 +267,13 @@ class MetadataStore:
         if found is None:
             try:
                 with conn.begin_nested():
-                    found = conn.execute(insert(t.artifact_types).values(name=name)).inserted_primary_key[0]
+                    found = _inserted_id(conn.execute(insert(t.artifact_types).values(name=name)))
             except IntegrityError:  # another process registered it first
                 found = conn.execute(select(t.artifact_types.c.id).where(t.artifact_types.c.name == name)).scalar()
+        if found is None:
+            raise StoreError(f"Artifact type {name!r} could not be registered in the store at {redact_url(self.url)}.")
         self._type_ids[name] = found
-        return found
+        return int(found)
 
     # -- runs -----------------------------------------------------------------------------------------
 
@@ -275,19 +286,23 @@ class MetadataStore:
             if pipeline_id is None:
                 try:
                     with conn.begin_nested():  # another process may create the same pipeline at the same moment
-                        pipeline_id = conn.execute(
+                        pipeline_id = _inserted_id(conn.execute(
                             insert(t.contexts).values(
                                 type="pipeline", name=pipeline, properties="{}", create_time=stamp, update_time=stamp
                             )
-                        ).inserted_primary_key[0]
+                        ))
                 except IntegrityError:
                     pipeline_id = conn.execute(
-                        select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
+                        select(t.contexts.c.id).where(
+                            and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline)
+                        )
                     ).scalar_one()
             exists = conn.execute(
                 select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline_run", t.contexts.c.name == name))
             ).scalar()
-            taken = StoreError(f"A run named {name!r} already exists; choose another name or resume it with --resume {name}.")
+            taken = StoreError(
+                f"A run named {name!r} already exists; choose another name or resume it with --resume {name}."
+            )
             if exists is not None:
                 raise taken
             try:
@@ -345,7 +360,7 @@ class MetadataStore:
             row = conn.execute(query).first()
         if row is None:
             raise NotFoundError(
-                f"No run {run!r} in the metadata store at {_redact(self.url)}. List runs with `sluiceway runs list`."
+                f"No run {run!r} in the metadata store at {redact_url(self.url)}. List runs with `sluiceway runs list`."
             )
         return self._run_record(row)
 
@@ -383,16 +398,18 @@ class MetadataStore:
 
     def _insert_execution(self, conn: Connection, stamp: int, inputs: dict[str, Artifact], **values: Any) -> int:
         """Insert one execution row (recording this process as its runner) and its input events."""
-        execution_id = conn.execute(
+        execution_id = _inserted_id(conn.execute(
             _INSERT_EXECUTION,
             {"attempts": 0, "host": self._host, "pid": os.getpid(), "create_time": stamp, "start_time": stamp,
              "end_time": None, "cached_from": None, "log_uri": None, "error": None, **values},
-        ).inserted_primary_key[0]
+        ))
         self._insert_events(conn, execution_id, "INPUT", {k: v.id for k, v in inputs.items()}, stamp)
         return execution_id
 
     @staticmethod
-    def _insert_events(conn: Connection, execution_id: int, kind: str, artifact_ids: dict[str, int | None], stamp: int) -> None:
+    def _insert_events(
+        conn: Connection, execution_id: int, kind: str, artifact_ids: dict[str, int | None], stamp: int
+    ) -> None:
         rows = [
             {"artifact_id": artifact_id, "execution_id": execution_id, "type": kind, "name": name, "time": stamp}
             for name, artifact_id in artifact_ids.items()
@@ -416,7 +433,7 @@ class MetadataStore:
         published: dict[str, Artifact] = {}
         with self._write() as conn:
             for name, artifact in outputs.items():
-                artifact_id = conn.execute(
+                artifact_id = _inserted_id(conn.execute(
                     insert(t.artifacts).values(
                         type_id=self._type_id(conn, artifact.TYPE_NAME),
                         uri=artifact.uri,
@@ -428,7 +445,7 @@ class MetadataStore:
                         create_time=stamp,
                         update_time=stamp,
                     )
-                ).inserted_primary_key[0]
+                ))
                 artifact.id = artifact_id
                 artifact.state = LIVE
                 artifact.name = name
@@ -442,7 +459,8 @@ class MetadataStore:
         return published
 
     def finish_execution(
-        self, execution_id: int, state: str, error: str | None = None, *, attempts: int | None = None, stamp: int | None = None
+        self, execution_id: int, state: str, error: str | None = None, *, attempts: int | None = None,
+        stamp: int | None = None,
     ) -> None:
         """Mark an execution FAILED, CANCELED or ABANDONED (it published nothing)."""
         values: dict[str, Any] = {"state": state, "end_time": stamp or now_ms(), "error": error}
@@ -492,7 +510,9 @@ class MetadataStore:
         return None
 
     @staticmethod
-    def _execution_record(row: Any, inputs: dict[str, Artifact] | None = None, outputs: dict[str, Artifact] | None = None) -> ExecutionRecord:
+    def _execution_record(
+        row: Any, inputs: dict[str, Artifact] | None = None, outputs: dict[str, Artifact] | None = None
+    ) -> ExecutionRecord:
         return ExecutionRecord(
             id=row.id,
             run_id=row.run_id,
@@ -518,7 +538,8 @@ class MetadataStore:
         if not execution_ids:
             return {}
         query = (
-            select(t.events.c.execution_id, t.events.c.name.label("event_name"), t.artifacts, t.artifact_types.c.name.label("type_name"),
+            select(t.events.c.execution_id, t.events.c.name.label("event_name"), t.artifacts,
+                   t.artifact_types.c.name.label("type_name"),
                    t.executions.c.component_id.label("producer"))
             .select_from(
                 t.events.join(t.artifacts, t.events.c.artifact_id == t.artifacts.c.id)
@@ -551,7 +572,8 @@ class MetadataStore:
     def executions(self, run_id: int, *, with_artifacts: bool = True) -> list[ExecutionRecord]:
         """All executions of a run, oldest first."""
         with self._read() as conn:
-            rows = list(conn.execute(select(t.executions).where(t.executions.c.run_id == run_id).order_by(t.executions.c.id)))
+            query = select(t.executions).where(t.executions.c.run_id == run_id).order_by(t.executions.c.id)
+            rows = list(conn.execute(query))
             ids = [row.id for row in rows]
             inputs = self._artifacts_of(conn, ids, "INPUT") if with_artifacts else {}
             outputs = self._artifacts_of(conn, ids, "OUTPUT") if with_artifacts else {}
@@ -561,7 +583,7 @@ class MetadataStore:
         with self._read() as conn:
             row = conn.execute(select(t.executions).where(t.executions.c.id == execution_id)).first()
             if row is None:
-                raise NotFoundError(f"No execution {execution_id} in the metadata store at {_redact(self.url)}.")
+                raise NotFoundError(f"No execution {execution_id} in the metadata store at {redact_url(self.url)}.")
             inputs = self._artifacts_of(conn, [row.id], "INPUT").get(row.id)
             outputs = self._artifacts_of(conn, [row.id], "OUTPUT").get(row.id)
         return self._execution_record(row, inputs, outputs)
@@ -591,7 +613,8 @@ class MetadataStore:
         for record in self.executions(run_id, with_artifacts=False):
             if record.state != RUNNING:
                 continue
-            if record.host == self._host and record.pid is not None and record.pid != os.getpid() and _pid_alive(record.pid):
+            elsewhere = record.pid is not None and record.pid != os.getpid()
+            if record.host == self._host and elsewhere and record.pid is not None and _pid_alive(record.pid):
                 raise StoreError(
                     f"Execution {record.id} ({record.component_id}) of this run is still running in process "
                     f"{record.pid} on {record.host}. Wait for it or stop that process before resuming."
@@ -603,7 +626,9 @@ class MetadataStore:
     # -- artifacts and lineage ------------------------------------------------------------------------
 
     def _artifact_query(self) -> Any:
-        return select(t.artifacts, t.artifact_types.c.name.label("type_name"), t.executions.c.component_id.label("producer")).select_from(
+        type_name, producer = t.artifact_types.c.name.label("type_name"), t.executions.c.component_id.label("producer")
+        columns = (t.artifacts, type_name, producer)
+        return select(*columns).select_from(
             t.artifacts.join(t.artifact_types, t.artifacts.c.type_id == t.artifact_types.c.id)
             .outerjoin(t.executions, t.artifacts.c.producer_execution_id == t.executions.c.id)
         )
@@ -613,7 +638,7 @@ class MetadataStore:
             row = conn.execute(self._artifact_query().where(t.artifacts.c.id == artifact_id)).first()
         if row is None:
             raise NotFoundError(
-                f"No artifact {artifact_id} in the metadata store at {_redact(self.url)}. "
+                f"No artifact {artifact_id} in the metadata store at {redact_url(self.url)}. "
                 "List artifacts with `sluiceway artifacts list`."
             )
         return self._artifact(row)
@@ -649,7 +674,9 @@ class MetadataStore:
             execution_ids = {
                 row.execution_id
                 for row in conn.execute(
-                    select(t.events.c.execution_id).where(and_(t.events.c.artifact_id.in_(frontier), t.events.c.type == first_kind))
+                    select(t.events.c.execution_id).where(
+                        and_(t.events.c.artifact_id.in_(frontier), t.events.c.type == first_kind)
+                    )
                 )
             } - seen_executions
             if not execution_ids:
@@ -659,18 +686,26 @@ class MetadataStore:
             frontier = {
                 row.artifact_id
                 for row in conn.execute(
-                    select(t.events.c.artifact_id).where(and_(t.events.c.execution_id.in_(execution_ids), t.events.c.type == next_kind))
+                    select(t.events.c.artifact_id).where(
+                        and_(t.events.c.execution_id.in_(execution_ids), t.events.c.type == next_kind)
+                    )
                 )
             }
         if not found:
             return []
         ids = [eid for eid, _ in found]
         rows = {row.id: row for row in conn.execute(select(t.executions).where(t.executions.c.id.in_(ids)))}
-        run_names = dict(conn.execute(select(t.contexts.c.id, t.contexts.c.name).where(t.contexts.c.id.in_({r.run_id for r in rows.values()}))).all())
+        run_ids = {r.run_id for r in rows.values()}
+        run_query = select(t.contexts.c.id, t.contexts.c.name).where(t.contexts.c.id.in_(run_ids))
+        run_names = dict(conn.execute(run_query).all())
         inputs = self._artifacts_of(conn, ids, "INPUT")
         outputs = self._artifacts_of(conn, ids, "OUTPUT")
         return [
-            LineageNode(self._execution_record(rows[eid], inputs.get(eid), outputs.get(eid)), run_names.get(rows[eid].run_id, "?"), depth)
+            LineageNode(
+                self._execution_record(rows[eid], inputs.get(eid), outputs.get(eid)),
+                run_names.get(rows[eid].run_id, "?"),
+                depth,
+            )
             for eid, depth in found
         ]
 
@@ -679,6 +714,55 @@ class MetadataStore:
         target = getattr(t, table)
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(target)).scalar_one()
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+def _create_sqlite_store(url: str, path: Path) -> bool:
+    """Create a new SQLite store at ``path`` all at once: built beside it, then hard-linked into place.
+
+    SQLite creates a file empty and writes its header only later, so a store created in place would be,
+    for a moment, the 0-byte file that other processes must refuse. Linking fails if another process
+    got there first; then its store is used (and checked as any existing store). True if this call created it.
+    """
+    temp = path.with_name(f".{path.name}.creating-{os.getpid()}-{threading.get_ident()}")
+    engine = create_engine(f"sqlite:///{temp}")
+    try:
+        with engine.begin() as conn:
+            _upgrade(conn)
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        temp.unlink(missing_ok=True)
+        raise store_error(url, exc, "create") from exc
+    finally:
+        engine.dispose()
+    try:
+        os.link(temp, path)
+        return True
+    except FileExistsError:
+        return False  # another process created the store first: it is opened and checked like any other
+    except OSError:  # a file system without hard links: a rename, unless the store appeared meanwhile
+        if path.exists():
+            return False
+        os.replace(temp, path)
+        return True
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _inserted_id(result: Any) -> int:
+    """The primary key of the row an INSERT just added."""
+    key = result.inserted_primary_key
+    if key is None:  # every insert here is a single row with an integer key: this would be a bug
+        raise StoreError("The metadata store did not return the id of an inserted row.")
+    return int(key[0])
 
 
 def _exists(uri: str) -> bool:
@@ -703,13 +787,3 @@ def _pid_alive(pid: int) -> bool:
             return handle.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL before it goes into a message."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
-    return url

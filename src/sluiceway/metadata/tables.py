@@ -83,3 +83,10 @@ events = Table(
     Index("ix_events_artifact", "artifact_id"),
     Index("ix_events_execution", "execution_id"),
 )
+
+store_info = Table(
+    "store_info",
+    metadata,
+    Column("key", String(64), primary_key=True),  # e.g. "min_sluiceway_version" (see migrations/__init__.py)
+    Column("value", Text, nullable=False),
+)
