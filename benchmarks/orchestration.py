@@ -184,7 +184,9 @@ def _dagster_child(scenario: str, size: int, workdir: Path, parallelism: int) ->
     if scenario != "chain":
         os.environ["BENCH_DAGSTER_SLEEP"] = "1" if scenario == "sleep" else "0"
         job = reconstructable(_dagster_parallel_job)
-        with DagsterInstance.local_temp(str(workdir / "dagster-home")) as instance:
+        home = workdir / "dagster-home"
+        home.mkdir(parents=True, exist_ok=True)
+        with DagsterInstance.local_temp(str(home)) as instance:
             ready = time.perf_counter()
             with execute_job(job, instance=instance) as result:
                 done = time.perf_counter()
