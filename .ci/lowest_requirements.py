@@ -17,7 +17,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib  # type: ignore[no-redef]
 
-REQUIREMENT = re.compile(r"^\s*(?P<name>[A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)\s*>=\s*(?P<version>[^,;\s]+)\s*(?P<marker>;.*)?$")
+REQUIREMENT = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)\s*>=\s*(?P<version>[^,;\s]+)\s*(?P<marker>;.*)?$"
+)
 
 
 def lowest_pins(pyproject: Path) -> list[str]:
