@@ -168,3 +168,26 @@ def test_capture_restores_a_stream_replaced_before_it_and_routes_only_its_own_th
         sys.stdout = saved
     assert (tmp_path / "x.log").read_text() == "inside\n"
     assert replacement.getvalue() == "from another thread\n"
+
+
+def test_a_handler_that_looks_up_stderr_when_it_writes_still_reaches_the_console(
+    runner: sw.LocalRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like the CLI's RichHandler: the component's warning reaches the user's console, and its file once."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    root = logging.getLogger()
+    handler = RichHandler(console=Console(stderr=True, width=200), show_time=False, show_path=False)
+    root.addHandler(handler)
+    try:
+        @sw.component
+        def warns(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model]) -> None:
+            logging.getLogger("user.code").warning("disk almost full")
+
+        gen = produce()
+        run = runner.run(sw.Pipeline("rich", [gen, warns(examples=gen.examples)]))
+    finally:
+        root.removeHandler(handler)
+    assert "disk almost full" in capsys.readouterr().err
+    assert Path(run["warns"].log_uri).read_text().count("disk almost full") == 1

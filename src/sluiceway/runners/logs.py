@@ -34,6 +34,26 @@ _current: contextvars.ContextVar[IO[str] | None] = contextvars.ContextVar("sluic
 _FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+_HANDLER_CODE = logging.Handler.handle.__code__
+_HANDLER_SEARCH_DEPTH = 60  # RichHandler → Console.print → … → write is about 15 frames deep
+
+
+def _inside_a_logging_handler() -> bool:
+    """Whether a logging handler is writing: its output belongs to the user's console, not the log file.
+
+    A handler that looks ``sys.stderr`` up when it writes (Rich's console does) runs in the component's
+    thread; the execution's log file already gets the record from our own handler.
+    """
+    frame = sys._getframe(2)
+    for _ in range(_HANDLER_SEARCH_DEPTH):
+        if frame is None:
+            return False
+        if frame.f_code is _HANDLER_CODE:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _RoutingStream:
     """Stands in for ``sys.stdout``/``sys.stderr``: the current execution's log file, or the original."""
 
@@ -42,7 +62,9 @@ class _RoutingStream:
 
     def _target(self) -> Any:
         current = _current.get()
-        return self._original if current is None else current
+        if current is None or _inside_a_logging_handler():
+            return self._original
+        return current
 
     def write(self, text: str) -> int:
         target = self._target()
