@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 # The lowest level an execution's log file records when the user's configuration lets through less.
@@ -44,7 +45,7 @@ def _inside_a_logging_handler() -> bool:
     A handler that looks ``sys.stderr`` up when it writes (Rich's console does) runs in the component's
     thread; the execution's log file already gets the record from our own handler.
     """
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(_HANDLER_SEARCH_DEPTH):
         if frame is None:
             return False
