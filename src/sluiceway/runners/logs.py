@@ -13,6 +13,8 @@ back (the same objects). The root level is never changed if it already lets INFO
 not (the default WARNING), it is lowered to INFO for the same span so that components' INFO records reach
 their log files, and a filter on the existing handlers hides from them exactly the records their
 configuration did not let through before, so the user's console and files see what they saw without us.
+What logging handlers write goes to the user's streams even from a component's thread (a handler that
+looks ``sys.stderr`` up when it writes, like Rich's, would otherwise land in the log file a second time).
 """
 
 from __future__ import annotations
