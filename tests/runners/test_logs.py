@@ -191,3 +191,31 @@ def test_a_handler_that_looks_up_stderr_when_it_writes_still_reaches_the_console
         root.removeHandler(handler)
     assert "disk almost full" in capsys.readouterr().err
     assert Path(run["warns"].log_uri).read_text().count("disk almost full") == 1
+
+
+def test_with_no_logging_configured_component_warnings_still_reach_stderr(tmp_path: Path) -> None:
+    """Python prints warnings to stderr when nothing is configured; a run must not take that away."""
+    script = textwrap.dedent(
+        f"""
+        import logging, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import sluiceway as sw
+        from sample_pipelines import produce
+
+        @sw.component
+        def warns(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model]) -> None:
+            logging.getLogger("user.code").warning("disk almost full")
+            logging.getLogger("user.code").info("only in the log file")
+
+        gen = produce()
+        run = sw.LocalRunner(store="sqlite:///{tmp_path / 'md.db'}", artifact_root={str(tmp_path / 'a')!r}).run(
+            sw.Pipeline("plain", [gen, warns(examples=gen.examples)]))
+        assert run.succeeded, run.state
+        print(run["warns"].log_uri)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "disk almost full" in result.stderr and "only in the log file" not in result.stderr
+    log_text = Path(result.stdout.strip().splitlines()[-1]).read_text()
+    assert log_text.count("disk almost full") == 1 and "only in the log file" in log_text

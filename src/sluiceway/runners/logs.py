@@ -92,10 +92,27 @@ class _RoutingStream:
         return getattr(self._target(), name)
 
 
+def _only_our_handler_sees(record: logging.LogRecord) -> bool:
+    """Whether no handler but ours is on the record's way up (then logging would use its last resort)."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(not isinstance(handler, _ExecutionLogHandler) for handler in logger.handlers):
+            return False
+        logger = logger.parent if logger.propagate else None
+    return True
+
+
 class _ExecutionLogHandler(logging.Handler):
-    """Writes the records of the current execution (if any) to its log file."""
+    """Writes the records of the current execution (if any) to its log file.
+
+    Being on the root logger, it would also stop logging from falling back to ``logging.lastResort``
+    (warnings to stderr when nothing is configured), so it plays the last resort's part itself.
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
+        last_resort = logging.lastResort
+        if last_resort is not None and record.levelno >= last_resort.level and _only_our_handler_sees(record):
+            last_resort.handle(record)
         target = _current.get()
         if target is None:
             return
