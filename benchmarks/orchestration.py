@@ -362,16 +362,17 @@ def aims(sluiceway: dict, example: dict | None) -> list[str]:
             for what, value, limit, unit in checks]
 
 
-def write_results(section: str) -> None:
+def write_results(run_section: str) -> None:
+    """Put this run's subsection first under "## Orchestration"; earlier runs stay below it as they were,
+    so a run on a busy machine never replaces figures measured on a quiet one."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
-        # The section runs until the next "## " heading (another benchmark's section) or the end.
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following >= 0 else ""
-        text = head + section.rstrip() + "\n" + ("\n" + tail if tail else "")
+    heading = SECTION + "\n"
+    at = text.find(heading)
+    if at == -1:
+        text = text.rstrip() + "\n\n" + heading + "\n" + run_section.rstrip() + "\n"
     else:
-        text = text.rstrip() + "\n\n" + section.rstrip() + "\n"
+        insert = at + len(heading)
+        text = text[:insert] + "\n" + run_section.rstrip() + "\n" + text[insert:]
     RESULTS.write_text(text, encoding="utf-8")
 
 
@@ -429,9 +430,9 @@ def main() -> None:
         example_line = (f"- (e) `sluiceway run examples/penguin/pipeline.py`, whole process: cold (fresh store) "
                         f"{example['first_run_s']:.2f} s, fully cached rerun {example['cached_rerun_s']:.2f} s.")
     section = "\n".join([
-        SECTION,
+        f"### {stamp}",
         "",
-        f"Measured {stamp} with {command} on {machine} ({load}); median of {args.repeats} fresh processes",
+        f"Measured with {command} on {machine} ({load}); median of {args.repeats} fresh processes",
         "per figure. Ratios between frameworks hold only within this run.",
         "Start-up = wall time of a whole process running a 1-component pipeline (interpreter, imports, store, run);",
         "ms per component = (wall(chain of 50) − wall(chain of 1)) / 49, in-process = run time / 50.",
