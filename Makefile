@@ -1,22 +1,36 @@
-# Developer and CI entry points. `make demo` and `make test` work on a fresh clone.
+# Developer and CI entry points. `make demo`, `make test` and `make bench` work on a fresh clone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Rebuilt only when pyproject.toml changes, so `make test` is quick once installed.
-STAMP := $(VENV)/.sluiceway-installed
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# Two install levels in one virtual environment, each redone only when pyproject.toml changes:
+# the package and what the examples need (`make demo`), then the dev extras on top (`make test`).
+EXAMPLES_STAMP := $(VENV)/.sluiceway-examples
+DEV_STAMP := $(VENV)/.sluiceway-dev
+# The core suite against the oldest versions of the core dependencies that pyproject.toml declares.
+MIN_VENV := .venv-min
+MIN_STAMP := $(MIN_VENV)/.sluiceway-min
+CORE_SUITE := tests/dsl tests/runners/test_local.py tests/components tests/data tests/cli
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-faults lint test-pythons services bench clean distclean
+.PHONY: venv demo test test-min test-faults lint test-pythons services bench clean distclean
 
-venv: $(STAMP)
+venv: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
 
-demo: venv
+$(EXAMPLES_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[examples]'
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	touch $@ $(EXAMPLES_STAMP)
+
+# The penguin pipeline: needs the package, scikit-learn and the palmerpenguins data, not the dev tools.
+demo: $(EXAMPLES_STAMP)
 	$(BIN)/sluiceway run examples/penguin/pipeline.py
 
 # System services the tests start themselves (a throwaway PostgreSQL server, see tests/conftest.py).
@@ -32,6 +46,20 @@ services:
 
 test: venv services
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-min
+
+# pip constraints pin every core dependency to its declared minimum (.ci/lowest_requirements.py); the
+# dev extras resolve around them. A failure here means a minimum in pyproject.toml is too low: raise it.
+$(MIN_STAMP): pyproject.toml .ci/lowest_requirements.py
+	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip --quiet --disable-pip-version-check install --upgrade pip
+	$(PYTHON) .ci/lowest_requirements.py > $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/python -m pip --quiet --disable-pip-version-check install -c $(MIN_VENV)/constraints.txt -e '.[dev]'
+	touch $@
+
+test-min: $(MIN_STAMP) services
+	@echo "== core suite on the declared minimum versions:" $$(tr '\n' ' ' < $(MIN_VENV)/constraints.txt)
+	$(MIN_VENV)/bin/python -m pytest -q -p no:cacheprovider $(CORE_SUITE)
 
 # The fault probes at their full counts (random kills, damaged stores, hostile inputs, the fuzzer budget),
 # then the table of outcomes that RELIABILITY.md records. `make test` runs a fast subset of each.
@@ -54,12 +82,17 @@ test-pythons:
 		.venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/dsl tests/runners/test_local.py tests/components tests/test_testing.py; \
 	done
 
-bench: venv
-	@set -e; for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+# Each benchmark generates its data under .bench/ and installs its peers (TFDV, Kedro, Dagster) in their
+# own virtual environments there on first use; results go to benchmarks/RESULTS.md.
+bench: $(EXAMPLES_STAMP)
+	$(BIN)/python benchmarks/orchestration.py
+	$(BIN)/python benchmarks/stats_vs_tfdv.py --write-results
+	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf .sluiceway .pytest_cache .bench build dist $(STAMP)
-	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP)
+	find . -path ./$(VENV) -prune -o -path ./$(MIN_VENV) -prune -o -path ./.bench -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
+# Also the virtual environments and the benchmarks' data and peer environments (.bench/, gigabytes).
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(MIN_VENV) .bench

@@ -9,35 +9,33 @@ Scenarios (equivalent no-op nodes in every framework, each run in a fresh proces
   (b) a fan-out of 8 no-op components and a join (10 components);
   (c) Sluiceway only: the chain of 50 rerun in a new process on the same store: every component CACHED;
   (d) a fan-out of eight ``time.sleep(1)`` components and a join, parallelism 8;
-  (e) Sluiceway only: a fully cached rerun of ``examples/penguin/pipeline.py`` with the CLI.
+  (e) Sluiceway only: ``sluiceway run examples/penguin/pipeline.py`` as a whole process, on a fresh store
+      (cold) and again on the same store (every component cached).
 Sluiceway records every execution in a SQLite store and persists every output (an artifact folder per
 output, published atomically); Kedro passes data in memory (MemoryDataset) and caches nothing; Dagster
-uses ``materialize`` (ephemeral instance, pickled outputs in a temporary folder).
+uses ``materialize`` for the chain (ephemeral instance, pickled outputs in a temporary folder) and, for the
+fan-outs, a job on its multiprocess executor (its way of running steps in parallel: one process per step,
+a temporary instance on disk).
 
 Kedro and Dagster are installed in their own virtual environments under ``.bench/`` (created on first use).
 Only the standard library is imported at module level: the same file is the child process of every
 framework (``--child FRAMEWORK SCENARIO``).
 """
 
-
+# No `from __future__ import annotations`: the Sluiceway child defines components inside a function, whose
+# annotations must be evaluated where they are written.
+import argparse
+import json
 import os
+import platform
+import shutil
+import statistics
+import subprocess
 import sys
-
-# Python puts this folder first on sys.path, where benchmarks/statistics.py would shadow the standard
-# library's `statistics` for this script and for every framework it imports: take the folder off.
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
@@ -141,12 +139,60 @@ def _kedro_child(scenario: str, size: int, workdir: Path, parallelism: int) -> d
             "runner": type(runner).__name__}
 
 
+def _dagster_parallel_job() -> object:
+    """The fan-out as a Dagster job on the multiprocess executor (one process per step, up to 8 at once).
+
+    At module level so that Dagster can rebuild it in each step's process (``reconstructable``); whether
+    the branches sleep comes from the environment, which the step processes inherit.
+    """
+    from dagster import job, multiprocess_executor, op
+
+    sleep = os.environ.get("BENCH_DAGSTER_SLEEP") == "1"
+
+    @op(name="source")
+    def source() -> int:
+        return 0
+
+    def branch(index: int) -> object:
+        @op(name=f"branch{index}")
+        def body(value: int) -> int:
+            if sleep:
+                time.sleep(1)
+            return value
+
+        return body
+
+    @op(name="join")
+    def join(values: list[int]) -> int:
+        return 0
+
+    @job(name="fan_out", executor_def=multiprocess_executor.configured({"max_concurrent": FAN_OUT}))
+    def fan_out() -> None:
+        start = source()
+        join([branch(index)(start) for index in range(FAN_OUT)])
+
+    return fan_out
+
+
 def _dagster_child(scenario: str, size: int, workdir: Path, parallelism: int) -> dict:
     started = time.perf_counter()
     import warnings
 
     warnings.filterwarnings("ignore")
-    from dagster import AssetIn, asset, materialize
+    from dagster import AssetIn, DagsterInstance, asset, execute_job, materialize, reconstructable
+
+    if scenario != "chain":
+        os.environ["BENCH_DAGSTER_SLEEP"] = "1" if scenario == "sleep" else "0"
+        job = reconstructable(_dagster_parallel_job)
+        home = workdir / "dagster-home"
+        home.mkdir(parents=True, exist_ok=True)
+        with DagsterInstance.local_temp(str(home)) as instance:
+            ready = time.perf_counter()
+            with execute_job(job, instance=instance) as result:
+                done = time.perf_counter()
+                assert result.success
+        return {"import_build_s": ready - started, "run_s": done - ready, "components": FAN_OUT + 2,
+                "executor": "multiprocess"}
 
     def make(name: str, upstream: list[str], sleep: bool) -> object:
         ins = {f"in_{u}": AssetIn(u) for u in upstream}
@@ -165,7 +211,7 @@ def _dagster_child(scenario: str, size: int, workdir: Path, parallelism: int) ->
         assets += [make(f"branch{i}", ["source"], scenario == "sleep") for i in range(FAN_OUT)]
         assets.append(make("join", [f"branch{i}" for i in range(FAN_OUT)], False))
     ready = time.perf_counter()
-    result = materialize(assets)  # the in-process executor: steps run one after another
+    result = materialize(assets)  # the in-process executor: a chain runs one step after another anyway
     done = time.perf_counter()
     assert result.success
     return {"import_build_s": ready - started, "run_s": done - ready, "components": len(assets)}
@@ -188,7 +234,8 @@ def peer_python(name: str) -> Path:
         print(f"creating {venv} (pip install {PEERS[name]}) ...", flush=True)
         if not python.exists():
             subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", PEERS[name]], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", PEERS[name]],
+                       check=True)
         marker.touch()
     return python
 
@@ -257,28 +304,26 @@ def measure(framework: str, python: Path, repeats: int, scratch: Path) -> dict:
     return {key: median(values) for key, values in samples.items()}
 
 
-def cached_example(repeats: int, scratch: Path) -> dict | None:
-    """(e) Whole-process wall of `sluiceway run examples/penguin/pipeline.py` when everything is cached."""
+def penguin_example(python: Path, repeats: int, scratch: Path) -> dict | None:
+    """(e) Whole-process wall of `sluiceway run examples/penguin/pipeline.py`: cold (a fresh store each
+    time) and cached (the same store again), median of ``repeats`` each."""
     example = ROOT / "examples" / "penguin" / "pipeline.py"
-    cli = ROOT / ".venv" / "bin" / "sluiceway"
+    cli = python.with_name("sluiceway")
     if not example.exists() or not cli.exists():
         return None
-    workdir = scratch / "penguin"
-    workdir.mkdir(parents=True, exist_ok=True)
     command = [str(cli), "run", str(example)]
-    first_started = time.perf_counter()
-    first = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    first_wall = time.perf_counter() - first_started
-    if first.returncode != 0:
-        return {"error": (first.stdout + first.stderr)[-2000:]}
-    walls = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        rerun = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-        walls.append(time.perf_counter() - started)
-        if rerun.returncode != 0:
-            return {"error": (rerun.stdout + rerun.stderr)[-2000:]}
-    return {"first_run_s": first_wall, "cached_rerun_s": median(walls), "output_tail": rerun.stdout[-600:]}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}
+    cold, cached = [], []
+    for repeat in range(repeats):
+        workdir = scratch / "penguin" / str(repeat)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for walls in (cold, cached):
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, cwd=workdir, env=env)
+            walls.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                return {"error": (done.stdout + done.stderr)[-2000:]}
+    return {"first_run_s": median(cold), "cached_rerun_s": median(cached)}
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -296,7 +341,8 @@ def table(results: dict[str, dict], versions: dict[str, str]) -> str:
         per = f"{fmt(r['ms_per_component'], 1)} (in-process {fmt(r['inproc_ms_per_component'], 1)})"
         cached = "–"
         if "ms_per_cached_component" in r:
-            cached = f"{fmt(r['ms_per_cached_component'], 1)} (in-process {fmt(r['inproc_ms_per_cached_component'], 1)})"
+            cached = (f"{fmt(r['ms_per_cached_component'], 1)} "
+                      f"(in-process {fmt(r['inproc_ms_per_cached_component'], 1)})")
         sleep = f"{fmt(r['sleep_run_s'])} s run, {fmt(r['sleep_wall_s'])} s process"
         lines.append(f"| {label} | {fmt(r['startup_s'])} s | {per} | {cached} | {fmt(r['fan_wall_s'])} s | {sleep} |")
     return "\n".join(lines)
@@ -312,19 +358,21 @@ def aims(sluiceway: dict, example: dict | None) -> list[str]:
     ]
     if example and "cached_rerun_s" in example:
         checks.append(("cached example rerun < 2 s (whole process)", example["cached_rerun_s"], 2.0, "s"))
-    return [f"- {'met' if value < limit else 'MISSED'}: {what} — {value:.2f} {unit}" for what, value, limit, unit in checks]
+    return [f"- {'met' if value < limit else 'MISSED'}: {what} — {value:.2f} {unit}"
+            for what, value, limit, unit in checks]
 
 
-def write_results(section: str) -> None:
+def write_results(run_section: str) -> None:
+    """Put this run's subsection first under "## Orchestration"; earlier runs stay below it as they were,
+    so a run on a busy machine never replaces figures measured on a quiet one."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
-        # The section runs until the next "## " heading (another benchmark's section) or the end.
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following >= 0 else ""
-        text = head + section.rstrip() + "\n" + ("\n" + tail if tail else "")
+    heading = SECTION + "\n"
+    at = text.find(heading)
+    if at == -1:
+        text = text.rstrip() + "\n\n" + heading + "\n" + run_section.rstrip() + "\n"
     else:
-        text = text.rstrip() + "\n\n" + section.rstrip() + "\n"
+        insert = at + len(heading)
+        text = text[:insert] + "\n" + run_section.rstrip() + "\n" + text[insert:]
     RESULTS.write_text(text, encoding="utf-8")
 
 
@@ -333,6 +381,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update benchmarks/RESULTS.md")
+    default_python = ROOT / ".venv" / "bin" / "python"
+    parser.add_argument("--python", type=Path,
+                        default=default_python if default_python.exists() else Path(sys.executable),
+                        help="the interpreter with Sluiceway installed (default: .venv/bin/python)")
     parser.add_argument("--child", nargs=5, metavar=("FRAMEWORK", "SCENARIO", "SIZE", "WORKDIR", "PARALLELISM"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -341,7 +393,7 @@ def main() -> None:
         print(json.dumps(CHILDREN[framework](scenario, int(size), Path(workdir), int(parallelism))), flush=True)
         return
 
-    pythons = {"sluiceway": ROOT / ".venv" / "bin" / "python"}
+    pythons = {"sluiceway": args.python}
     versions = {"sluiceway": peer_version(pythons["sluiceway"], "sluiceway")}
     if not args.skip_peers:
         for name in PEERS:
@@ -354,34 +406,40 @@ def main() -> None:
         for name, python in pythons.items():
             print(f"measuring {name} {versions[name]} ({args.repeats} repeats) ...", flush=True)
             results[name] = measure(name, python, args.repeats, scratch)
-        print("measuring the cached rerun of examples/penguin/pipeline.py ...", flush=True)
-        example = cached_example(args.repeats, scratch)
+        print("measuring examples/penguin/pipeline.py, cold and cached ...", flush=True)
+        example = penguin_example(args.python, args.repeats, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    load_after = os.getloadavg()[0]
+    load = f"load average (1 min) {load_before:.2f} before, {load_after:.2f} after"
+    if max(load_before, load_after) > (os.cpu_count() or 1):
+        load += ("; measured on a loaded machine (other jobs shared the cores): absolute times are pessimistic, "
+                 "compare the frameworks only by the ratios of this run")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    command = "`.venv/bin/python benchmarks/orchestration.py" + (f" --repeats {args.repeats}" if args.repeats != 3 else "") + "`"
+    shown = args.python.relative_to(ROOT) if args.python.is_relative_to(ROOT) else Path("python")
+    command = f"`{shown} benchmarks/orchestration.py " + " ".join(sys.argv[1:]) + "`"
     s = results["sluiceway"]
     if example is None:
-        example_line = "- (e) cached rerun of `examples/penguin/pipeline.py`: not measured — the example or the CLI does not exist yet."
+        example_line = ("- (e) `examples/penguin/pipeline.py`: not measured "
+                        "(no `sluiceway` command beside the interpreter).")
     elif "error" in example:
-        example_line = f"- (e) cached rerun of `examples/penguin/pipeline.py`: failed:\n```\n{example['error']}\n```"
+        example_line = f"- (e) `examples/penguin/pipeline.py` failed:\n```\n{example['error']}\n```"
     else:
-        example_line = (f"- (e) `sluiceway run examples/penguin/pipeline.py`, whole process: first run "
+        example_line = (f"- (e) `sluiceway run examples/penguin/pipeline.py`, whole process: cold (fresh store) "
                         f"{example['first_run_s']:.2f} s, fully cached rerun {example['cached_rerun_s']:.2f} s.")
     section = "\n".join([
-        SECTION,
+        f"### {stamp}",
         "",
-        f"Measured {stamp} with {command} on {machine} ({load}); median of {args.repeats} fresh processes",
-        "per figure. Other jobs shared the machine when the load average exceeds the core count: compare the",
-        "frameworks by ratio, not with figures measured elsewhere.",
+        f"Measured with {command} on {machine} ({load}); median of {args.repeats} fresh processes",
+        "per figure. Ratios between frameworks hold only within this run.",
         "Start-up = wall time of a whole process running a 1-component pipeline (interpreter, imports, store, run);",
         "ms per component = (wall(chain of 50) − wall(chain of 1)) / 49, in-process = run time / 50.",
         "Sluiceway records every execution in a SQLite store and persists every output; its stores are created",
-        "and migrated before timing. Kedro runs in memory (ThreadRunner for parallelism 8) and Dagster",
-        "`materialize` runs steps one after another (in-process executor).",
+        "and migrated before timing. Kedro runs in memory (ThreadRunner for parallelism 8). Dagster runs the chain",
+        "with `materialize` (in-process executor) and both fan-outs as a job on its multiprocess executor",
+        "(max_concurrent 8: a process per step), its way of running steps in parallel.",
         "",
         table(results, versions),
         "",
@@ -389,7 +447,8 @@ def main() -> None:
         f"(imports and pipeline build {s['import_build_s']:.2f} s).",
         f"- (b) fan-out of 8 + join, in-process: {s['fan_inproc_ms_per_component']:.1f} ms per component.",
         f"- (c) chain of 50 rerun fully cached, whole process: {s['cached_chain_wall_s']:.2f} s.",
-        f"- (d) fan-out of 8 × sleep(1), parallelism 8: run {s['sleep_run_s']:.2f} s, whole process {s['sleep_wall_s']:.2f} s.",
+        f"- (d) fan-out of 8 × sleep(1), parallelism 8: run {s['sleep_run_s']:.2f} s, "
+        f"whole process {s['sleep_wall_s']:.2f} s.",
         example_line,
         "",
         "Aims:",

@@ -46,7 +46,8 @@ def train_classifier(
     classifier.fit(train[FEATURES_NUMERIC + FEATURES_CATEGORICAL], train[LABEL])
     with (model.path / "model.pkl").open("wb") as handle:
         pickle.dump(classifier, handle)
-    (model.path / "signature.json").write_text(json.dumps({"inputs": FEATURES_NUMERIC + FEATURES_CATEGORICAL, "output": LABEL}))
+    signature = {"inputs": FEATURES_NUMERIC + FEATURES_CATEGORICAL, "output": LABEL}
+    (model.path / "signature.json").write_text(json.dumps(signature))
     model.properties["flavor"] = "sklearn"
     model.properties["train_rows"] = len(train)
 
@@ -66,9 +67,12 @@ def evaluate_classifier(
     frame = _frame(examples, "eval").dropna(subset=[LABEL])
     predictions = classifier.predict(frame[FEATURES_NUMERIC + FEATURES_CATEGORICAL])
     correct = predictions == frame[LABEL].to_numpy()
-    per_island = {island: float(correct[(frame["island"] == island).to_numpy()].mean()) for island in sorted(frame["island"].unique())}
+    islands = frame["island"]
+    per_island = {island: float(correct[(islands == island).to_numpy()].mean()) for island in sorted(islands.unique())}
     accuracy = float(correct.mean())
-    evaluation.write_json("evaluation.json", {"accuracy": accuracy, "rows": len(frame), "accuracy_by_island": per_island})
+    evaluation.write_json(
+        "evaluation.json", {"accuracy": accuracy, "rows": len(frame), "accuracy_by_island": per_island}
+    )
     evaluation.properties["accuracy"] = accuracy
     blessed = accuracy >= min_accuracy
     (blessing.path / ("BLESSED" if blessed else "NOT_BLESSED")).touch()

@@ -17,9 +17,38 @@ class RunHooks:
         """Called when a component is about to be executed or looked up in the cache."""
 
     def on_component_end(
-        self, *, run_name: str, component_id: str, state: str, duration_s: float, error: str | None, **future_kwargs: Any
+        self, *, run_name: str, component_id: str, state: str, duration_s: float, error: str | None,
+        **future_kwargs: Any,
     ) -> None:
-        """Called when a component finished: state COMPLETE, CACHED, FAILED, CANCELED, or SKIPPED (not run)."""
+        """Called when a component finished: state COMPLETE, CACHED, FAILED, CANCELED, or SKIPPED (not run).
+
+        Runners may also pass ``log_uri`` (the execution's log file) among the keyword arguments.
+        """
 
     def on_run_end(self, *, run_name: str, state: str, **future_kwargs: Any) -> None:
         """Called once when the run is over."""
+
+
+def in_notebook() -> bool:
+    """Whether output renders in a notebook (Jupyter, VS Code), as Rich detects it."""
+    from rich.console import Console
+
+    return Console().is_jupyter
+
+
+def progress_hooks(progress: bool | RunHooks | None) -> list[RunHooks]:
+    """The progress display ``LocalRunner.run(progress=...)`` adds to the runner's hooks.
+
+    ``True``: the Rich progress the CLI shows (``sluiceway.runners.progress.RichProgress``) on standard
+    output; ``False``: none; ``None`` (the default): on in notebooks only, so scripts stay quiet; a
+    ``RunHooks`` instance: that display instead.
+    """
+    if isinstance(progress, RunHooks):
+        return [progress]
+    if progress is None:
+        progress = in_notebook()
+    if not progress:
+        return []
+    from sluiceway.runners.progress import RichProgress
+
+    return [RichProgress()]

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Statistics generation: Sluiceway vs TFDV 1.16.1, side by side, on the same taxi-like files.
 
-    .venv/bin/python benchmarks/statistics.py                  # 1M rows + 10M-row memory check
-    .venv/bin/python benchmarks/statistics.py --rows 200000 --scale-rows 0 --skip-tfdv  # quick
-    .venv/bin/python benchmarks/statistics.py --skip-csv      # Parquet, schema and memory only
+    .venv/bin/python benchmarks/stats_vs_tfdv.py                  # 1M rows + 10M-row memory check
+    .venv/bin/python benchmarks/stats_vs_tfdv.py --rows 200000 --scale-rows 0 --skip-tfdv  # quick
+    .venv/bin/python benchmarks/stats_vs_tfdv.py --skip-csv      # Parquet, schema and memory only
 
 Every measurement is a fresh subprocess; wall time and peak RSS (``os.wait4``'s ``ru_maxrss``) are of
 that whole process, and "timed" is the work alone (after imports), median of ``--repeats`` runs.
@@ -16,9 +16,11 @@ that whole process, and "timed" is the work alone (after imports), median of ``-
 (c) Schema inference + validation on the statistics (Sluiceway and TFDV).
 (d) Memory scaling: ``compute_statistics`` on 10M rows (same 1M-row row groups) vs 1M rows.
 
-TFDV runs in its own virtual environment (``--tfdv-python``, created with the pinned recipe of
-/work/shared/bench/REFERENCE.md at /tmp/tfdv-venv when missing); ``--skip-tfdv`` leaves it out.
-``--write-results`` replaces the "## Statistics" section of benchmarks/RESULTS.md.
+The data is benchmarks/taxi_data.py's taxi-like table, generated under ``.bench/data/`` on first use.
+TFDV runs in its own virtual environment, ``.bench/tfdv-venv`` (CPython 3.11: TFDV has no wheels for newer
+ones), created on first use with the pinned set below, which installs in about 100 s (2.8 GB) where an
+unpinned install backtracks for minutes; ``--tfdv-python`` points at another, ``--skip-tfdv`` leaves it out.
+``--write-results`` puts the new figures first in the "## Statistics" section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ import argparse
 import datetime as _dt
 import json
 import os
+import platform
+import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -34,7 +39,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-GEN_TAXI = Path("/work/shared/bench/gen_taxi.py")
+BENCH_DIR = REPO / ".bench"
+TFDV_VENV = BENCH_DIR / "tfdv-venv"
 TFDV_PINS = [
     "tensorflow-data-validation==1.16.1",
     "apache-beam[gcp]==2.59.0",
@@ -147,10 +153,7 @@ def worker_tfdv_schema(path: str) -> dict:
 
 
 def _median(values) -> float:
-    # (this file is named statistics.py, so it shadows the standard library's module)
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return statistics.median(list(values))
 
 
 WORKERS = {name[len("worker_"):]: fn for name, fn in globals().items() if name.startswith("worker_")}
@@ -215,51 +218,42 @@ def measure_pair(ours: tuple, theirs: tuple, repeats: int) -> tuple[dict, dict]:
     return out[0], out[1]
 
 
+def _python311() -> str:
+    for candidate in ("python3.11", str(Path.home() / ".pyenv" / "versions" / "3.11" / "bin" / "python")):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    if sys.version_info[:2] == (3, 11):
+        return sys.executable
+    raise SystemExit("TFDV 1.16 needs CPython 3.11 (no wheels for newer versions) and no python3.11 was found on "
+                     "the PATH. Install it (e.g. `pyenv install 3.11`), pass --tfdv-python, or use --skip-tfdv.")
+
+
 def ensure_tfdv(python: str) -> None:
-    if Path(python).exists():
-        return
+    """Create the TFDV environment on first use; a half-made one (no marker) is made again."""
     venv = Path(python).parent.parent
-    print(f"creating the TFDV environment at {venv} (about 100 s) ...", flush=True)
-    subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *TFDV_PINS], check=True)
+    marker = venv / ".installed"
+    if Path(python).exists() and (marker.exists() or venv != TFDV_VENV):
+        return
+    print(f"creating the TFDV environment at {venv} (about 100 s, 2.8 GB) ...", flush=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([_python311(), "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    *TFDV_PINS], check=True)
+    marker.touch()
 
 
 def ensure_data(rows: int, data_dir: Path) -> tuple[Path, Path]:
-    csv, parquet = data_dir / f"taxi_{rows}.csv", data_dir / f"taxi_{rows}.parquet"
-    if not (csv.exists() and parquet.exists()):
-        data_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(GEN_TAXI), str(rows), "--out", str(data_dir)], check=True)
-    return csv, parquet
+    from taxi_data import taxi_files
+
+    return taxi_files(rows, data_dir)
 
 
-def ensure_scale_parquet(rows: int, data_dir: Path, chunk: int = 1_000_000) -> Path:
-    """A ``rows``-row Parquet file of gen_taxi tables (different seeds), one row group per 1M rows,
-    written chunk by chunk (gen_taxi's CSV is not needed for the memory check)."""
-    out = data_dir / f"taxi_{rows}.parquet"
-    if out.exists():
-        return out
-    import importlib.util
+def ensure_scale_parquet(rows: int, data_dir: Path) -> Path:
+    """A ``rows``-row Parquet file of 1M-row row groups (the CSV is not needed for the memory check)."""
+    from taxi_data import taxi_parquet_in_row_groups
 
-    import pyarrow.parquet as pq
-
-    spec = importlib.util.spec_from_file_location("gen_taxi", GEN_TAXI)
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    tmp = out.with_suffix(".tmp")
-    writer = None
-    done = 0
-    seed = 42
-    while done < rows:
-        n = min(chunk, rows - done)
-        table = gen.make_table(n, seed)
-        writer = writer or pq.ParquetWriter(tmp, table.schema)
-        writer.write_table(table, row_group_size=chunk)
-        done += n
-        seed += 1
-        print(f"  generated {done:,} / {rows:,} rows", flush=True)
-    writer.close()
-    tmp.rename(out)
-    return out
+    return taxi_parquet_in_row_groups(rows, data_dir)
 
 
 def mib(x: float | None) -> str:
@@ -275,10 +269,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--scale-rows", type=int, default=10_000_000, help="rows for the memory check (0: skip)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--tfdv-csv-repeats", type=int, default=None, help="default: --repeats; 0 skips TFDV's slow CSV path")
+    ap.add_argument("--tfdv-csv-repeats", type=int, default=None,
+                    help="default: --repeats; 0 skips TFDV's slow CSV path")
     ap.add_argument("--skip-csv", action="store_true", help="leave out the CSV → statistics comparisons (a)")
-    ap.add_argument("--data-dir", type=Path, default=Path("/tmp/sluiceway-bench"))
-    ap.add_argument("--tfdv-python", default="/tmp/tfdv-venv/bin/python")
+    ap.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data")
+    ap.add_argument("--tfdv-python", default=str(TFDV_VENV / "bin" / "python"))
     ap.add_argument("--skip-tfdv", action="store_true", help="measure Sluiceway only")
     ap.add_argument("--write-results", action="store_true", help="update benchmarks/RESULTS.md")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -319,11 +314,27 @@ def main() -> None:
         big = ensure_scale_parquet(a.scale_rows, a.data_dir)
         res["sw_scale"] = measure(me, "sw_parquet", [str(big)], a.repeats)
 
-    res["load"] = f"{load_start:.2f} → {os.getloadavg()[0]:.2f}"
+    res["load"] = (load_start, os.getloadavg()[0])
     lines = report(res, a)
     print("\n".join(lines))
     if a.write_results:
         write_results(lines)
+
+
+def command_line() -> str:
+    """The command as a reader reruns it: the interpreter relative to the repository, else plain `python`."""
+    python = Path(sys.executable)
+    shown = str(python.relative_to(REPO)) if python.is_relative_to(REPO) else "python"
+    return f"{shown} benchmarks/stats_vs_tfdv.py " + " ".join(sys.argv[1:])
+
+
+def load_note(start: float, end: float) -> str:
+    cores = os.cpu_count() or 1
+    note = f"load average (1 min) {start:.2f} at the start, {end:.2f} at the end, on {cores} cores"
+    if max(start, end) > cores:
+        note += (" — measured on a loaded machine (other jobs shared the cores): absolute times are pessimistic; "
+                 "compare Sluiceway and TFDV only by the ratios of this run")
+    return note
 
 
 def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
@@ -331,21 +342,18 @@ def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
         return "–" if not x or not y else f"{y / x:.1f}×"
 
     ingest_how = res["sw_csv"]["runs"][0].get("how", "") if "sw_csv" in res else ""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
-        "## Statistics",
+        f"### {stamp}, {a.rows:,} rows",
         "",
-        f"Measured {_dt.date.today().isoformat()} on this machine ({os.cpu_count()} cores), "
-        f"{a.rows:,} taxi-like rows from gen_taxi.py, median of {a.repeats} fresh processes. Command:",
-        "",
-        "```",
-        f"{Path(sys.executable).relative_to(REPO) if str(sys.executable).startswith(str(REPO)) else sys.executable} "
-        f"benchmarks/statistics.py " + " ".join(sys.argv[1:]),
-        "```",
-        "",
+        f"`{command_line()}` — Python {platform.python_version()}, {load_note(*res['load'])}; "
+        f"{a.rows:,} taxi-like rows from benchmarks/taxi_data.py, median of {a.repeats} fresh processes.",
         "\"work\" is the timed section after imports; \"process\" is the whole fresh process (imports included);",
-        "peak RSS is the process's maximum resident set. Ratios are TFDV ÷ Sluiceway (higher is better for us).",
+        "peak RSS is the process's maximum resident set. Ratios are TFDV ÷ Sluiceway in this run "
+        "(higher is better for us).",
         "",
-        "| comparison | Sluiceway work | TFDV work | speed-up (work) | Sluiceway process | TFDV process | speed-up (process) | Sluiceway peak RSS | TFDV peak RSS | memory ratio |",
+        "| comparison | Sluiceway work | TFDV work | speed-up (work) | Sluiceway process | TFDV process "
+        "| speed-up (process) | Sluiceway peak RSS | TFDV peak RSS | memory ratio |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, ours, theirs in (
@@ -369,7 +377,6 @@ def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
     if "sw_csv" in res:
         out.append(f"CSV → statistics on the Sluiceway side = ingest via {ingest_how} "
                    f"(median ingest {fmt_s(_median(r['ingest'] for r in res['sw_csv']['runs']))}) + statistics.")
-    out.append(f"Load average (1 min) at the start and end of the run: {res.get('load', '?')}.")
     if "sw_scale" in res:
         s1, s10 = res["sw_parquet"], res["sw_scale"]
         out.append(
@@ -377,27 +384,25 @@ def report(res: dict[str, dict], a: argparse.Namespace) -> list[str]:
             f"vs {s1['rss_mib']:.0f} MiB at {a.rows:,} rows (ratio {s10['rss_mib'] / s1['rss_mib']:.2f}; aim ≤ 1.5)."
         )
     if res.get("sw_schema", {}).get("timed") is None:
-        out.append("Schema inference + validation: TODO (sluiceway.data.schema / validation not available).")
+        out.append("Schema inference + validation: not measured (sluiceway.data.schema / validation not available).")
     out.append("")
     return out
 
 
 def write_results(lines: list[str]) -> None:
+    """Put this run's subsection first under "## Statistics"; earlier runs stay below it as they were."""
     path = HERE / "RESULTS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    heading = "## Statistics\n"
     section = "\n".join(lines).rstrip() + "\n"
-    start = text.find("## Statistics")
-    if start == -1:
-        text = text.rstrip() + "\n\n" + section
-    else:  # the new figures first; the earlier ones stay below them, labelled, for comparison
-        nxt = text.find("\n## ", start + 1)
-        earlier = text[start + len("## Statistics"): nxt + 1 if nxt != -1 else len(text)].strip("\n")
-        earlier = earlier.replace("\n### ", "\n#### ")
-        if earlier:
-            section += "\n### Earlier results (kept for comparison)\n\n" + earlier + "\n"
-        text = text[:start] + section + ("\n" + text[nxt + 1:] if nxt != -1 else "")
+    at = text.find(heading)
+    if at == -1:
+        text = text.rstrip() + "\n\n" + heading + "\n" + section
+    else:
+        insert = at + len(heading)
+        text = text[:insert] + "\n" + section + text[insert:]
     path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
+    print(f"wrote {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":
