@@ -14,7 +14,6 @@ import os
 import queue
 import re
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -39,7 +38,7 @@ from sluiceway.metadata.store import (
     RunRecord,
 )
 from sluiceway.runners.execute import Cancellation, ExecutionTarget, execute_component, last_frames
-from sluiceway.runners.hooks import RunHooks
+from sluiceway.runners.hooks import RunHooks, progress_hooks
 from sluiceway.runners.recovery import cancel_if_recorded, cancel_run, reclaim_unfinished, settle_leftovers
 
 logger = logging.getLogger(__name__)
@@ -163,11 +162,6 @@ def open_store(store: MetadataStore | str | None, settings: Settings) -> Metadat
     return MetadataStore(store or settings.store)
 
 
-def _in_notebook() -> bool:
-    # Read-only look at what is loaded: a Jupyter kernel means a notebook is driving us.
-    return "ipykernel" in sys.modules
-
-
 class LocalRunner:
     """Run pipelines on this machine.
 
@@ -215,7 +209,7 @@ class LocalRunner:
         *,
         run_name: str | None = None,
         resume: str | None = None,
-        progress: bool | None = None,
+        progress: bool | RunHooks | None = None,
     ) -> Run:
         """Run the pipeline (or resume a run: only what did not complete runs again); returns the Run.
 
@@ -228,9 +222,7 @@ class LocalRunner:
             raise RunError(f"LocalRunner.run expects a Pipeline, got {type(pipeline).__name__}.")
         if run_name is not None:
             check_run_name(run_name)
-        hooks = list(self.hooks)
-        if progress or (progress is None and _in_notebook()):
-            hooks.append(_progress_hook())
+        hooks = [*self.hooks, *progress_hooks(progress)]
         store = self.store
         name = resume if resume is not None else run_name or new_run_name(pipeline.name)
         try:
@@ -413,15 +405,6 @@ class _Scheduler:
 
     def final_state(self) -> str:
         return COMPLETE if all(self.states.get(c.id) in SUCCESSFUL for c in self.pipeline.components) else FAILED
-
-
-def _progress_hook() -> RunHooks:
-    # The CLI's progress display, reused so the Python API shows the same lines.
-    from rich.console import Console
-
-    from sluiceway.cli.progress import RichProgress
-
-    return RichProgress(Console())
 
 
 def run_record_to_run(store: MetadataStore, record: RunRecord) -> Run:
