@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sluiceway.data.engine import Fragment, InProcessEngine, list_parquet_files, plan_fragments
-from sluiceway.errors import DataError
+from sluiceway.errors import ConfigError, DataError
 
 
 def _write(path: Path, n: int, row_group_size: int) -> None:
@@ -85,6 +85,6 @@ def test_missing_and_bad_inputs_raise_data_error(tmp_path: Path) -> None:
 
 
 def test_engine_parameters_are_checked() -> None:
-    with pytest.raises(ValueError, match="max_workers"):
+    with pytest.raises(ConfigError, match="max_workers"):
         InProcessEngine(0)
     assert InProcessEngine().map_reduce([], _sum_x, _merge) is None

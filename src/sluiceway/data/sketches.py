@@ -8,8 +8,9 @@ bytes) so a distributed engine can ship them. Memory is bounded by parameters, n
 - ``Moments``: exact count/mean/M2 (Chan et al.'s parallel merge of Welford accumulators), min, max,
   zeros, NaN and inf counts, plus the weighted mean/M2 when an example weight is given.
 - ``QuantileAccumulator``: exact value → count map while a feature has at most ``exact_cap`` distinct
-  values (exact quantiles and histograms for low-cardinality features), then Apache DataSketches
-  ``kll_doubles_sketch`` fed with numpy arrays (vectorised update).
+  values (exact quantiles and histograms for low-cardinality features), then ``KllSketch``: a KLL
+  sketch in numpy whose coin flips come from a counter, so the same data gives the same quantiles
+  (DataSketches' KLL seeds its coins from the clock and cannot be seeded from Python).
 - ``DistinctCounter``: a HyperLogLog with Ertl's (2017) improved estimator over Polars' 64-bit value
   hashes, updated with numpy in one vectorised step per batch. DataSketches' ``hll_sketch`` takes one
   item per Python call (measured: 0.43 s per million distinct strings), which dominated a statistics
@@ -151,6 +152,153 @@ class Moments:
 
 
 # ----------------------------------------------------------------------------------------------
+# KLL: a deterministic, numpy-vectorised KLL sketch
+# ----------------------------------------------------------------------------------------------
+_KLL_MIN_CAPACITY = 8
+_KLL_SHRINK = 2.0 / 3.0
+_KLL_SEED = 0x5EED_5111CE
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    """One splitmix64 step: a well-mixed 64-bit value from a counter (for reproducible coin flips)."""
+    z = (x * 0x9E3779B97F4A7C15 + _KLL_SEED) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not a.size:
+        return b
+    if not b.size:
+        return a
+    # two sorted runs: numpy's stable sort (timsort for floats) merges them in linear time
+    return np.sort(np.concatenate([a, b]), kind="stable")
+
+
+class KllSketch:
+    """Karnin–Lang–Liberty quantile sketch whose coin flips come from a counter, not a clock.
+
+    Apache DataSketches' ``kll_doubles_sketch`` draws its compaction coins from a generator seeded
+    by the clock and cannot be seeded from Python, so the same data gave different quantiles from
+    run to run. This sketch keeps KLL's structure (level ``h`` holds sorted items of weight
+    ``2**h``; capacities shrink geometrically by 2/3 below the top level; an overfull level keeps
+    every other item, from a random offset, for the level above) but draws each coin from
+    ``splitmix64(number of compactions so far)``: the same sequence of updates and merges gives the
+    same bytes. ``update`` takes a whole numpy batch, sorts it once and compacts level by level, so
+    a batch costs a sort plus linear work, with no Python loop over values.
+    """
+
+    def __init__(self, k: int = _KLL_K) -> None:
+        self.k = k
+        self.levels: list[np.ndarray] = [np.empty(0, dtype=np.float64)]
+        self.n = 0
+        self.min_value = math.inf
+        self.max_value = -math.inf
+        self.compactions = 0
+        self._view: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_view"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def num_retained(self) -> int:
+        return sum(int(level.size) for level in self.levels)
+
+    def is_estimation_mode(self) -> bool:
+        return len(self.levels) > 1
+
+    def normalized_rank_error(self) -> float:
+        """KLL's normalised rank error of one quantile at 99 % confidence (DataSketches' fitted
+        formula for the same k and compaction scheme)."""
+        return 2.296 / self.k**0.9723
+
+    def _capacity(self, level: int) -> int:
+        depth = len(self.levels) - 1 - level
+        return max(_KLL_MIN_CAPACITY, int(math.ceil(self.k * _KLL_SHRINK**depth)))
+
+    def _coin(self) -> int:
+        self.compactions += 1
+        return _splitmix64(self.compactions) & 1
+
+    def _compress(self) -> None:
+        while True:
+            overfull = next((h for h, lv in enumerate(self.levels) if lv.size > self._capacity(h)), None)
+            if overfull is None:
+                return
+            level = self.levels[overfull]
+            odd = level.size % 2
+            # an odd item stays behind (the smallest): every promoted pair stands for two items
+            body = level[odd:]
+            promoted = body[self._coin() :: 2]
+            self.levels[overfull] = level[:odd].copy()
+            if overfull + 1 == len(self.levels):
+                self.levels.append(np.empty(0, dtype=np.float64))
+            self.levels[overfull + 1] = _merge_sorted(self.levels[overfull + 1], promoted)
+
+    def update(self, values: np.ndarray, *, is_sorted: bool = False) -> None:
+        """Fold in non-NaN float64 values (sorted ascending if ``is_sorted``)."""
+        v = np.asarray(values, dtype=np.float64)
+        if not v.size:
+            return
+        if not is_sorted:
+            v = np.sort(v)
+        self._view = None
+        self.n += int(v.size)
+        self.min_value = min(self.min_value, float(v[0]))
+        self.max_value = max(self.max_value, float(v[-1]))
+        self.levels[0] = _merge_sorted(self.levels[0], v)
+        self._compress()
+
+    def merge(self, other: KllSketch) -> KllSketch:
+        if other.n == 0:
+            return self
+        self._view = None
+        while len(self.levels) < len(other.levels):
+            self.levels.append(np.empty(0, dtype=np.float64))
+        for h, level in enumerate(other.levels):
+            self.levels[h] = _merge_sorted(self.levels[h], level)
+        self.n += other.n
+        self.min_value = min(self.min_value, other.min_value)
+        self.max_value = max(self.max_value, other.max_value)
+        self.compactions += other.compactions
+        self._compress()
+        return self
+
+    def _sorted_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """(retained values ascending, cumulative weights): what every query reads."""
+        if self._view is None:
+            values = np.concatenate(self.levels)
+            weights = np.concatenate([np.full(lv.size, float(1 << h)) for h, lv in enumerate(self.levels)])
+            order = np.argsort(values, kind="stable")
+            self._view = (values[order], np.cumsum(weights[order]))
+        return self._view
+
+    def quantile(self, rank: float) -> float:
+        """The smallest retained value whose inclusive cumulative weight reaches ``rank * n``."""
+        if rank <= 0:
+            return self.min_value
+        if rank >= 1:
+            return self.max_value
+        values, cum = self._sorted_view()
+        # retained weights can differ from n by the odd items left behind: rank against their total
+        idx = int(np.searchsorted(cum, rank * cum[-1], side="left"))
+        return float(values[min(idx, values.size - 1)])
+
+    def rank(self, value: float) -> float:
+        """Fraction of the weight strictly below ``value``."""
+        values, cum = self._sorted_view()
+        idx = int(np.searchsorted(values, value, side="left"))
+        return float(cum[idx - 1] / cum[-1]) if idx else 0.0
+
+
+# ----------------------------------------------------------------------------------------------
 # Quantiles: exact map, then KLL
 # ----------------------------------------------------------------------------------------------
 class QuantileAccumulator:
@@ -158,7 +306,8 @@ class QuantileAccumulator:
 
     ``update(values)`` takes non-NaN float64 values; ``update_counts(values, counts)`` takes a batch
     already reduced to distinct values and their counts (Polars ``value_counts``), which is how the
-    exact phase is fed cheaply.
+    exact phase is fed cheaply. Deterministic: the same updates and merges in the same order give
+    the same result (``KllSketch`` draws no clock-seeded randomness).
     """
 
     def __init__(self, *, exact_cap: int = _EXACT_CAP, k: int = _KLL_K) -> None:
@@ -166,7 +315,7 @@ class QuantileAccumulator:
         self.k = k
         self._values: np.ndarray | None = np.empty(0, dtype=np.float64)  # sorted distinct values
         self._counts: np.ndarray = np.empty(0, dtype=np.float64)
-        self._kll: Any = None
+        self._kll: KllSketch | None = None
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -184,45 +333,32 @@ class QuantileAccumulator:
         """Normalised rank error bound of one quantile (0 while exact)."""
         if self._kll is None or not self._kll.is_estimation_mode():
             return 0.0
-        return float(self._kll.normalized_rank_error(False))
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            "exact_cap": self.exact_cap,
-            "k": self.k,
-            "values": self._values,
-            "counts": self._counts,
-            "kll": None if self._kll is None else self._kll.serialize(),
-        }
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.exact_cap, self.k = state["exact_cap"], state["k"]
-        self._values, self._counts = state["values"], state["counts"]
-        kll = state["kll"]
-        self._kll = None if kll is None else _datasketches().kll_doubles_sketch.deserialize(kll)
+        return float(self._kll.normalized_rank_error())
 
     # -- updates ----------------------------------------------------------------------------
-    def _new_kll(self) -> Any:
-        return _datasketches().kll_doubles_sketch(self.k)
+    def _sketch(self) -> KllSketch:
+        assert self._kll is not None  # callers check is_exact first
+        return self._kll
 
     def _spill_to_kll(self) -> None:
         """Leave the exact phase: feed the exact map into a KLL sketch in bounded chunks."""
-        kll = self._new_kll()
-        values, counts = self._values, np.rint(self._counts).astype(np.int64)
+        kll = KllSketch(self.k)
+        values = self._values if self._values is not None else np.empty(0)
+        counts = np.rint(self._counts).astype(np.int64)
         start = 0
         chunk_rows = 1 << 20
         while start < len(values):
             # take as many distinct values as fit in about chunk_rows repeated rows
             cum = np.cumsum(counts[start:])
             stop = start + max(1, int(np.searchsorted(cum, chunk_rows, side="right")))
-            kll.update(np.repeat(values[start:stop], counts[start:stop]))
+            kll.update(np.repeat(values[start:stop], counts[start:stop]), is_sorted=True)
             start = stop
         self._kll = kll
         self._values = None
         self._counts = np.empty(0, dtype=np.float64)
 
     def _add_exact(self, values: np.ndarray, counts: np.ndarray) -> None:
-        if len(self._values):
+        if self._values is not None and len(self._values):
             values = np.concatenate([self._values, values])
             counts = np.concatenate([self._counts, counts])
         uniq, inverse = np.unique(values, return_inverse=True)
@@ -236,26 +372,25 @@ class QuantileAccumulator:
         if self._kll is None:
             if len(values) <= self.exact_cap:
                 self._add_exact(values, counts)
-                if len(self._values) <= self.exact_cap:
+                if self._values is not None and len(self._values) <= self.exact_cap:
                     return
                 self._spill_to_kll()
                 return
             self._spill_to_kll()
         if raw is not None:
-            self._kll.update(np.ascontiguousarray(raw, dtype=np.float64))
+            self._sketch().update(raw)
         else:
-            self._kll.update(np.repeat(values, counts.astype(np.int64)))
+            order = np.argsort(values, kind="stable")
+            self._sketch().update(np.repeat(values[order], counts[order].astype(np.int64)), is_sorted=True)
 
-    def update(self, values: np.ndarray) -> None:
+    def update(self, values: np.ndarray, *, is_sorted: bool = False) -> None:
         """Fold in raw non-NaN values."""
-        values = np.ascontiguousarray(values, dtype=np.float64)
-        if not values.flags.writeable:
-            values = values.copy()
+        values = np.asarray(values, dtype=np.float64)
         if self._kll is None:
             uniq, counts = np.unique(values, return_counts=True)
             self.update_counts(uniq, counts, raw=values)
         else:
-            self._kll.update(values)
+            self._kll.update(values, is_sorted=is_sorted)
 
     def to_sketch(self) -> None:
         """Leave the exact phase now (the caller knows the feature has too many distinct values)."""
@@ -266,19 +401,21 @@ class QuantileAccumulator:
         """Fold in values with real-valued weights.
 
         Exact phase: weights are summed per distinct value (exact weighted quantiles). Sketch phase:
-        each value is repeated by its stochastically rounded weight (unbiased, approximate)."""
+        each value is repeated by its stochastically rounded weight (unbiased, approximate; the
+        generator is seeded from the batch, so the same batches give the same result)."""
         values = np.asarray(values, dtype=np.float64)
         weights = np.asarray(weights, dtype=np.float64)
         if self._kll is None:
             uniq, inverse = np.unique(values, return_inverse=True)
             sums = np.bincount(inverse.ravel(), weights=weights, minlength=len(uniq))
-            if len(uniq) + len(self._values) <= self.exact_cap:
+            held = len(self._values) if self._values is not None else 0
+            if len(uniq) + held <= self.exact_cap:
                 self._add_exact(uniq, sums)
                 return
             self._spill_to_kll()
         rng = np.random.default_rng(seed + len(values))
         reps = np.floor(weights + rng.random(len(weights))).astype(np.int64)
-        self._kll.update(np.repeat(values, np.maximum(reps, 0)))
+        self._sketch().update(np.repeat(values, np.maximum(reps, 0)))
 
     def wants_counts(self) -> bool:
         """True while reducing a batch to value counts first is worth it (the exact phase)."""
@@ -286,21 +423,22 @@ class QuantileAccumulator:
 
     def merge(self, other: QuantileAccumulator) -> QuantileAccumulator:
         if other._kll is None:
+            other_values = other._values if other._values is not None else np.empty(0)
             if self._kll is None:
-                self._add_exact(other._values, other._counts)
-                if len(self._values) > self.exact_cap:
+                self._add_exact(other_values, other._counts)
+                if self._values is not None and len(self._values) > self.exact_cap:
                     self._spill_to_kll()
-            elif len(other._values):
-                self._kll.update(np.repeat(other._values, np.rint(other._counts).astype(np.int64)))
+            elif len(other_values):
+                self._kll.update(np.repeat(other_values, np.rint(other._counts).astype(np.int64)), is_sorted=True)
             return self
         if self._kll is None:
-            mine_v, mine_c = self._values, self._counts
-            self._kll = _datasketches().kll_doubles_sketch.deserialize(other._kll.serialize())
+            mine_v = self._values if self._values is not None else np.empty(0)
+            mine_c = self._counts
+            self._kll = KllSketch(self.k)
             self._values = None
             self._counts = np.empty(0, dtype=np.float64)
             if len(mine_v):
-                self._kll.update(np.repeat(mine_v, np.rint(mine_c).astype(np.int64)))
-            return self
+                self._kll.update(np.repeat(mine_v, np.rint(mine_c).astype(np.int64)), is_sorted=True)
         self._kll.merge(other._kll)
         return self
 
@@ -310,12 +448,8 @@ class QuantileAccumulator:
         if self.n == 0:
             return [math.nan for _ in ranks]
         if self._kll is not None:
-            out = [float(self._kll.get_quantile(r)) for r in ranks]
-            # KLL retains the exact min/max: make the ends exact
-            return [
-                float(self._kll.get_min_value()) if r <= 0 else float(self._kll.get_max_value()) if r >= 1 else q
-                for r, q in zip(ranks, out)
-            ]
+            return [self._kll.quantile(r) for r in ranks]  # exact ends: KLL keeps min and max
+        assert self._values is not None
         cum = np.cumsum(self._counts)
         total = cum[-1]
         res = []
@@ -333,8 +467,9 @@ class QuantileAccumulator:
         if total == 0:
             return np.zeros(len(edges))
         if self._kll is not None:
-            ranks = np.array([self._kll.get_rank(float(e), False) for e in edges[:-1]] + [1.0])
+            ranks = np.array([self._kll.rank(float(e)) for e in edges[:-1]] + [1.0])
             return ranks * total
+        assert self._values is not None
         cum = np.concatenate([[0.0], np.cumsum(self._counts)])
         idx = np.searchsorted(self._values, edges[:-1], side="left")
         return np.concatenate([cum[idx], [total]])
@@ -492,7 +627,10 @@ class FrequentValues:
         counts = np.asarray(counts, dtype=np.float64)
         self.offset += reduced_by
         upd = self._sketch.update
-        for label, c in zip(labels, np.rint(counts).astype(np.int64).tolist()):
+        # in label order: the sketch's purges depend on the order items arrive, and Polars'
+        # group-bys list values in an order that changes from run to run
+        pairs = sorted(zip(labels, np.rint(counts).astype(np.int64).tolist()))
+        for label, c in pairs:
             if c > 0:
                 upd(label, c)
 
@@ -535,4 +673,4 @@ class FrequentValues:
         return pairs[:k]
 
 
-__all__ = ["DistinctCounter", "FrequentValues", "Moments", "QuantileAccumulator"]
+__all__ = ["DistinctCounter", "FrequentValues", "KllSketch", "Moments", "QuantileAccumulator"]
