@@ -38,7 +38,7 @@ def test_weighted_moments() -> None:
     rng = np.random.default_rng(2)
     x, w = rng.normal(5, 2, 10_000), rng.uniform(0.1, 3, 10_000)
     acc = Moments()
-    for xs, ws in zip(np.array_split(x, 3), np.array_split(w, 3)):
+    for xs, ws in zip(np.array_split(x, 3), np.array_split(w, 3), strict=True):
         m = Moments()
         m.update(xs, ws)
         acc.merge(m)
@@ -76,7 +76,7 @@ def test_quantiles_within_kll_rank_error_after_spilling_and_merging() -> None:
     eps = acc.rank_error
     assert 0 < eps < 0.01
     xs = np.sort(x)
-    for r, v in zip([0.01, 0.1, 0.5, 0.9, 0.99], acc.quantiles([0.01, 0.1, 0.5, 0.9, 0.99])):
+    for r, v in zip([0.01, 0.1, 0.5, 0.9, 0.99], acc.quantiles([0.01, 0.1, 0.5, 0.9, 0.99]), strict=True):
         true_rank = np.searchsorted(xs, v, side="right") / x.size
         assert abs(true_rank - r) <= eps
     assert acc.quantiles([0, 1]) == [x.min(), x.max()]

@@ -68,7 +68,9 @@ def test_same_bytes_in_two_processes(wide_range_parquet: Path) -> None:
         "print(hashlib.sha256((s.to_json() + render_statistics_html(s)).encode()).hexdigest())"
     )
     digests = {
-        subprocess.run([sys.executable, "-c", script, str(wide_range_parquet)], capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", script, str(wide_range_parquet)], capture_output=True, text=True, check=True
+        ).stdout
         for _ in range(2)
     }
     assert len(digests) == 1
@@ -91,7 +93,9 @@ def test_check_component_statistics_gen_is_deterministic_on_100k_rows(tmp_path: 
     examples = tmp_path / "examples"
     for split, n in (("train", 110_000), ("eval", 40_000)):
         (examples / f"Split-{split}").mkdir(parents=True)
-        frame = pl.DataFrame({"fare": rng.lognormal(2, 1, n), "trip": rng.exponential(3.0, n), "kind": rng.integers(0, 9, n).astype(str)})
+        frame = pl.DataFrame(
+            {"fare": rng.lognormal(2, 1, n), "trip": rng.exponential(3.0, n), "kind": rng.integers(0, 9, n).astype(str)}
+        )
         pq.write_table(frame.to_arrow(), examples / f"Split-{split}" / "part-00000.parquet", row_group_size=30_000)
     artifact = Examples(str(examples))
     artifact.properties["split_names"] = ["train", "eval"]

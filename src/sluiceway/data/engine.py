@@ -65,7 +65,9 @@ class Fragment:
             yield from self._iter_polars(batch_rows)
             return
         if batch_format != "arrow":
-            raise ConfigError(f"The 'batch_format' parameter must be 'arrow' or 'polars'. Got {batch_format!r} instead.")
+            raise ConfigError(
+                f"The 'batch_format' parameter must be 'arrow' or 'polars'. Got {batch_format!r} instead."
+            )
         import pyarrow.parquet as pq
 
         try:
@@ -297,4 +299,12 @@ def default_engine(engine: Engine | str | None = None) -> Engine:
     return engine
 
 
-__all__ = ["DEFAULT_BATCH_ROWS", "Engine", "Fragment", "InProcessEngine", "default_engine", "list_parquet_files", "plan_fragments"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "Engine",
+    "Fragment",
+    "InProcessEngine",
+    "default_engine",
+    "list_parquet_files",
+    "plan_fragments",
+]

@@ -629,7 +629,7 @@ class FrequentValues:
         upd = self._sketch.update
         # in label order: the sketch's purges depend on the order items arrive, and Polars'
         # group-bys list values in an order that changes from run to run
-        pairs = sorted(zip(labels, np.rint(counts).astype(np.int64).tolist()))
+        pairs = sorted(zip(labels, np.rint(counts).astype(np.int64).tolist(), strict=True))
         for label, c in pairs:
             if c > 0:
                 upd(label, c)
@@ -667,7 +667,8 @@ class FrequentValues:
     def top(self, k: int) -> list[tuple[str, float]]:
         """The k most frequent values (count descending, then value ascending for ties)."""
         ft = _datasketches().frequent_items_error_type
-        items = self._sketch.get_frequent_items(ft.NO_FALSE_POSITIVES if not self.is_exact else ft.NO_FALSE_NEGATIVES, 0)
+        error_type = ft.NO_FALSE_NEGATIVES if self.is_exact else ft.NO_FALSE_POSITIVES
+        items = self._sketch.get_frequent_items(error_type, 0)
         pairs = [(str(label), float(est)) for label, est, _lo, _hi in items]
         pairs.sort(key=lambda t: (-t[1], t[0]))
         return pairs[:k]
