@@ -19,10 +19,9 @@ from sluiceway.data.statistics.accumulators import (
     FeatureAccumulator,
     Key,
     merge_results,
-    plan_features,
     slice_text,
-    feature_kind,
 )
+from sluiceway.data.statistics.features import feature_kind, plan_features
 from sluiceway.data.statistics.model import DatasetStatistics, SliceKey, StatisticsSet
 from sluiceway.data.statistics.numeric import update_numeric_columns
 from sluiceway.data.statistics.options import WINDOW_ROWS, StatisticsOptions

@@ -72,8 +72,10 @@ def _summaries(df: Any, items: Sequence[tuple[str, FeatureAccumulator]]) -> tupl
         if is_float:
             exprs += [x.is_nan().sum().alias(f"{i}nan"), x.is_infinite().sum().alias(f"{i}inf")]
         if fa.numeric_quantiles.wants_counts():
-            # head before drop_nulls: no copy of the whole column
-            exprs.append(x.head(SAMPLE_ROWS).drop_nulls().n_unique().alias(f"{i}u"))
+            # the first SAMPLE_ROWS non-null, non-NaN values: the same sample the general path takes
+            kept = x.drop_nulls()
+            sample = (kept.filter(kept.is_not_nan()) if is_float else kept).head(SAMPLE_ROWS)
+            exprs += [sample.n_unique().alias(f"{i}u"), sample.len().alias(f"{i}ul")]
         prepared.append((c, fa, x, is_float))
     return prepared, df.select(exprs).row(0, named=True)
 
@@ -132,7 +134,7 @@ def _fold_exact_counts(df: Any, prepared: list[_Prepared], row: dict[str, Any], 
         q = fa.numeric_quantiles
         if not q.wants_counts() or not _has_values(row, i):
             continue
-        if df.height >= SAMPLE_ROWS and int(row[f"{i}u"]) > options.exact_cap // 2:
+        if int(row[f"{i}ul"]) >= SAMPLE_ROWS and int(row[f"{i}u"]) > options.exact_cap // 2:
             q.to_sketch()
         else:
             # counts of every value, null and NaN included (dropped from the small result, not
