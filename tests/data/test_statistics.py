@@ -128,7 +128,7 @@ def test_slicing_and_weights(frame: pl.DataFrame) -> None:
     small = frame.slice(0, 20_000)
     stats = compute_statistics(small, slice_by="flag", weight_column="weight", default_split="train")
     assert [d.name for d in stats] == ["train", "train/flag=false", "train/flag=true"]
-    sliced = stats.dataset("train", SliceKey("flag", "true"))
+    sliced = stats.dataset("train", SliceKey(column="flag", value="true"))
     assert sliced.num_examples == int(small["flag"].sum())
     ds = stats["train"]
     assert "weight" not in ds

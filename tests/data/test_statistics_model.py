@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from pydantic import ValidationError
 
 from sluiceway.artifacts import ExampleStatistics
 from sluiceway.data.statistics import (
@@ -61,11 +62,15 @@ def test_nan_and_infinity_travel_as_strings_in_strict_json() -> None:
     assert again.value_type is FeatureKind.FLOAT  # defaults to the type
 
 
-def test_positional_construction_maps_to_fields_in_order() -> None:
-    assert Bucket(0.0, 2.0, 5.0) == Bucket(low=0.0, high=2.0, count=5.0)
-    assert Histogram("standard", (Bucket(0.0, 1.0, 1.0),)).buckets[0].high == 1.0
-    with pytest.raises(TypeError, match="at most 3 positional"):
-        Bucket(0.0, 1.0, 2.0, 3.0)
+def test_models_are_frozen_and_validate_what_they_are_given() -> None:
+    histogram = Histogram(kind="standard", buckets=(Bucket(low=0.0, high=1.0, count=1),))
+    assert histogram.buckets[0].count == 1.0 and isinstance(histogram.buckets[0].count, float)
+    with pytest.raises(ValidationError):
+        histogram.kind = "quantiles"
+    with pytest.raises(ValidationError):
+        Bucket(low="low", high=1.0, count=1.0)
+    dataset = DatasetStatistics(split="train", num_examples=0)
+    assert StatisticsSet((dataset,)) == StatisticsSet(datasets=(dataset,))
 
 
 @pytest.mark.parametrize(

@@ -508,13 +508,31 @@ def _leading_zeros_u64(x: np.ndarray) -> np.ndarray:
 
 
 class DistinctCounter:
-    """HyperLogLog over 64-bit hashes with Ertl's improved raw estimator (no bias tables needed)."""
+    """HyperLogLog over 64-bit hashes with Ertl's improved raw estimator (no bias tables needed).
+
+    Sparse while small: up to ``SPARSE_MAX`` distinct hashes are kept as a sorted array (8 KB)
+    instead of the ``2**p`` registers (64 KB at p=16), so a table of many low-cardinality string
+    columns does not cost 64 KB a column. The estimate is the same either way (the registers are
+    built from the hashes when asked)."""
+
+    SPARSE_MAX = 1024
 
     def __init__(self, p: int = 16) -> None:
         if not 4 <= p <= 18:
             raise ValueError(f"The 'p' parameter of DistinctCounter must be in [4, 18]. Got {p} instead.")
         self.p = p
-        self.registers = np.zeros(1 << p, dtype=np.uint8)
+        self._sparse: np.ndarray | None = np.empty(0, dtype=np.uint64)  # sorted distinct hashes
+        self._registers: np.ndarray | None = None
+
+    @property
+    def registers(self) -> np.ndarray:
+        """The HLL registers (built from the sparse hashes while sparse)."""
+        if self._registers is not None:
+            return self._registers
+        registers = np.zeros(1 << self.p, dtype=np.uint8)
+        assert self._sparse is not None  # one of the two representations is always set
+        self._fold(registers, self._sparse)
+        return registers
 
     def update_hashes(self, hashes: np.ndarray) -> None:
         h = np.asarray(hashes, dtype=np.uint64)
@@ -528,18 +546,38 @@ class DistinctCounter:
         """Fold in hashes sorted ascending (so register indexes come in runs: no scatter needed)."""
         if h.size == 0:
             return
+        if self._sparse is not None:
+            merged = np.union1d(self._sparse, h)
+            if merged.size <= self.SPARSE_MAX:
+                self._sparse = merged
+                return
+            self._registers = np.zeros(1 << self.p, dtype=np.uint8)
+            self._sparse = None
+            h = merged
+        assert self._registers is not None
+        self._fold(self._registers, h)
+
+    def _fold(self, registers: np.ndarray, h: np.ndarray) -> None:
+        if h.size == 0:
+            return
         q = 64 - self.p
         idx = (h >> np.uint64(q)).astype(np.int64)
         rest = h << np.uint64(self.p)  # the low q bits, moved to the top
         rho = (np.minimum(_leading_zeros_u64(rest), q) + 1).astype(np.uint8)  # 1..q+1
         starts = np.concatenate([[0], np.flatnonzero(idx[1:] != idx[:-1]) + 1])
         regs = idx[starts]
-        self.registers[regs] = np.maximum(self.registers[regs], np.maximum.reduceat(rho, starts))
+        registers[regs] = np.maximum(registers[regs], np.maximum.reduceat(rho, starts))
 
     def merge(self, other: DistinctCounter) -> DistinctCounter:
         if other.p != self.p:
             raise ValueError(f"Cannot merge DistinctCounter with p={other.p} into p={self.p}.")
-        np.maximum(self.registers, other.registers, out=self.registers)
+        if other._sparse is not None:
+            self.update_sorted_hashes(other._sparse)
+            return self
+        if self._registers is None:
+            self._registers = self.registers
+            self._sparse = None
+        np.maximum(self._registers, other.registers, out=self._registers)
         return self
 
     def estimate(self) -> float:

@@ -7,8 +7,8 @@ and ``load_statistics(path)`` reads it back, raising ``DataError`` that names th
 wrong when a file is not a statistics document. Strict JSON cannot hold NaN or ±inf, so those travel
 as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 
-Positional construction (``Bucket(0.0, 1.0, 5.0)``, ``StatisticsSet((dataset,))``) keeps working as
-it did with the dataclasses these models replace: arguments map to the fields in declaration order.
+Models are built with keywords (``Bucket(low=0.0, high=1.0, count=5.0)``); ``StatisticsSet((dataset,))``
+also takes its datasets positionally, as the dataclass it replaces did.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError, model_validator
 
 from sluiceway.errors import DataError
 
@@ -54,15 +54,6 @@ class FeatureKind(str, Enum):
         return self in (FeatureKind.STRING, FeatureKind.BYTES)
 
 
-_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def _float_in(value: Any) -> Any:
-    if isinstance(value, str) and value in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[value]
-    return value
-
-
 def _float_out(value: float) -> float | str:
     if math.isnan(value):
         return "NaN"
@@ -71,25 +62,16 @@ def _float_out(value: float) -> float | str:
     return value
 
 
-# a float that is written as a JSON number, or as "NaN"/"Infinity"/"-Infinity"
-JsonFloat = Annotated[float, BeforeValidator(_float_in), PlainSerializer(_float_out, when_used="json")]
+# a float written as a JSON number, or as "NaN"/"Infinity"/"-Infinity" (which pydantic's float
+# validation reads back natively: no Python call per value when reading or building statistics)
+JsonFloat = Annotated[float, PlainSerializer(_float_out, when_used="json")]
 
 
 class _Record(BaseModel):
-    """Frozen, strict about unknown fields only where we write them (extra keys are ignored so a
-    newer minor field does not break an older reader), and constructible positionally."""
+    """Frozen; unknown keys are ignored, so a field added by a later minor version does not break
+    an older reader."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if args:
-            names = list(type(self).model_fields)
-            if len(args) > len(names):
-                raise TypeError(
-                    f"{type(self).__name__} takes at most {len(names)} positional arguments; got {len(args)}."
-                )
-            kwargs.update(zip(names, args, strict=False))  # fewer arguments than fields: the rest by keyword
-        super().__init__(**kwargs)
 
 
 class Bucket(_Record):
@@ -270,6 +252,12 @@ class StatisticsSet(_Record):
     """Statistics of several datasets (splits and slices): TFDV's DatasetFeatureStatisticsList."""
 
     datasets: tuple[DatasetStatistics, ...] = ()
+
+    def __init__(self, datasets: tuple[DatasetStatistics, ...] | list[DatasetStatistics] = (), **kwargs: Any) -> None:
+        # ``StatisticsSet((train, eval))`` as with the dataclass this model replaces. Only here: an
+        # ``__init__`` of its own makes pydantic build a model through Python, so the many nested
+        # models (buckets, quantiles) keep pydantic's native constructor.
+        super().__init__(**{"datasets": datasets, **kwargs})
 
     @property
     def split_names(self) -> list[str]:

@@ -129,7 +129,7 @@ def _fold_exact_counts(df: Any, prepared: list[_Prepared], row: dict[str, Any], 
     sample already shows too many distinct values leaves the exact phase without counting."""
     import polars as pl
 
-    counted: list[tuple[int, Any]] = []  # (item, value-count query)
+    counted: list[tuple[int, Any]] = []  # (item, value-count expression)
     for i, (_c, fa, x, _is_float) in enumerate(prepared):
         q = fa.numeric_quantiles
         if not q.wants_counts() or not _has_values(row, i):
@@ -138,13 +138,16 @@ def _fold_exact_counts(df: Any, prepared: list[_Prepared], row: dict[str, Any], 
             q.to_sketch()
         else:
             # counts of every value, null and NaN included (dropped from the small result, not
-            # from the column: no copy of the column)
-            vc = x.value_counts(sort=False, name="count").alias("vc")
-            counted.append((i, df.lazy().select(vc).unnest("vc")))
+            # from the column: no copy of the column), as one list per column
+            counted.append((i, x.value_counts(sort=False, name="count").implode().alias(f"{i}vc")))
     if not counted:
         return
-    for (i, _), vc in zip(counted, pl.collect_all([lf for _, lf in counted]), strict=True):
+    # one select for every column: a lazy query per column would re-plan the whole (maybe very
+    # wide) frame once per column, a cost that grows with the square of the column count
+    lists = df.select([expr for _, expr in counted])
+    for i, _ in counted:
         q, is_float = prepared[i][1].numeric_quantiles, prepared[i][3]
+        vc = lists.get_column(f"{i}vc").explode().struct.unnest()
         values = vc.to_series(0)
         if values.has_nulls() or is_float:
             keep = values.is_not_null()
