@@ -106,3 +106,13 @@ def test_statistics_render_inline_in_notebooks() -> None:
     page = stats._repr_html_()
     assert "&lt;b&gt;Oslo&lt;/b&gt;" in page and "<b>Oslo</b>" not in page
     assert "<html" not in page and "<svg" in page  # a fragment for the notebook, not a whole page
+
+
+@pytest.mark.parametrize("datasets", [0, 1, 2])
+def test_streamed_json_is_the_same_bytes_as_the_whole_document(tmp_path: Path, datasets: int) -> None:
+    stats = load_statistics(FIXTURE)
+    chosen = StatisticsSet(stats.datasets[:datasets] + (DatasetStatistics(split="empty", num_examples=0),))
+    whole = json.dumps(chosen.to_dict(), indent=1, allow_nan=False)
+    assert chosen.to_json() == whole
+    assert chosen.write_json(tmp_path / "s.json").read_text(encoding="utf-8") == whole
+    assert load_statistics(tmp_path / "s.json") == chosen

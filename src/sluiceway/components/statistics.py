@@ -47,7 +47,7 @@ class StatisticsGen(Component):
             num_histogram_buckets=num_histogram_buckets,
             num_quantiles=num_quantiles,
         )
-        result.to_json(target.file)
+        result.write_json(target.file)
         write_statistics_html(result, target.report_file, title=f"Statistics of {source.producer or 'examples'}")
         if tfdv_export:
             from sluiceway.data.tfdv import write_tfdv_statistics

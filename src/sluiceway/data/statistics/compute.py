@@ -114,9 +114,10 @@ class StatisticsMapper:
             if w is not None:
                 acc.w_num_examples += float(w.fill_null(0.0).sum())
         columnar: list[tuple[str, FeatureAccumulator]] = []
-        present = set(df.columns)  # once per window: ``df.columns`` builds a new list on every call
+        # column positions once per window: lookups by name cost time in the frame's width
+        position = {column: i for i, column in enumerate(df.columns)}
         for name, path, ftype, vtype in plan:
-            if path[0] not in present:
+            if path[0] not in position:
                 continue
             fa = acc.features.get(name)
             if fa is None:
@@ -124,7 +125,7 @@ class StatisticsMapper:
             if not weighted and len(path) == 1 and ftype.is_numeric:
                 columnar.append((path[0], fa))  # done below for all such columns at once
                 continue
-            s = df.get_column(path[0])
+            s = df.to_series(position[path[0]])
             for field_name in path[1:]:
                 s = s.struct.field(field_name)
             fa.update(s.alias(name.replace(".", "_")), w, opts)

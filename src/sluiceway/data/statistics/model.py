@@ -321,11 +321,33 @@ class StatisticsSet(_Record):
             ) from None
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 1) -> str:
-        """Return the JSON text; also write it to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        """Return the JSON text; also write it to ``path`` when given (``write_json`` writes
+        without holding the whole text in memory)."""
+        text = "".join(self.iter_json()) if indent == 1 else json.dumps(self.to_dict(), indent=indent, allow_nan=False)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
+
+    def write_json(self, path: str | Path) -> Path:
+        """Write the JSON form to ``path``, one feature at a time: on a table of 50,000 columns the
+        whole document as Python objects and text took over a gigabyte."""
+        p = Path(path)
+        with p.open("w", encoding="utf-8") as out:
+            out.writelines(self.iter_json())
+        return p
+
+    def iter_json(self) -> Iterator[str]:
+        """The JSON text (the same bytes as ``json.dumps(self.to_dict(), indent=1)``) in pieces of
+        one feature each."""
+        yield f'{{\n "format": {json.dumps(FORMAT_NAME)},\n "version": {FORMAT_VERSION},\n "datasets": ['
+        for i, dataset in enumerate(self.datasets):
+            head = {"name": dataset.name, **dataset.model_dump(mode="json", exclude={"features"})}
+            head_text = _dumps_nested(head, 2)[:-1].rstrip()  # without the closing brace
+            yield ("," if i else "") + "\n  " + head_text + ',\n   "features": ['
+            for j, feature in enumerate(dataset.features):
+                yield ("," if j else "") + "\n    " + _dumps_nested(feature.model_dump(mode="json"), 4)
+            yield ("\n   ]" if dataset.features else "]") + "\n  }"
+        yield ("\n ]" if self.datasets else "]") + "\n}"
 
     @classmethod
     def from_json(cls, path_or_text: str | Path) -> StatisticsSet:
@@ -339,6 +361,12 @@ class StatisticsSet(_Record):
         from sluiceway.reports.statistics_html import render_statistics_html
 
         return render_statistics_html(self, title="Statistics", standalone=False)
+
+
+def _dumps_nested(value: Any, depth: int) -> str:
+    """``json.dumps(value, indent=1)`` as it appears ``depth`` levels deep in a larger document.
+    (JSON strings never hold a raw newline, so every newline starts a line to indent.)"""
+    return json.dumps(value, indent=1, allow_nan=False).replace("\n", "\n" + " " * depth)
 
 
 def _parse(text: str, source: str) -> Any:

@@ -32,6 +32,8 @@ def numeric_expr(dtype: Any, col: Any) -> Any:
     return col
 
 
+_COLUMNS_PER_QUERY = 512
+
 # (column, accumulator, numeric expression, is a float column)
 _Prepared = tuple[str, FeatureAccumulator, Any, bool]
 
@@ -39,11 +41,22 @@ _Prepared = tuple[str, FeatureAccumulator, Any, bool]
 def update_numeric_columns(
     df: Any, items: Sequence[tuple[str, FeatureAccumulator]], options: StatisticsOptions
 ) -> None:
-    """Fold one batch of several plain numeric columns (no weights) into their accumulators."""
-    prepared, row = _summaries(df, items)
-    _fold_moments(df, prepared, row)
-    _fold_exact_counts(df, prepared, row, options)
-    _fold_sketch_values(df, prepared, row)
+    """Fold one batch of several plain numeric columns (no weights) into their accumulators.
+
+    Columns go in groups of ``_COLUMNS_PER_QUERY``, each group as a frame of its own columns (the
+    series are shared, not copied): the queries' one-row results hold several values per column,
+    and every Polars query on a frame costs time in the frame's width, so on a very wide table
+    queries over the whole frame would cost time and memory in the square of the column count."""
+    import polars as pl
+
+    position = {name: i for i, name in enumerate(df.columns)}
+    for start in range(0, len(items), _COLUMNS_PER_QUERY):
+        group = items[start : start + _COLUMNS_PER_QUERY]
+        part = pl.DataFrame([df.to_series(position[c]) for c, _ in group])
+        prepared, row = _summaries(part, group)
+        _fold_moments(part, prepared, row)
+        _fold_exact_counts(part, prepared, row, options)
+        _fold_sketch_values(part, prepared, row)
 
 
 def _summaries(df: Any, items: Sequence[tuple[str, FeatureAccumulator]]) -> tuple[list[_Prepared], dict[str, Any]]:
