@@ -547,13 +547,14 @@ class DistinctCounter:
         if h.size == 0:
             return
         if self._sparse is not None:
-            merged = np.union1d(self._sparse, h)
-            if merged.size <= self.SPARSE_MAX:
-                self._sparse = merged
-                return
-            self._registers = np.zeros(1 << self.p, dtype=np.uint8)
-            self._sparse = None
-            h = merged
+            if h.size <= self.SPARSE_MAX:  # a large batch goes straight to the registers
+                merged = np.union1d(self._sparse, h)
+                if merged.size <= self.SPARSE_MAX:
+                    self._sparse = merged
+                    return
+            registers = np.zeros(1 << self.p, dtype=np.uint8)
+            self._fold(registers, self._sparse)
+            self._registers, self._sparse = registers, None
         assert self._registers is not None
         self._fold(self._registers, h)
 
