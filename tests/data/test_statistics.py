@@ -208,8 +208,33 @@ def test_bad_inputs_raise_clear_errors(tmp_path: Path, parquet_dir: Path) -> Non
         compute_statistics(parquet_dir, slice_by="nope")
     with pytest.raises(DataError, match="'data' parameter of compute_statistics must be .* Got int instead"):
         compute_statistics(42)
-    with pytest.raises(ConfigError, match=r"'top_k' parameter of compute_statistics must be an int in the range \[1, inf\)"):
+    with pytest.raises(ConfigError, match=r"'top_k' .* must be an int in the range \[1, inf\)\. Got 0 instead"):
         compute_statistics(parquet_dir, top_k=0)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"num_quantiles": 2.5}, r"'num_quantiles' .* must be an int in the range \[1, inf\)\. Got 2\.5 instead"),
+        ({"exact_cap": True}, r"'exact_cap' .* Got True instead"),
+        ({"slice_by": 3}, r"'slice_by' .* column name or a list of column names .* Got 3 instead"),
+        ({"slice_by": ["a", ""]}, r"'slice_by'"),
+        ({"weight_column": ["w"]}, r"'weight_column' .* Got \['w'\] instead"),
+        ({"weight_column": "w", "slice_by": "w"}, r"either the example weight or a slice key"),
+        ({"columns": "fare"}, r"'columns' .* list of column names or None\. Got 'fare' instead"),
+        ({"engine": "spark"}, r"'engine' parameter must be an Engine, 'local' or 'ray'\. Got 'spark' instead"),
+    ],
+)
+def test_wrong_options_are_config_errors_in_scikit_learn_style(parquet_dir: Path, options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        compute_statistics(parquet_dir, **options)
+
+
+def test_engine_options_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match=r"'max_workers' parameter of InProcessEngine must be an int >= 1 or None"):
+        InProcessEngine(0)
+    with pytest.raises(ConfigError, match=r"'batch_rows' .* Got 1\.5 instead"):
+        InProcessEngine(batch_rows=1.5)  # type: ignore[arg-type]
 
 
 def test_tfdv_export(tmp_path: Path) -> None:
