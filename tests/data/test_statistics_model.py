@@ -116,3 +116,13 @@ def test_streamed_json_is_the_same_bytes_as_the_whole_document(tmp_path: Path, d
     assert chosen.to_json() == whole
     assert chosen.write_json(tmp_path / "s.json").read_text(encoding="utf-8") == whole
     assert load_statistics(tmp_path / "s.json") == chosen
+
+
+def test_parts_keep_their_dict_form_and_a_mixed_pandas_column_is_a_data_error() -> None:
+    import pandas as pd
+
+    histogram = Histogram.from_dict({"kind": "standard", "buckets": [{"low": "-Infinity", "high": 1, "count": 2}]})
+    assert histogram.buckets[0].low == -math.inf
+    assert histogram.to_dict() == {"kind": "standard", "buckets": [{"low": "-Infinity", "high": 1.0, "count": 2.0}]}
+    with pytest.raises(DataError, match="Give each column one type"):
+        compute_statistics(pd.DataFrame({"a": [1, "x", 2.5]}))

@@ -224,7 +224,13 @@ def _to_arrow(value: Any) -> Any:
     if module.startswith("polars"):
         return value.to_arrow()
     if module.startswith("pandas"):
-        return pa.Table.from_pandas(value, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(value, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # a column of mixed Python types, say
+            raise DataError(
+                f"Cannot read the pandas DataFrame as a table: {exc}. Give each column one type "
+                "(for example df[column] = df[column].astype(str)) and try again."
+            ) from exc
     raise DataError(
         "The 'data' parameter of compute_statistics must be a Parquet path, an Examples artifact, a pyarrow "
         "Table, a Polars or pandas DataFrame, or a mapping of split name to one of those. "

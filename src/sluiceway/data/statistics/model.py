@@ -73,6 +73,16 @@ class _Record(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    def to_dict(self) -> dict[str, Any]:
+        """This part of the JSON form as Python objects (NaN/inf as strings)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, document: Any) -> Any:
+        """Read this part of the JSON form (pydantic's ``ValidationError`` on a bad document;
+        ``load_statistics`` turns that into a ``DataError`` naming the file)."""
+        return cls.model_validate(document)
+
 
 class Bucket(_Record):
     """One histogram bucket: ``count`` values in [low, high) ([low, high] for the last bucket)."""
