@@ -190,13 +190,10 @@ def test_penguins_real_data_and_json_round_trip(tmp_path: Path) -> None:
 
 
 def test_results_do_not_depend_on_threads_or_batch_size(parquet_dir: Path) -> None:
-    a = compute_statistics(parquet_dir, engine=InProcessEngine(1, batch_rows=100_000))["train"]
-    b = compute_statistics(parquet_dir, engine=InProcessEngine(2, batch_rows=3_000))["train"]
-    assert a.feature("category") == b.feature("category")
-    ha, hb = a.feature("hour"), b.feature("hour")
-    assert ha.numeric.quantiles == hb.numeric.quantiles and ha.numeric.histogram == hb.numeric.histogram
-    assert ha.numeric.std == pytest.approx(hb.numeric.std, rel=1e-12)
-    assert a.feature("fare").numeric.mean == pytest.approx(b.feature("fare").numeric.mean, rel=1e-12)
+    a = compute_statistics(parquet_dir, engine=InProcessEngine(1, batch_rows=100_000))
+    b = compute_statistics(parquet_dir, engine=InProcessEngine(2, batch_rows=3_000))
+    assert a.to_json() == b.to_json()  # every value, to the last bit
+    assert not a["train"].feature("fare").numeric.exact  # the sketch path is part of it
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path: Path, parquet_dir: Path) -> None:
