@@ -279,3 +279,15 @@ def test_rank_histogram_lists_every_value_while_counts_are_exact(tmp_path: Path)
     assert infer_schema(stats, max_domain_size=300).feature("code").domain == labels
     with pytest.raises(ConfigError, match="'num_rank_histogram_buckets' parameter"):
         compute_statistics(tmp_path / "d.parquet", num_rank_histogram_buckets=0)
+
+
+def test_a_split_without_rows_still_lists_its_columns(tmp_path: Path) -> None:
+    empty = pa.table({"a": pa.array([], pa.int64()), "s": pa.array([], pa.string())})
+    pq.write_table(empty, tmp_path / "empty.parquet")
+    for source in (tmp_path / "empty.parquet", empty):
+        ds = compute_statistics(source)["all"]
+        assert ds.num_examples == 0
+        assert [(f.name, f.type, f.count, f.missing) for f in ds.features] == [
+            ("a", FeatureKind.INT, 0, 0),
+            ("s", FeatureKind.STRING, 0, 0),
+        ]

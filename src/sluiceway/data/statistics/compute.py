@@ -21,7 +21,7 @@ from sluiceway.data.statistics.accumulators import (
     merge_results,
     slice_text,
 )
-from sluiceway.data.statistics.features import feature_kind, plan_features
+from sluiceway.data.statistics.features import FeaturePlan, feature_kind, plan_features
 from sluiceway.data.statistics.model import DatasetStatistics, SliceKey, StatisticsSet
 from sluiceway.data.statistics.numeric import update_numeric_columns
 from sluiceway.data.statistics.options import WINDOW_ROWS, StatisticsOptions
@@ -324,12 +324,14 @@ def compute_statistics(
                 # larger batches than the engine default: the Polars reader decodes a whole fragment
                 # at once anyway, so small batches only repeat the per-batch work
                 eng = InProcessEngine(batch_rows=WINDOW_ROWS) if engine in (None, "local") else default_engine(engine)
-            part = _map_parquet_split(split, source, columns, always, exclude, eng, mapper, feature_order)
+            part, plan = _map_parquet_split(split, source, columns, always, exclude, eng, mapper)
         else:
             table = source.select(list(dict.fromkeys([*columns, *always]))) if columns is not None else source
-            for name, *_ in plan_features(table.schema, exclude):
-                feature_order.setdefault(name, len(feature_order))
+            plan = plan_features(table.schema, exclude)
             part = mapper.map_batches(iter(table.to_batches(max_chunksize=WINDOW_ROWS)), split=split)
+        for name, *_ in plan:
+            feature_order.setdefault(name, len(feature_order))
+        _list_features_of_empty_split(part.get((split, None, None)), plan, options)
         merge_results(results, part)
     return _finish(results, list(splits), options, feature_order)
 
@@ -354,9 +356,9 @@ def _map_parquet_split(
     exclude: Sequence[str],
     engine: Any,
     mapper: StatisticsMapper,
-    feature_order: dict[str, int],
-) -> dict[Key, DatasetAccumulator]:
-    """Accumulators of one split stored as Parquet files, mapped over their row groups on the engine."""
+) -> tuple[dict[Key, DatasetAccumulator], list[FeaturePlan]]:
+    """Accumulators of one split stored as Parquet files, mapped over their row groups on the engine,
+    and the split's features."""
     import pyarrow.parquet as pq
 
     from sluiceway.data.engine import plan_fragments
@@ -373,8 +375,6 @@ def _map_parquet_split(
             f"Column(s) {', '.join(map(repr, missing))} not found in split '{split}' "
             f"({files[0]}). Columns: {', '.join(schema.names)}"
         )
-    for name, *_ in plan_features(schema, exclude):
-        feature_order.setdefault(name, len(feature_order))
     fragments = plan_fragments(
         files,
         columns=cols,
@@ -384,7 +384,19 @@ def _map_parquet_split(
         tag=split,
     )
     part = engine.map_reduce(fragments, mapper, merge_results, batch_format="polars")
-    return part or {(split, None, None): DatasetAccumulator()}
+    return part or {(split, None, None): DatasetAccumulator()}, plan_features(schema, exclude)
+
+
+def _list_features_of_empty_split(
+    acc: DatasetAccumulator | None, plan: list[FeaturePlan], options: StatisticsOptions
+) -> None:
+    """A split without rows (a zero-row file) still lists its columns, each with count 0, like a
+    split with rows: an empty file is not a file without columns."""
+    if acc is None or acc.features or acc.num_examples:
+        return
+    weighted = options.weight_column is not None
+    for name, _path, kind, element in plan:
+        acc.features[name] = FeatureAccumulator(kind, element, options, weighted)
 
 
 __all__ = ["StatisticsMapper", "compute_statistics"]
