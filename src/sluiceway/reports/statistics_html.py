@@ -49,7 +49,8 @@ def _esc(s: str) -> str:
 
 
 def _bars_svg(series: list[list[float]], labels: Sequence[str], title: str, width: int = 320, height: int = 110) -> str:
-    """Grouped bars: one group per label, one bar per dataset (fractions of each dataset's total)."""
+    """Grouped bars: one group per label, one bar per dataset (fractions of each dataset's total),
+    the share axis labelled with the tallest bar's share."""
     if not labels:
         return ""
     n_groups, n_sets = len(labels), len(series)
@@ -69,6 +70,7 @@ def _bars_svg(series: list[list[float]], labels: Sequence[str], title: str, widt
                 f'fill="{_COLORS[si % len(_COLORS)]}"><title>{_esc(label)}: {v:.2%}</title></rect>'
             )
     parts.append(f'<line x1="0" y1="{plot_h}" x2="{width}" y2="{plot_h}" stroke="#999"/>')
+    parts.append(f'<text x="{width}" y="10" text-anchor="end">max {peak:.1%} of examples</text>')
     first, last = labels[0], labels[-1]
     parts.append(f'<text x="0" y="{height - 8}">{_esc(first[:24])}</text>')
     if n_groups > 1:
