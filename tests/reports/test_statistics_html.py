@@ -96,3 +96,4 @@ def test_data_text_is_escaped_everywhere() -> None:
     parser = _Svg()
     parser.feed(page)  # well-formed enough for a parser: every chart found
     assert len(parser.charts) == 2
+    assert "max 33.3% of examples" in parser.charts[1]["texts"]  # three values, a third each
