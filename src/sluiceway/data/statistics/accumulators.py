@@ -412,8 +412,6 @@ def _rank_buckets(options: StatisticsOptions, exact: bool) -> int:
     return n if exact else min(n, APPROX_RANK_BUCKETS)
 
 
-
-
 def _labels(series: Any) -> list[str]:
     """Python strings for a Polars String or Binary series (bytes decoded with backslash escapes)."""
     values = series.to_list()

@@ -133,8 +133,6 @@ class StatisticsMapper:
             update_numeric_columns(df, columnar, opts)
 
 
-
-
 def _finish(
     results: dict[Key, DatasetAccumulator],
     split_order: Sequence[str],
@@ -238,8 +236,6 @@ def _to_arrow(value: Any) -> Any:
     )
 
 
-
-
 def _column_costs(path: str, schema: Any) -> dict[str, float]:
     """Relative work per column, to balance column groups between workers: a fixed part plus a part
     in the column's compressed bytes per row (high-cardinality columns go to sketches and cost more).
@@ -334,7 +330,6 @@ def compute_statistics(
         _list_features_of_empty_split(part.get((split, None, None)), plan, options)
         merge_results(results, part)
     return _finish(results, list(splits), options, feature_order)
-
 
 
 def _names(value: Any) -> Any:
