@@ -233,3 +233,22 @@ def test_split_options_are_checked(runner: sw.LocalRunner) -> None:
     assert "needs both time_column and time_cutoff" in run["CsvExampleGen"].error
     with pytest.raises(sw.DefinitionError, match="splits"):
         CsvExampleGen(input_pattern=PENGUINS_CSV, splits={"train": "two"})
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"top_k": 0}, "'top_k' parameter of .*StatisticsGen"),
+        ({"num_histogram_buckets": -1}, "'num_histogram_buckets' parameter"),
+        ({"num_quantiles": 0}, "'num_quantiles' parameter"),
+        ({"slice_by": ["w"], "weight_column": "w"}, "either the example weight or a slice key"),
+        ({"slice_by": ["a", "a"]}, "lists a column twice"),
+    ],
+)
+def test_statistics_gen_refuses_bad_parameters_when_built(parameters: dict, message: str) -> None:
+    from sluiceway.components import CsvExampleGen, StatisticsGen
+    from sluiceway.errors import DefinitionError
+
+    gen = CsvExampleGen(input_pattern="unused.csv")
+    with pytest.raises(DefinitionError, match=message):
+        StatisticsGen(examples=gen.examples, **parameters)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sluiceway.data.engine import Fragment, InProcessEngine, list_parquet_files, plan_fragments
-from sluiceway.errors import DataError
+from sluiceway.errors import ConfigError, DataError
 
 
 def _write(path: Path, n: int, row_group_size: int) -> None:
@@ -85,6 +85,30 @@ def test_missing_and_bad_inputs_raise_data_error(tmp_path: Path) -> None:
 
 
 def test_engine_parameters_are_checked() -> None:
-    with pytest.raises(ValueError, match="max_workers"):
+    with pytest.raises(ConfigError, match="max_workers"):
         InProcessEngine(0)
     assert InProcessEngine().map_reduce([], _sum_x, _merge) is None
+
+
+def test_results_are_merged_in_fragment_order_not_completion_order(tmp_path: Path) -> None:
+    # fragment 0 cannot finish before fragment 2 has: completion order is 1, 2, 0 (or 2, 1, 0)
+    _write(tmp_path / "a.parquet", 400, 100)
+    fragments = plan_fragments([tmp_path / "a.parquet"])
+    assert len(fragments) == 4
+    last_done = threading.Event()
+    finished: list[int] = []
+
+    def map_fn(fragment: Fragment, batches) -> list[int]:
+        for _ in batches:
+            pass
+        index = fragments.index(fragment)
+        if index == 0:
+            assert last_done.wait(timeout=60), "fragment 2 never finished"
+        finished.append(index)
+        if index == 2:
+            last_done.set()
+        return [index]
+
+    merged = InProcessEngine(3).map_reduce(fragments, map_fn, lambda a, b: a + b)
+    assert finished.index(0) > finished.index(2)  # they did complete out of order
+    assert merged == [0, 1, 2, 3]

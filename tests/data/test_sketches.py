@@ -38,7 +38,7 @@ def test_weighted_moments() -> None:
     rng = np.random.default_rng(2)
     x, w = rng.normal(5, 2, 10_000), rng.uniform(0.1, 3, 10_000)
     acc = Moments()
-    for xs, ws in zip(np.array_split(x, 3), np.array_split(w, 3)):
+    for xs, ws in zip(np.array_split(x, 3), np.array_split(w, 3), strict=True):
         m = Moments()
         m.update(xs, ws)
         acc.merge(m)
@@ -76,7 +76,7 @@ def test_quantiles_within_kll_rank_error_after_spilling_and_merging() -> None:
     eps = acc.rank_error
     assert 0 < eps < 0.01
     xs = np.sort(x)
-    for r, v in zip([0.01, 0.1, 0.5, 0.9, 0.99], acc.quantiles([0.01, 0.1, 0.5, 0.9, 0.99])):
+    for r, v in zip([0.01, 0.1, 0.5, 0.9, 0.99], acc.quantiles([0.01, 0.1, 0.5, 0.9, 0.99]), strict=True):
         true_rank = np.searchsorted(xs, v, side="right") / x.size
         assert abs(true_rank - r) <= eps
     assert acc.quantiles([0, 1]) == [x.min(), x.max()]
@@ -112,3 +112,33 @@ def test_frequent_values_exact_when_few_values_and_reduced_when_many() -> None:
     assert f.top(2) == [("b", 35.0), ("a", 30.0)]
     keep, by = FrequentValues.reduce_counts(np.ones(10_000), f.capacity)
     assert not keep.any() and by == 1.0
+
+
+@pytest.mark.parametrize("order", ["random", "ascending", "descending"])
+def test_kll_sketch_is_reproducible_and_within_its_rank_error(order: str) -> None:
+    from sluiceway.data.sketches import KllSketch
+
+    rng = np.random.default_rng(12)
+    x = rng.lognormal(0, 2, 1_500_000)
+    if order != "random":
+        x = np.sort(x)[:: 1 if order == "ascending" else -1]
+
+    def build() -> KllSketch:
+        parts = [KllSketch() for _ in range(3)]
+        for i, batch in enumerate(np.array_split(x, 17)):
+            parts[i % 3].update(batch)
+        acc = parts[0]
+        for p in parts[1:]:
+            acc.merge(pickle.loads(pickle.dumps(p)))
+        return acc
+
+    a, b = build(), build()
+    assert [lv.tobytes() for lv in a.levels] == [lv.tobytes() for lv in b.levels]
+    assert a.n == x.size and a.num_retained < 5_000  # memory bounded, not growing with rows
+    eps = a.normalized_rank_error()
+    xs = np.sort(x)
+    ranks = np.linspace(0.01, 0.99, 99)
+    worst = max(abs(np.searchsorted(xs, a.quantile(r), side="right") / xs.size - r) for r in ranks)
+    assert worst <= eps
+    assert (a.quantile(0), a.quantile(1)) == (xs[0], xs[-1])
+    assert a.rank(float(np.median(xs))) == pytest.approx(0.5, abs=eps)

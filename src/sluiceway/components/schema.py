@@ -34,9 +34,9 @@ class SchemaGen(Component):
         infer_ranges: bool = False,
     ) -> None:
         from sluiceway.data.schema import infer_schema
-        from sluiceway.data.statistics import StatisticsSet
+        from sluiceway.data.statistics import load_statistics
 
-        stats = StatisticsSet.from_json(statistics.file)
+        stats = load_statistics(statistics.file)
         inferred = infer_schema(
             stats, split=split, label=label, max_domain_size=max_domain_size, infer_ranges=infer_ranges
         )

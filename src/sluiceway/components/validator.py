@@ -34,14 +34,14 @@ class ExampleValidator(Component):
         fail_on_anomalies: bool = True,
     ) -> None:
         from sluiceway.data.schema import DataSchema
-        from sluiceway.data.statistics import StatisticsSet
+        from sluiceway.data.statistics import load_statistics
         from sluiceway.data.validation import validate_statistics
         from sluiceway.reports.anomalies_html import render_anomalies_html
 
-        stats = StatisticsSet.from_json(statistics.file)
+        stats = load_statistics(statistics.file)
         curated = DataSchema.from_yaml(schema.file)
-        baseline = StatisticsSet.from_json(baseline_statistics.file) if baseline_statistics else None
-        serving = StatisticsSet.from_json(serving_statistics.file) if serving_statistics else None
+        baseline = load_statistics(baseline_statistics.file) if baseline_statistics else None
+        serving = load_statistics(serving_statistics.file) if serving_statistics else None
         found = validate_statistics(stats, curated, baseline=baseline, serving=serving, environment=environment)
         found.to_json(anomalies.file)
         render_anomalies_html(found, title="Data validation", path=anomalies.report_file)

@@ -137,13 +137,7 @@ def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'sluiceway.data' has no attribute {name!r}; its public names are {__all__}")
-    module = importlib.import_module(module_name)
-    if name == "load_statistics" and not hasattr(module, name):
-        # Until sluiceway.data.statistics defines load_statistics (a file or an ExampleStatistics folder →
-        # StatisticsSet), the classmethod that does the same stands in.
-        value: Any = module.StatisticsSet.from_json
-    else:
-        value = getattr(module, name)
+    value: Any = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value
 

@@ -10,8 +10,13 @@ Parquet row groups (and over groups of columns when a file has fewer row groups 
 big row group still uses every core); a Ray engine will back the same interface with remote tasks,
 which is why a ``Fragment`` is a small picklable description (path, row group, columns) that the
 worker reads itself, and why accumulators must pickle. Memory is bounded: at most ``max_workers``
-fragments are read at a time, each as record batches of at most ``batch_rows`` rows, and results
-are merged as soon as they arrive.
+fragments are read at a time, each as record batches of at most ``batch_rows`` rows.
+
+Results are merged in fragment order, never in completion order: merges of floating-point moments
+and of sketches are associative only up to rounding (and a sketch's state depends on the order it
+sees data), so a fixed order is what makes the same input give the same bytes whatever the thread
+count or the timing of the workers. A result that finishes early waits (at most ``2 * max_workers``
+results are held) until the ones before it are merged.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sluiceway.errors import DataError
+from sluiceway.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +65,9 @@ class Fragment:
             yield from self._iter_polars(batch_rows)
             return
         if batch_format != "arrow":
-            raise ValueError(f"The 'batch_format' parameter must be 'arrow' or 'polars'. Got {batch_format!r} instead.")
+            raise ConfigError(
+                f"The 'batch_format' parameter must be 'arrow' or 'polars'. Got {batch_format!r} instead."
+            )
         import pyarrow.parquet as pq
 
         try:
@@ -202,13 +209,13 @@ class InProcessEngine:
     """
 
     def __init__(self, max_workers: int | None = None, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
-        if max_workers is not None and max_workers < 1:
-            raise ValueError(
+        if max_workers is not None and not (_is_int(max_workers) and max_workers >= 1):
+            raise ConfigError(
                 f"The 'max_workers' parameter of InProcessEngine must be an int >= 1 or None. "
                 f"Got {max_workers!r} instead."
             )
-        if batch_rows < 1:
-            raise ValueError(
+        if not (_is_int(batch_rows) and batch_rows >= 1):
+            raise ConfigError(
                 f"The 'batch_rows' parameter of InProcessEngine must be an int >= 1. Got {batch_rows!r} instead."
             )
         self.max_workers = max_workers or os.cpu_count() or 1
@@ -227,7 +234,7 @@ class InProcessEngine:
         initial: A | None = None,
         batch_format: str = "arrow",
     ) -> A | None:
-        """Apply ``map_fn`` to every fragment's batches and merge the results (in completion order).
+        """Apply ``map_fn`` to every fragment's batches and merge the results in fragment order.
 
         Returns ``initial`` (default None) when there are no fragments. Exceptions raised by
         ``map_fn`` propagate unchanged after the remaining work is cancelled."""
@@ -245,21 +252,38 @@ class InProcessEngine:
                 fold(run(fragment))
             return result
 
-        pending: set[Future[A]] = set()
-        todo = list(fragments)
+        # results are folded in fragment order: ``ready`` holds those that finished before an
+        # earlier fragment; submission stops while it is full, so memory stays bounded
+        futures: dict[Future[A], int] = {}
+        ready: dict[int, A] = {}
+        next_to_fold = 0
+        next_to_submit = 0
+        window = 2 * self.max_workers
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="sluiceway-engine") as pool:
             try:
-                while todo or pending:
-                    while todo and len(pending) < self.max_workers:
-                        pending.add(pool.submit(run, todo.pop(0)))
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                while next_to_fold < len(fragments):
+                    while (
+                        next_to_submit < len(fragments)
+                        and len(futures) < self.max_workers
+                        and next_to_submit - next_to_fold < window
+                    ):
+                        futures[pool.submit(run, fragments[next_to_submit])] = next_to_submit
+                        next_to_submit += 1
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        fold(fut.result())
+                        ready[futures.pop(fut)] = fut.result()
+                    while next_to_fold in ready:
+                        fold(ready.pop(next_to_fold))
+                        next_to_fold += 1
             except BaseException:
-                for fut in pending:
+                for fut in futures:
                     fut.cancel()
                 raise
         return result
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def default_engine(engine: Engine | str | None = None) -> Engine:
@@ -271,8 +295,16 @@ def default_engine(engine: Engine | str | None = None) -> Engine:
             raise DataError(
                 "The Ray engine is not available yet in this build; use engine='local' (the default)."
             )
-        raise ValueError(f"The 'engine' parameter must be an Engine, 'local' or 'ray'. Got {engine!r} instead.")
+        raise ConfigError(f"The 'engine' parameter must be an Engine, 'local' or 'ray'. Got {engine!r} instead.")
     return engine
 
 
-__all__ = ["DEFAULT_BATCH_ROWS", "Engine", "Fragment", "InProcessEngine", "default_engine", "list_parquet_files", "plan_fragments"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "Engine",
+    "Fragment",
+    "InProcessEngine",
+    "default_engine",
+    "list_parquet_files",
+    "plan_fragments",
+]

@@ -2,7 +2,7 @@
 
 Needs the ``tfx`` extra (``pip install 'sluiceway[tfx]'``, which installs ``tensorflow-metadata``;
 it co-installs with pyarrow ≥ 18 and polars, pulling protobuf). ``ExampleStatistics`` stores the
-serialised message as ``{uri}/statistics.pb``.
+serialised message as ``{uri}/statistics.pb`` (``ExampleStatistics.TFDV_FILENAME``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sluiceway.data.statistics import FeatureStatistics, FeatureType, Histogram, StatisticsSet
+from sluiceway.data.statistics import FeatureStatistics, FeatureKind, Histogram, StatisticsSet
 from sluiceway.errors import require
 
 _FEATURE = "TFDV statistics export"
@@ -34,13 +34,13 @@ def _fill_histogram(target: Any, hist: Histogram | None, pb: Any) -> None:
 def _tfdv_type(f: FeatureStatistics, pb: Any) -> int:
     t = pb.FeatureNameStatistics
     vt = f.value_type or f.type
-    if vt in (FeatureType.FLOAT,):
+    if vt in (FeatureKind.FLOAT,):
         return t.FLOAT
-    if vt in (FeatureType.INT, FeatureType.BOOL, FeatureType.DATETIME):
+    if vt in (FeatureKind.INT, FeatureKind.BOOL, FeatureKind.DATETIME):
         return t.INT
-    if vt is FeatureType.BYTES:
+    if vt is FeatureKind.BYTES:
         return t.BYTES
-    if vt is FeatureType.STRUCT:
+    if vt is FeatureKind.STRUCT:
         return t.STRUCT
     return t.STRING
 
@@ -78,18 +78,19 @@ def to_tfdv_proto(stats: StatisticsSet) -> Any:
         if ds.weighted_num_examples is not None:
             d.weighted_num_examples = ds.weighted_num_examples
         for f in ds.features:
-            if f.type is FeatureType.NULL:
+            if f.type is FeatureKind.NULL:
                 continue
             fs = d.features.add()
             fs.path.step.extend(f.name.split("."))
             fs.type = _tfdv_type(f, pb)
-            if f.type is FeatureType.STRUCT:
+            if f.type is FeatureKind.STRUCT:
                 _common(fs.struct_stats.common_stats, f)
             elif f.numeric is not None:
                 n = f.numeric
                 ns = fs.num_stats
                 _common(ns.common_stats, f)
-                for attr, value in (("mean", n.mean), ("std_dev", n.std), ("min", n.min), ("median", n.median), ("max", n.max)):
+                summary = (("mean", n.mean), ("std_dev", n.std), ("min", n.min), ("median", n.median), ("max", n.max))
+                for attr, value in summary:
                     if value is not None and not math.isnan(value):
                         setattr(ns, attr, value)
                 ns.num_zeros = n.num_zeros
@@ -131,9 +132,11 @@ def to_tfdv_proto(stats: StatisticsSet) -> Any:
 
 def write_tfdv_statistics(stats: StatisticsSet, path: str | Path) -> Path:
     """Write the binary ``DatasetFeatureStatisticsList`` (what ``tfdv.load_stats_binary`` reads)."""
+    from sluiceway.artifacts import ExampleStatistics
+
     p = Path(path)
     if p.is_dir():
-        p = p / "statistics.pb"
+        p = p / ExampleStatistics.TFDV_FILENAME
     p.write_bytes(to_tfdv_proto(stats).SerializeToString())
     return p
 

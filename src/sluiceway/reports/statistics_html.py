@@ -16,14 +16,17 @@ from typing import Sequence
 from sluiceway.data.statistics import DatasetStatistics, FeatureStatistics, StatisticsSet
 
 _COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2")
+# every rule is scoped to the report's root element, so the report embedded in a notebook
+# (``StatisticsSet._repr_html_``) does not restyle the page around it
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
-h1{font-size:20px}h2{font-size:16px;margin-top:28px}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #e3e3e3;padding:6px 8px;
-vertical-align:top;text-align:left;font-size:13px}th{background:#f6f6f6;position:sticky;top:0}
-td.num{font-variant-numeric:tabular-nums;white-space:nowrap}.feat{font-weight:600}.type{color:#666;font-size:12px}
-.warn{color:#b00020}.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:10px;
-height:10px;margin-right:4px}.small{color:#666;font-size:12px}svg text{font-size:10px;fill:#444}
+.sw-stats{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222}
+.sw-stats h1{font-size:20px}.sw-stats h2{font-size:16px;margin-top:28px}
+.sw-stats table{border-collapse:collapse;width:100%}.sw-stats th,.sw-stats td{border-bottom:1px solid #e3e3e3;
+padding:6px 8px;vertical-align:top;text-align:left;font-size:13px}.sw-stats th{background:#f6f6f6;position:sticky;top:0}
+.sw-stats td.num{font-variant-numeric:tabular-nums;white-space:nowrap}.sw-stats .feat{font-weight:600}
+.sw-stats .type{color:#666;font-size:12px}.sw-stats .warn{color:#b00020}
+.sw-stats .legend span{display:inline-block;margin-right:14px}.sw-stats .sw{display:inline-block;width:10px;
+height:10px;margin-right:4px}.sw-stats .small{color:#666;font-size:12px}.sw-stats svg text{font-size:10px;fill:#444}
 """
 
 
@@ -46,7 +49,8 @@ def _esc(s: str) -> str:
 
 
 def _bars_svg(series: list[list[float]], labels: Sequence[str], title: str, width: int = 320, height: int = 110) -> str:
-    """Grouped bars: one group per label, one bar per dataset (fractions of each dataset's total)."""
+    """Grouped bars: one group per label, one bar per dataset (fractions of each dataset's total),
+    the share axis labelled with the tallest bar's share."""
     if not labels:
         return ""
     n_groups, n_sets = len(labels), len(series)
@@ -66,6 +70,7 @@ def _bars_svg(series: list[list[float]], labels: Sequence[str], title: str, widt
                 f'fill="{_COLORS[si % len(_COLORS)]}"><title>{_esc(label)}: {v:.2%}</title></rect>'
             )
     parts.append(f'<line x1="0" y1="{plot_h}" x2="{width}" y2="{plot_h}" stroke="#999"/>')
+    parts.append(f'<text x="{width}" y="10" text-anchor="end">max {peak:.1%} of examples</text>')
     first, last = labels[0], labels[-1]
     parts.append(f'<text x="0" y="{height - 8}">{_esc(first[:24])}</text>')
     if n_groups > 1:
@@ -74,39 +79,61 @@ def _bars_svg(series: list[list[float]], labels: Sequence[str], title: str, widt
     return "".join(parts)
 
 
+# layout of a histogram chart: one panel per dataset, all on the feature's common value axis
+_HIST_WIDTH = 320
+_HIST_LEFT = 44  # room for the count axis labels
+_HIST_PANEL = 56
+_HIST_AXIS = 26  # value-axis labels under the last panel
+
+
 def _numeric_chart(name: str, feats: list[FeatureStatistics | None]) -> str:
-    """Histograms of every dataset on the common range [min of mins, max of maxes]."""
-    present = [f for f in feats if f is not None and f.numeric is not None and f.numeric.histogram]
-    if not present:
+    """Each dataset's equi-width histogram exactly as computed: one bar per bucket, placed at the
+    bucket's [low, high] on a value axis shared by the datasets, its height the bucket's count
+    (each panel's count axis is labelled with its largest count). Every bar carries its range and
+    count (``<title>`` and ``data-`` attributes)."""
+    hists = [f.numeric.histogram if f is not None and f.numeric is not None else None for f in feats]
+    drawn = [h for h in hists if h is not None and h.buckets]
+    if not drawn:
         return ""
-    lo = min(f.numeric.histogram.buckets[0].low for f in present)
-    hi = max(f.numeric.histogram.buckets[-1].high for f in present)
-    nb = 20
+    lo = min(h.buckets[0].low for h in drawn)
+    hi = max(h.buckets[-1].high for h in drawn)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return ""
-    edges = [lo + (hi - lo) * i / nb for i in range(nb + 1)] if hi > lo else [lo, lo]
-    series = []
-    for f in feats:
-        values = [0.0] * (len(edges) - 1)
-        if f is not None and f.numeric is not None and f.numeric.histogram:
-            total = sum(b.count for b in f.numeric.histogram.buckets) or 1.0
-            for b in f.numeric.histogram.buckets:
-                # spread each bucket's count over the common bins it overlaps
-                width = b.high - b.low
-                for i in range(len(values)):
-                    a, c = edges[i], edges[i + 1]
-                    if width <= 0:
-                        if a <= b.low <= c:
-                            values[i] += b.count / total
-                            break
-                        continue
-                    overlap = max(0.0, min(b.high, c) - max(b.low, a))
-                    values[i] += b.count / total * overlap / width
-        series.append(values)
-    labels = [f"[{_fmt(edges[i])}, {_fmt(edges[i + 1])}]" for i in range(len(edges) - 1)]
-    labels[0] = _fmt(lo)
-    labels[-1] = _fmt(hi) if len(labels) > 1 else labels[-1]
-    return _bars_svg(series, labels, f"Histogram of {name}")
+    plot_w = _HIST_WIDTH - _HIST_LEFT - 4
+    span = hi - lo
+
+    def x_of(value: float) -> float:
+        return _HIST_LEFT + (plot_w * (value - lo) / span if span > 0 else 0.0)
+
+    height = _HIST_PANEL * len(hists) + _HIST_AXIS
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_HIST_WIDTH}" height="{height}" role="img">',
+             f"<title>Histogram of {_esc(name)}</title>"]
+    for panel, hist in enumerate(hists):
+        top = panel * _HIST_PANEL + 4
+        base = top + _HIST_PANEL - 10
+        parts.append(f'<line x1="{_HIST_LEFT}" y1="{base}" x2="{_HIST_WIDTH - 4}" y2="{base}" stroke="#999"/>')
+        if hist is None or not hist.buckets:
+            continue
+        peak = max(b.count for b in hist.buckets) or 1.0
+        parts.append(f'<text x="{_HIST_LEFT - 4}" y="{top + 8}" text-anchor="end">{_esc(_fmt(peak))}</text>')
+        parts.append(f'<text x="{_HIST_LEFT - 4}" y="{base}" text-anchor="end">0</text>')
+        color = _COLORS[panel % len(_COLORS)]
+        for b in hist.buckets:
+            x0 = x_of(b.low)
+            w = max(x_of(b.high) - x0, 0.0) if span > 0 else plot_w
+            h = (base - top - 8) * b.count / peak
+            label = f"[{_fmt(b.low)}, {_fmt(b.high)}]: {_fmt(b.count)}"
+            parts.append(
+                f'<rect x="{x0:.2f}" y="{base - h:.2f}" width="{max(w - 0.5, 0.5):.2f}" height="{h:.2f}" '
+                f'fill="{color}" data-low="{b.low!r}" data-high="{b.high!r}" data-count="{b.count!r}">'
+                f"<title>{_esc(label)}</title></rect>"
+            )
+    axis_y = _HIST_PANEL * len(hists) + 14
+    ticks = [(lo, "start"), ((lo + hi) / 2, "middle"), (hi, "end")] if span > 0 else [(lo, "start")]
+    for value, anchor in ticks:
+        parts.append(f'<text x="{x_of(value):.1f}" y="{axis_y}" text-anchor="{anchor}">{_esc(_fmt(value))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def _string_chart(name: str, feats: list[FeatureStatistics | None], k: int = 10) -> str:
@@ -137,7 +164,8 @@ def _cell(f: FeatureStatistics | None, ds: DatasetStatistics) -> str:
     lines = [f"count {_fmt(f.count)}", f'<span class="{"warn" if miss > 0 else ""}">missing {miss:.1%}</span>']
     if f.numeric is not None:
         n = f.numeric
-        lines += [f"mean {_fmt(n.mean)} · std {_fmt(n.std)}", f"min {_fmt(n.min)} · median {_fmt(n.median)} · max {_fmt(n.max)}",
+        lines += [f"mean {_fmt(n.mean)} · std {_fmt(n.std)}",
+                  f"min {_fmt(n.min)} · median {_fmt(n.median)} · max {_fmt(n.max)}",
                   f"zeros {n.num_zeros / f.count:.1%}" if f.count else ""]
         if n.num_nan or n.num_inf:
             lines.append(f'<span class="warn">NaN {_fmt(n.num_nan)} · inf {_fmt(n.num_inf)}</span>')
@@ -145,24 +173,40 @@ def _cell(f: FeatureStatistics | None, ds: DatasetStatistics) -> str:
         s = f.string
         approx = "" if s.unique_exact else "≈"
         lines += [f"unique {approx}{_fmt(s.unique)}", f"avg length {_fmt(s.avg_length)}"]
-        top = ", ".join(f"{_esc(v.value[:20])} ({_fmt(v.count / f.count if f.count else 0.0)})" for v in s.top_values[:3])
+        top = ", ".join(
+            f"{_esc(v.value[:20])} ({_fmt(v.count / f.count if f.count else 0.0)})" for v in s.top_values[:3]
+        )
         if top:
             lines.append(f'<span class="small">top: {top}</span>')
     if f.list is not None:
-        lines.append(f"values/example {f.list.min_num_values}–{f.list.max_num_values} (avg {_fmt(f.list.avg_num_values)})")
+        lst = f.list
+        lines.append(f"values/example {lst.min_num_values}–{lst.max_num_values} (avg {_fmt(lst.avg_num_values)})")
     return '<td class="num">' + "<br>".join(x for x in lines if x) + "</td>"
 
 
-def render_statistics_html(stats: StatisticsSet, *, title: str = "Statistics", datasets: Sequence[str] | None = None) -> str:
-    """The report as one HTML string. ``datasets``: names to show (default: every split, no slices)."""
+def render_statistics_html(
+    stats: StatisticsSet,
+    *,
+    title: str = "Statistics",
+    datasets: Sequence[str] | None = None,
+    standalone: bool = True,
+) -> str:
+    """The report as one HTML string. ``datasets``: names to show (default: every split, no slices).
+
+    ``standalone=False`` gives a fragment (one ``<div>`` with its scoped style) for embedding, as
+    Jupyter does with ``StatisticsSet._repr_html_``."""
     chosen = [d for d in stats.datasets if (d.name in datasets if datasets is not None else d.slice is None)]
     names: list[str] = []
     for d in chosen:
         for n in d.feature_names:
             if n not in names:
                 names.append(n)
-    out = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
-           f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{_esc(title)}</h1>"]
+    if standalone:
+        out = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+               f"<title>{_esc(title)}</title><style>body{{margin:24px}}{_CSS}</style></head><body>",
+               f'<div class="sw-stats"><h1>{_esc(title)}</h1>']
+    else:
+        out = [f'<div class="sw-stats"><style>{_CSS}</style><h1>{_esc(title)}</h1>']
     legend = "".join(
         f'<span><i class="sw" style="background:{_COLORS[i % len(_COLORS)]}"></i>{_esc(d.name)} '
         f"({_fmt(d.num_examples)} examples)</span>"
@@ -175,10 +219,11 @@ def render_statistics_html(stats: StatisticsSet, *, title: str = "Statistics", d
     for name in names:
         feats = [d.feature(name) if name in d else None for d in chosen]
         first = next(f for f in feats if f is not None)
-        type_label = first.type.value if first.type == first.value_type else f"{first.type.value}<{first.value_type.value}>"
+        kind, element = first.type.value, first.value_type.value
+        type_label = kind if kind == element else f"{kind}<{element}>"
         chart = _numeric_chart(name, feats) if first.numeric is not None else _string_chart(name, feats)
         out.append(f'<tr><td><div class="feat">{_esc(name)}</div><div class="type">{_esc(type_label)}</div></td>')
-        out += [_cell(f, d) for f, d in zip(feats, chosen)]
+        out += [_cell(f, d) for f, d in zip(feats, chosen, strict=True)]
         out.append(f"<td>{chart}</td></tr>")
     out.append("</tbody></table>")
     slices = [d for d in stats.datasets if d.slice is not None]
@@ -186,15 +231,17 @@ def render_statistics_html(stats: StatisticsSet, *, title: str = "Statistics", d
         out.append("<h2>Slices</h2><table><thead><tr><th>dataset</th><th>examples</th></tr></thead><tbody>")
         out += [f"<tr><td>{_esc(d.name)}</td><td class=num>{_fmt(d.num_examples)}</td></tr>" for d in slices]
         out.append("</tbody></table>")
-    out.append("</body></html>")
+    out.append("</div></body></html>" if standalone else "</div>")
     return "".join(out)
 
 
 def write_statistics_html(stats: StatisticsSet, path: str | Path, **kwargs: object) -> Path:
     """Write the report; ``path`` may be the artifact folder (then ``report.html`` inside it)."""
+    from sluiceway.artifacts import ExampleStatistics
+
     p = Path(path)
     if p.is_dir():
-        p = p / "report.html"
+        p = p / ExampleStatistics.REPORT_FILENAME
     p.write_text(render_statistics_html(stats, **kwargs), encoding="utf-8")  # type: ignore[arg-type]
     return p
 
