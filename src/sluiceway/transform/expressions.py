@@ -119,7 +119,7 @@ class Expr:
     def __eq__(self, other: object) -> bool:  # type: ignore[override]
         # Comparisons would be recorded as something else than they read; refuse them rather than guess.
         raise DefinitionError(
-            _NOT_RECORDABLE.format(what=f"comparing {self.describe()} with ==")
+            _NOT_RECORDABLE.format(what=f"comparing {self.describe()} (==, !=, <, <=, >, >=)")
             + "Compare values inside the model, or bucket them with T.apply_buckets."
         )
 

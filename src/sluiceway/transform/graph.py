@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,8 +153,10 @@ def _apply_buckets(args: list[Value], params: Mapping[str, Any]) -> Value:
         value = value.fill_nan(None)  # NaN has no bucket: null, like a missing value
     if not boundaries:  # one bucket (no values were seen when fitting): 0 for every present value
         return pl.select(pl.when(pl.lit(value.is_null())).then(None).otherwise(pl.lit(0, dtype=pl.Int64))).to_series()
-    labels = [str(i) for i in range(len(boundaries) + 1)]
-    return value.cut(boundaries, labels=labels, left_closed=True).cast(pl.String).cast(pl.Int64)
+    missing = value.is_null()
+    numbers = value.cast(pl.Float64).fill_null(0.0).to_numpy()
+    buckets = pl.Series(np.searchsorted(np.asarray(boundaries, dtype=np.float64), numbers, side="right"), dtype=pl.Int64)
+    return buckets.scatter(missing.arg_true(), None) if missing.any() else buckets
 
 
 def _hash_strings(args: list[Value], params: Mapping[str, Any]) -> Value:
@@ -252,10 +254,11 @@ class FittedTransform:
             "format_version": FORMAT_VERSION,
             "sluiceway_version": __version__,
             "inputs": self.inputs,
-            "outputs": {
-                name: {"kind": expr.kind, "columns": expr.columns(), "expression": expr.to_json()}
+            # a list: the order of preprocessing_fn's outputs is the column order, and keys get sorted
+            "outputs": [
+                {"name": name, "kind": expr.kind, "columns": expr.columns(), "expression": expr.to_json()}
                 for name, expr in self.outputs.items()
-            },
+            ],
             "constants": self.constants,
             **self.metadata,
         }
@@ -282,7 +285,7 @@ class FittedTransform:
                 "to load it, or refit the transform with this version."
             )
         try:
-            outputs = {name: Expr.from_json(spec["expression"]) for name, spec in data["outputs"].items()}
+            outputs = {str(spec["name"]): Expr.from_json(spec["expression"]) for spec in data["outputs"]}
             inputs, constants = data["inputs"], data["constants"]
         except (KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"The transform graph {source} is incomplete or malformed ({exc!r}); refit the transform.") from exc
@@ -384,15 +387,34 @@ def _to_polars(rows: Any) -> tuple[pl.DataFrame, Callable[[pl.DataFrame], Any]]:
         if module == "pandas":
             return pl.from_pandas(rows), lambda out: out.to_pandas()
         if isinstance(rows, Mapping):
-            return pl.from_dicts([dict(rows)], infer_schema_length=None), lambda out: out.to_dicts()[0]
+            return _rows_to_frame([rows]), lambda out: out.to_dicts()[0]
         if isinstance(rows, (list, tuple)) and all(isinstance(r, Mapping) for r in rows):
-            return pl.from_dicts([dict(r) for r in rows], infer_schema_length=None), lambda out: out.to_dicts()
+            return _rows_to_frame(rows), lambda out: out.to_dicts()
     except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
         raise DataError(f"Cannot read the rows as a table ({exc}); each column must hold values of one type.") from exc
     raise DataError(
         f"transform() takes a dict (one row), a list of dicts, a Polars or pandas DataFrame or a pyarrow Table. "
         f"Got {type(rows).__name__} instead."
     )
+
+
+def _rows_to_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """Dict rows as a frame, column by column, refusing mixed types (Polars' own inference would quietly
+    turn ``1`` and ``"x"`` into strings, or ``True`` into ``1.0``). A key missing from a row is a null."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    columns = []
+    for name in names:
+        values = [row.get(name) for row in rows]
+        types = {type(v) for v in values if v is not None}
+        if types == {int, float}:
+            values = [None if v is None else float(v) for v in values]
+        elif len(types) > 1:
+            found = sorted(t.__name__ for t in types)
+            raise DataError(f"Column {name!r} mixes values of types {found} across rows; send one type per column.")
+        columns.append(pl.Series(str(name), values, strict=True))
+    return pl.DataFrame(columns, height=len(rows))
 
 
 def load_transform(uri: Any) -> FittedTransform:
