@@ -36,8 +36,12 @@ def _boundaries(values: np.ndarray, num_buckets: int) -> list[float]:
 def test_reducers_match_numpy_on_penguins(penguins_file: str, column: str) -> None:
     fitted = fit_fn(
         lambda i: {
-            "m": T.mean(i[column]), "v": T.var(i[column]), "lo": T.min(i[column]), "hi": T.max(i[column]),
-            "n": T.count(i[column]), "q": T.apply_buckets(i[column], T.quantiles(i[column], 4)),
+            "m": T.mean(i[column]),
+            "v": T.var(i[column]),
+            "lo": T.min(i[column]),
+            "hi": T.max(i[column]),
+            "n": T.count(i[column]),
+            "q": T.apply_buckets(i[column], T.quantiles(i[column], 4)),
         },
         [penguins_file],
         engine=InProcessEngine(max_workers=3),
@@ -48,7 +52,9 @@ def test_reducers_match_numpy_on_penguins(penguins_file: str, column: str) -> No
     assert _constant(fitted, "min", column) == values.min() and _constant(fitted, "max", column) == values.max()
     assert _constant(fitted, "count", column) == values.size == 342
     assert _constant(fitted, "quantiles", column) == _boundaries(values, 4)
-    assert _constant(fitted, "quantiles", column) == sorted(set(np.quantile(values, [0.25, 0.5, 0.75], method="inverted_cdf")))
+    assert _constant(fitted, "quantiles", column) == sorted(
+        set(np.quantile(values, [0.25, 0.5, 0.75], method="inverted_cdf"))
+    )
 
 
 def test_mapping_ops_match_direct_computation_on_penguins(penguins_file: str) -> None:
@@ -71,7 +77,9 @@ def test_mapping_ops_match_direct_computation_on_penguins(penguins_file: str) ->
     expected_z = (depth - np.nanmean(depth)) / np.nanstd(depth)
     np.testing.assert_allclose(out["z"].to_numpy(), expected_z, rtol=1e-12)
     mass = raw["body_mass_g"].cast(pl.Float64).to_numpy()
-    np.testing.assert_allclose(out["unit"].to_numpy(), (mass - np.nanmin(mass)) / (np.nanmax(mass) - np.nanmin(mass)), rtol=1e-12)
+    np.testing.assert_allclose(
+        out["unit"].to_numpy(), (mass - np.nanmin(mass)) / (np.nanmax(mass) - np.nanmin(mass)), rtol=1e-12
+    )
     flipper = raw["flipper_length_mm"].cast(pl.Float64).to_numpy()
     lo, hi = np.nanmin(flipper), np.nanmax(flipper)
     np.testing.assert_allclose(out["range"].to_numpy(), (flipper - lo) / (hi - lo) * 2 - 1, rtol=1e-12)
@@ -89,8 +97,18 @@ def test_mapping_ops_match_direct_computation_on_penguins(penguins_file: str) ->
     assert out["mass_filled"].null_count() == 0
     assert out["mass_filled"].to_numpy()[np.isnan(mass)] == pytest.approx([np.nanmean(mass)] * 2)
     np.testing.assert_allclose(out["ratio"].to_numpy(), flipper / length * 2 - 1, rtol=1e-12)
-    assert out.schema == pl.Schema({"z": pl.Float64, "unit": pl.Float64, "range": pl.Float64, "bucket": pl.Int64,
-                                    "island": pl.Int64, "sex": pl.String, "mass_filled": pl.Float64, "ratio": pl.Float64})
+    assert out.schema == pl.Schema(
+        {
+            "z": pl.Float64,
+            "unit": pl.Float64,
+            "range": pl.Float64,
+            "bucket": pl.Int64,
+            "island": pl.Int64,
+            "sex": pl.String,
+            "mass_filled": pl.Float64,
+            "ratio": pl.Float64,
+        }
+    )
 
 
 def test_vocabulary_top_k_threshold_and_oov_on_flights(flights_file: str) -> None:
@@ -114,17 +132,21 @@ def test_vocabulary_top_k_threshold_and_oov_on_flights(flights_file: str) -> Non
     tails = raw["tailnum"].to_list()
     default = out["tail_default"].to_list()
     oov = out["tail_oov"].to_list()
-    for tail, d, o in zip(tails[:5000], default[:5000], oov[:5000]):
+    for tail, d, o in zip(tails[:5000], default[:5000], oov[:5000], strict=True):
         if tail is None:
             assert d is None and o is None
         elif tail in position:
             assert d == o == position[tail]
         else:
             assert d == -1 and len(expected_vocab) <= o < len(expected_vocab) + 3
-    carriers = raw["carrier"].value_counts().sort(["count", "carrier"], descending=[True, False])["carrier"].to_list()[:5]
+    carriers = (
+        raw["carrier"].value_counts().sort(["count", "carrier"], descending=[True, False])["carrier"].to_list()[:5]
+    )
     assert _constant(fitted, "vocabulary", "carrier") == carriers
-    expected_hash = {d: int.from_bytes(hashlib.blake2b(d.encode(), digest_size=8).digest(), "little") % 16 for d in ["IAH", "MIA"]}
-    pairs = dict(zip(raw["dest"].to_list(), out["dest_hash"].to_list()))
+    expected_hash = {
+        d: int.from_bytes(hashlib.blake2b(d.encode(), digest_size=8).digest(), "little") % 16 for d in ["IAH", "MIA"]
+    }
+    pairs = dict(zip(raw["dest"].to_list(), out["dest_hash"].to_list(), strict=True))
     assert {d: pairs[d] for d in expected_hash} == expected_hash
 
 
@@ -155,14 +177,16 @@ def test_tfidf_matches_a_direct_computation_on_flights(flights_file: str) -> Non
     stats = _constant(fitted, "document_frequency", "route")
     assert stats["terms"] == terms and stats["idf"] == pytest.approx(idf, rel=1e-15)
     out = fitted.transform_frame(raw)["route"].to_list()
-    for text, weights in zip(raw["route"].to_list()[:500], out[:500]):
+    for text, weights in zip(raw["route"].to_list()[:500], out[:500], strict=True):
         tokens = text.split()
-        expected = [tokens.count(t) / len(tokens) * w for t, w in zip(terms, idf)]
+        expected = [tokens.count(t) / len(tokens) * w for t, w in zip(terms, idf, strict=True)]
         assert weights == pytest.approx(expected, rel=1e-12)
 
 
 def test_nested_analyzers_need_one_more_pass(penguins_file: str) -> None:
-    fitted = fit_fn(lambda i: {"m": T.mean(T.scale_to_z_score(i["bill_length_mm"])) + i["bill_length_mm"] * 0}, [penguins_file])
+    fitted = fit_fn(
+        lambda i: {"m": T.mean(T.scale_to_z_score(i["bill_length_mm"])) + i["bill_length_mm"] * 0}, [penguins_file]
+    )
     assert abs(_constant(fitted, "mean", "bill_length_mm") - 43.9219298245614) < 1e-9
     nested = [c for c in fitted.constants.values() if c["analyzer"] == "mean" and c["input"]["op"] == "z_score"]
     assert len(nested) == 1 and abs(nested[0]["value"]) < 1e-12  # the mean of a z-score is 0

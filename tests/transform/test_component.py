@@ -43,7 +43,10 @@ def test_transform_in_the_penguin_pipeline(runner: sw.LocalRunner) -> None:
     assert transformed.properties["split_names"] == raw.properties["split_names"] == ["train", "eval"]
     assert transformed.properties["row_counts"] == raw.properties["row_counts"]
     assert transformed.properties["column_types"] == {
-        "bill_length_z": "double", "island_id": "int64", "mass_bucket": "int64", "flipper_ratio": "double",
+        "bill_length_z": "double",
+        "island_id": "int64",
+        "mass_bucket": "int64",
+        "flipper_ratio": "double",
         "species": "large_string",
     }
     assert transformed.properties["span"] == raw.properties["span"]
@@ -58,7 +61,9 @@ def test_transform_in_the_penguin_pipeline(runner: sw.LocalRunner) -> None:
     train_z = pl.from_arrow(transformed.read("train"))["bill_length_z"]
     assert abs(train_z.mean()) < 1e-12
     # at serving, the label (absent in SERVING in the inferred schema) may be missing
-    served = loaded.transform({"bill_length_mm": 39.1, "island": "Torgersen", "body_mass_g": 3750, "flipper_length_mm": 181})
+    served = loaded.transform(
+        {"bill_length_mm": 39.1, "island": "Torgersen", "body_mass_g": 3750, "flipper_length_mm": 181}
+    )
     assert set(served) == {"bill_length_z", "island_id", "mass_bucket", "flipper_ratio"}
 
 
@@ -101,7 +106,10 @@ def _two_args(inputs, extra):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("features.preprocessing_fn", r"must be a function or a 'module:function' string. Got 'features.preprocessing_fn'"),
+        (
+            "features.preprocessing_fn",
+            r"must be a function or a 'module:function' string. Got 'features.preprocessing_fn'",
+        ),
         ("no_such_module_xyz:fn", r"names the module 'no_such_module_xyz', which cannot be imported"),
         ("json:no_such_function", r"names 'no_such_function' in module 'json', which has no such attribute"),
         (functools.partial(preprocessing_fn), r"must be a function \(def ...\) taking the inputs dict"),

@@ -55,7 +55,11 @@ def test_graph_is_self_contained_json(fitted_folder: Path) -> None:
     assert data["sluiceway_version"] == sw.__version__
     outputs = {spec["name"]: spec for spec in data["outputs"]}
     assert [spec["name"] for spec in data["outputs"]][:3] == ["z", "unit", "range"]  # preprocessing_fn's order
-    assert len(outputs) == 17 and outputs["mass_bucket"]["kind"] == "int" and outputs["species_tfidf"]["kind"] == "list<float>"
+    assert (
+        len(outputs) == 17
+        and outputs["mass_bucket"]["kind"] == "int"
+        and outputs["species_tfidf"]["kind"] == "list<float>"
+    )
     assert outputs["island"]["columns"] == ["island"]
     assert data["inputs"]["body_mass_g"] == {"type": "int", "serving": True}
     assert "every_op" not in json.dumps(data)  # no reference to the user's code
@@ -69,13 +73,19 @@ def test_training_rows_through_the_graph_give_the_transformed_examples_exactly(
     loaded = sw.load_transform(fitted_folder)
     assert loaded.transform(raw).equals(expected)  # Polars
     assert pl.from_arrow(loaded.transform(raw.to_arrow())).equals(expected)  # Arrow Table
-    assert pl.from_arrow(loaded.transform(raw.to_arrow().to_batches()[0])).equals(expected.head(raw.to_arrow().to_batches()[0].num_rows))
+    assert pl.from_arrow(loaded.transform(raw.to_arrow().to_batches()[0])).equals(
+        expected.head(raw.to_arrow().to_batches()[0].num_rows)
+    )
     rows = raw.to_dicts()
     assert pl.from_dicts(loaded.transform(rows), schema=expected.schema).equals(expected)  # list of dicts
     assert loaded.transform(rows[5]) == expected.row(5, named=True)  # one dict
     from_pandas = loaded.transform(raw.to_pandas())  # int columns with nulls arrive as float64 in pandas
     assert isinstance(from_pandas, pd.DataFrame)
-    assert pl.from_pandas(from_pandas).select(pl.exclude("species_tfidf")).equals(expected.select(pl.exclude("species_tfidf")))
+    assert (
+        pl.from_pandas(from_pandas)
+        .select(pl.exclude("species_tfidf"))
+        .equals(expected.select(pl.exclude("species_tfidf")))
+    )
 
 
 def test_same_data_same_bytes_whatever_the_parallelism(penguins_file: str, tmp_path: Path) -> None:
@@ -89,7 +99,9 @@ def test_a_newer_format_says_which_version_to_install(fitted_folder: Path, tmp_p
     data.update(format_version=T.FORMAT_VERSION + 1, sluiceway_version="9.0.0")
     path = tmp_path / "transform_graph.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=r"format version 2 .*reads format versions up to 1\. Install sluiceway>=9\.0\.0"):
+    with pytest.raises(
+        DataError, match=r"format version 2 .*reads format versions up to 1\. Install sluiceway>=9\.0\.0"
+    ):
         sw.load_transform(path)
     data.update(format_version=T.FORMAT_VERSION)
     data["outputs"][0]["expression"]["op"] = "warp_drive"

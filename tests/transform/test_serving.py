@@ -45,7 +45,10 @@ def test_a_column_absent_in_serving_may_be_missing_and_its_outputs_are_left_out(
 
 
 def test_a_missing_serving_column_is_a_clear_error(fitted) -> None:
-    with pytest.raises(DataError, match=r"lack column\(s\) the transform needs: 'island' \(needed by \['island_oov', 'island_default'\]\)"):
+    with pytest.raises(
+        DataError,
+        match=r"lack column\(s\) the transform needs: 'island' \(needed by \['island_oov', 'island_default'\]\)",
+    ):
         fitted.transform({k: v for k, v in ROW.items() if k != "island"})
 
 

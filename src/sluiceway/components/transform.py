@@ -70,7 +70,8 @@ class Transform(Component):
         splits = parameters["analyze_splits"]
         if splits is not None and not splits:
             raise DefinitionError(
-                f"The 'analyze_splits' parameter of {owner} must name at least one split (default ['train']). Got [] instead."
+                f"The 'analyze_splits' parameter of {owner} must name at least one split (default ['train']). "
+                "Got [] instead."
             )
 
     def cache_key(self) -> dict[str, Any]:

@@ -143,7 +143,9 @@ class ValueCounts:
         self.counts: pl.DataFrame | None = None
 
     def update(self, series: pl.Series) -> None:
-        batch = series.drop_nulls().rename("value").value_counts(name="count").with_columns(pl.col("count").cast(pl.Int64))
+        batch = (
+            series.drop_nulls().rename("value").value_counts(name="count").with_columns(pl.col("count").cast(pl.Int64))
+        )
         self.counts = _add_counts(self.counts, batch)
 
     def merge(self, other: ValueCounts) -> ValueCounts:

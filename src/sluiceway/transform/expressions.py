@@ -101,8 +101,8 @@ class Expr:
             + "Use the operators + - * / ** and T.sqrt, T.log1p, T.exp, abs()."
         )
 
-    __int__ = __float__  # type: ignore[assignment]
-    __index__ = __float__  # type: ignore[assignment]
+    __int__ = __float__
+    __index__ = __float__
 
     def __iter__(self) -> Iterator[Any]:
         raise DefinitionError(
@@ -112,19 +112,21 @@ class Expr:
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         raise DefinitionError(
-            _NOT_RECORDABLE.format(what=f"the numpy function {getattr(ufunc, '__name__', ufunc)!r} on {self.describe()}")
+            _NOT_RECORDABLE.format(
+                what=f"the numpy function {getattr(ufunc, '__name__', ufunc)!r} on {self.describe()}"
+            )
             + "Use the operators + - * / ** and T.sqrt, T.log1p, T.exp, abs()."
         )
 
-    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+    def __eq__(self, other: object) -> bool:
         # Comparisons would be recorded as something else than they read; refuse them rather than guess.
         raise DefinitionError(
             _NOT_RECORDABLE.format(what=f"comparing {self.describe()} (==, !=, <, <=, >, >=)")
             + "Compare values inside the model, or bucket them with T.apply_buckets."
         )
 
-    __ne__ = __eq__  # type: ignore[assignment]
-    __lt__ = __le__ = __gt__ = __ge__ = __eq__  # type: ignore[assignment]
+    __ne__ = __eq__
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
     __hash__ = object.__hash__
 
     # ---- introspection -------------------------------------------------------------------------------

@@ -90,16 +90,20 @@ def trace(preprocessing_fn: Callable[..., Any], kinds: Mapping[str, str | None])
     outputs: dict[str, Expr] = {}
     for key, value in result.items():
         if not isinstance(key, str) or not key:
-            raise DefinitionError(f"preprocessing_fn {name} returned an output named {key!r}; output names must be non-empty strings.")
+            raise DefinitionError(
+                f"preprocessing_fn {name} returned an output named {key!r}; output names must be non-empty strings."
+            )
         if not isinstance(value, Expr):
             raise DefinitionError(
-                f"preprocessing_fn {name}: output {key!r} is a {type(value).__name__}, not a transform expression. Outputs "
+                f"preprocessing_fn {name}: output {key!r} is a {type(value).__name__}, not a transform expression. "
+                "Outputs "
                 "must be built from inputs[...] and sluiceway.transform functions so the fitted graph can re-create "
                 "them at serving time without your code; arbitrary Python functions cannot be recorded."
             )
         if value.kind not in OUTPUT_KINDS:
             raise DefinitionError(
-                f"preprocessing_fn {name}: output {key!r} is {value.describe()}, a {value.kind} and not a per-row value. "
+                f"preprocessing_fn {name}: output {key!r} is {value.describe()}, a {value.kind} and not a per-row "
+                "value. "
                 "Apply it to a column (T.apply_vocabulary, T.apply_buckets) instead of returning it."
             )
         outputs[key] = value
@@ -190,7 +194,9 @@ def _analyze(
     for key, node in ready.items():
         source = _substitute(node.args[0], fitted)
         analyzer = node.params["analyzer"]
-        accumulator = merged.get(f"{ACCUMULATOR_OF[analyzer]}:{source.key()}") or new_accumulator(ACCUMULATOR_OF[analyzer])
+        accumulator = merged.get(f"{ACCUMULATOR_OF[analyzer]}:{source.key()}") or new_accumulator(
+            ACCUMULATOR_OF[analyzer]
+        )
         params = {k: v for k, v in node.params.items() if k != "analyzer"}
         value = accumulator.result(analyzer, params)
         if value is None:
@@ -218,7 +224,10 @@ def apply_to_files(
     def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> int:
         parts = [transform.transform_frame(batch) for batch in batches]
         frame = pl.concat(parts) if parts else _empty_output(transform)
-        frame.write_parquet(out / f"part-{index_of[fragment.path]:05d}-{fragment.row_groups[0] if fragment.row_groups else 0:05d}.parquet")
+        frame.write_parquet(
+            out
+            / f"part-{index_of[fragment.path]:05d}-{fragment.row_groups[0] if fragment.row_groups else 0:05d}.parquet"
+        )
         return frame.height
 
     rows = runner.map_reduce(fragments, map_fn, lambda a, b: a + b, initial=None, batch_format="polars")

@@ -59,7 +59,9 @@ def stable_hash_buckets(series: pl.Series, buckets: int) -> pl.Series:
     """``blake2b(str(value)) mod buckets`` per value: the same in every process, platform and version.
     Hashed once per distinct value, then mapped."""
     unique = series.drop_nulls().unique().to_list()
-    codes = [int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little") % buckets for v in unique]
+    codes = [
+        int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little") % buckets for v in unique
+    ]
     return series.replace_strict(unique, codes, default=None, return_dtype=pl.Int64)
 
 
@@ -155,7 +157,9 @@ def _apply_buckets(args: list[Value], params: Mapping[str, Any]) -> Value:
         return pl.select(pl.when(pl.lit(value.is_null())).then(None).otherwise(pl.lit(0, dtype=pl.Int64))).to_series()
     missing = value.is_null()
     numbers = value.cast(pl.Float64).fill_null(0.0).to_numpy()
-    buckets = pl.Series(np.searchsorted(np.asarray(boundaries, dtype=np.float64), numbers, side="right"), dtype=pl.Int64)
+    buckets = pl.Series(
+        np.searchsorted(np.asarray(boundaries, dtype=np.float64), numbers, side="right"), dtype=pl.Int64
+    )
     return buckets.scatter(missing.arg_true(), None) if missing.any() else buckets
 
 
@@ -288,7 +292,9 @@ class FittedTransform:
             outputs = {str(spec["name"]): Expr.from_json(spec["expression"]) for spec in data["outputs"]}
             inputs, constants = data["inputs"], data["constants"]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise DataError(f"The transform graph {source} is incomplete or malformed ({exc!r}); refit the transform.") from exc
+            raise DataError(
+                f"The transform graph {source} is incomplete or malformed ({exc!r}); refit the transform."
+            ) from exc
         for name, expr in outputs.items():
             for node in expr.walk():
                 if node.op not in KNOWN_OPS:
@@ -297,8 +303,14 @@ class FittedTransform:
                         f"({__version__}) does not know. Install sluiceway>={data.get('sluiceway_version')} to load it."
                     )
                 if node.op == "constant" and node.params.get("id") not in constants:
-                    raise DataError(f"The transform graph {source} refers to a missing constant {node.params.get('id')!r}.")
-        metadata = {k: v for k, v in data.items() if k not in ("inputs", "outputs", "constants", "format", "format_version", "sluiceway_version")}
+                    raise DataError(
+                        f"The transform graph {source} refers to a missing constant {node.params.get('id')!r}."
+                    )
+        metadata = {
+            k: v
+            for k, v in data.items()
+            if k not in ("inputs", "outputs", "constants", "format", "format_version", "sluiceway_version")
+        }
         return cls(inputs=inputs, outputs=outputs, constants=constants, metadata=metadata)
 
     # ---- applying it ----------------------------------------------------------------------------------
@@ -420,7 +432,9 @@ def _rows_to_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 def load_transform(uri: Any) -> FittedTransform:
     """Load a fitted transform: a ``TransformGraph`` artifact, its folder, or the ``transform_graph.json`` file."""
     path = Path(getattr(uri, "uri", uri))
-    candidates = [path] if path.suffix == ".json" else [path / TransformGraph.FOLDER / GRAPH_FILENAME, path / GRAPH_FILENAME]
+    candidates = (
+        [path] if path.suffix == ".json" else [path / TransformGraph.FOLDER / GRAPH_FILENAME, path / GRAPH_FILENAME]
+    )
     for candidate in candidates:
         if candidate.is_file():
             try:

@@ -30,7 +30,11 @@ def _input(value: Any, owner: str, kinds: Sequence[str]) -> Expr:
     if node.kind not in kinds:
         raise DefinitionError(
             f"T.{owner} needs {' or '.join(kinds)} values; {node.describe()} is {node.kind}."
-            + (" Encode strings first with T.compute_and_apply_vocabulary or T.hash_strings." if "string" == node.kind else "")
+            + (
+                " Encode strings first with T.compute_and_apply_vocabulary or T.hash_strings."
+                if "string" == node.kind
+                else ""
+            )
         )
     return node
 
@@ -81,7 +85,9 @@ def vocabulary(x: Any, *, top_k: int | None = None, frequency_threshold: int = 1
     value), at most ``top_k`` of them."""
     _check_int("top_k", "vocabulary", top_k, 1, allow_none=True)
     _check_int("frequency_threshold", "vocabulary", frequency_threshold, 1)
-    return _analyzer("vocabulary", x, ("string", "int"), "vocabulary", top_k=top_k, frequency_threshold=frequency_threshold)
+    return _analyzer(
+        "vocabulary", x, ("string", "int"), "vocabulary", top_k=top_k, frequency_threshold=frequency_threshold
+    )
 
 
 # ---- mapping ops --------------------------------------------------------------------------------------
@@ -99,13 +105,19 @@ def scale_by_min_max(x: Any, output_min: float = 0.0, output_max: float = 1.0) -
     node = _input(x, "scale_by_min_max", NUMERIC)
     for name, value in (("output_min", output_min), ("output_max", output_max)):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise DefinitionError(f"The {name!r} parameter of T.scale_by_min_max must be a number. Got {value!r} instead.")
+            raise DefinitionError(
+                f"The {name!r} parameter of T.scale_by_min_max must be a number. Got {value!r} instead."
+            )
     if output_min >= output_max:
         raise DefinitionError(
-            f"T.scale_by_min_max needs output_min < output_max. Got output_min={output_min!r}, output_max={output_max!r}."
+            f"T.scale_by_min_max needs output_min < output_max. "
+            f"Got output_min={output_min!r}, output_max={output_max!r}."
         )
     return Expr(
-        "min_max", (node, min(node), max(node)), {"output_min": float(output_min), "output_max": float(output_max)}, "float"
+        "min_max",
+        (node, min(node), max(node)),
+        {"output_min": float(output_min), "output_max": float(output_max)},
+        "float",
     )
 
 
@@ -122,16 +134,23 @@ def apply_vocabulary(x: Any, vocab: Any, *, num_oov_buckets: int = 0, default_va
     node = _input(x, "apply_vocabulary", ("string", "int"))
     _check_int("num_oov_buckets", "apply_vocabulary", num_oov_buckets, 0)
     if not isinstance(default_value, int) or isinstance(default_value, bool):
-        raise DefinitionError(f"The 'default_value' parameter of T.apply_vocabulary must be an int. Got {default_value!r} instead.")
+        raise DefinitionError(
+            f"The 'default_value' parameter of T.apply_vocabulary must be an int. Got {default_value!r} instead."
+        )
     if isinstance(vocab, (list, tuple)):
-        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in vocab) or len(set(vocab)) != len(vocab):
+        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in vocab) or len(set(vocab)) != len(
+            vocab
+        ):
             raise DefinitionError("T.apply_vocabulary needs a list of distinct strings or ints as its vocabulary.")
         vocab = Expr("literal", (), {"value": list(vocab)}, "vocabulary")
     if not isinstance(vocab, Expr) or vocab.kind != "vocabulary":
         raise DefinitionError(
-            f"The 'vocab' argument of T.apply_vocabulary must be T.vocabulary(...) or a list of values. Got {vocab!r} instead."
+            f"The 'vocab' argument of T.apply_vocabulary must be T.vocabulary(...) or a list of values. "
+            f"Got {vocab!r} instead."
         )
-    return Expr("apply_vocabulary", (node, vocab), {"num_oov_buckets": num_oov_buckets, "default_value": default_value}, "int")
+    return Expr(
+        "apply_vocabulary", (node, vocab), {"num_oov_buckets": num_oov_buckets, "default_value": default_value}, "int"
+    )
 
 
 def compute_and_apply_vocabulary(
@@ -154,7 +173,9 @@ def apply_buckets(x: Any, boundaries: Any) -> Expr:
     if isinstance(boundaries, (list, tuple)):
         values = list(boundaries)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) or values != sorted(values):
-            raise DefinitionError(f"T.apply_buckets needs a sorted list of numbers as boundaries. Got {values!r} instead.")
+            raise DefinitionError(
+                f"T.apply_buckets needs a sorted list of numbers as boundaries. Got {values!r} instead."
+            )
         boundaries = Expr("literal", (), {"value": [float(v) for v in values]}, "boundaries")
     if not isinstance(boundaries, Expr) or boundaries.kind != "boundaries":
         raise DefinitionError(
@@ -190,13 +211,17 @@ def tfidf(x: Any, *, top_k: int = 100, frequency_threshold: int = 1) -> Expr:
     _check_int("top_k", "tfidf", top_k, 1)
     _check_int("frequency_threshold", "tfidf", frequency_threshold, 1)
     stats = Expr(
-        "analyzer", (node,), {"analyzer": "document_frequency", "top_k": top_k, "frequency_threshold": frequency_threshold}, "idf"
+        "analyzer",
+        (node,),
+        {"analyzer": "document_frequency", "top_k": top_k, "frequency_threshold": frequency_threshold},
+        "idf",
     )
     return Expr("tfidf", (node, stats), {}, "list<float>")
 
 
 def fill_missing(x: Any, value: Any) -> Expr:
-    """``x`` with nulls (and NaN, for floats) replaced by ``value`` (a constant or an analyzer such as ``T.mean(x)``)."""
+    """``x`` with nulls (and NaN, for floats) replaced by ``value``: a constant, or an analyzer such as ``T.mean(x)``.
+    """
     node = as_expr(x, "the input of T.fill_missing")
     filler = as_expr(value, "the value of T.fill_missing")
     numeric_pair = node.kind in NUMERIC and filler.kind in NUMERIC
