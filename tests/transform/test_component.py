@@ -138,3 +138,19 @@ def test_a_failing_preprocessing_fn_names_the_column(runner: sw.LocalRunner) -> 
     assert execution.state == "FAILED" and not execution.outputs
     assert "Cannot apply '/' to column 'island', which is string" in execution.error
     assert "last input column read: 'bill_length_mm'" in execution.error
+
+
+def test_transform_keeps_the_component_contract(tmp_path: Path) -> None:
+    """check_component: outputs only in their folders, inputs untouched, byte-identical on a second run."""
+    from sluiceway.testing import check_component
+
+    frame = pl.read_csv(PENGUINS_CSV, null_values="NA")
+    for split, part in (("train", frame.head(230)), ("eval", frame.tail(114))):
+        (tmp_path / "examples" / f"Split-{split}").mkdir(parents=True)
+        part.write_parquet(tmp_path / "examples" / f"Split-{split}" / "part-0.parquet", row_group_size=60)
+    outputs = check_component(
+        Transform, inputs={"examples": tmp_path / "examples"}, parameters={"preprocessing_fn": preprocessing_fn}
+    )
+    transformed = outputs["transformed_examples"]
+    assert transformed.properties["row_counts"] == {"eval": 114, "train": 230}
+    assert pl.from_arrow(transformed.read("eval")).height == 114
