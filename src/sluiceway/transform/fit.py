@@ -224,16 +224,19 @@ def apply_to_files(
     def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> int:
         parts = [transform.transform_frame(batch) for batch in batches]
         frame = pl.concat(parts) if parts else _empty_output(transform)
-        frame.write_parquet(
-            out
-            / f"part-{index_of[fragment.path]:05d}-{fragment.row_groups[0] if fragment.row_groups else 0:05d}.parquet"
-        )
+        row_group = fragment.row_groups[0] if fragment.row_groups else 0
+        _write(frame, out / f"part-{index_of[fragment.path]:05d}-{row_group:05d}.parquet")
         return frame.height
 
     rows = runner.map_reduce(fragments, map_fn, lambda a, b: a + b, initial=None, batch_format="polars")
     if not fragments:
-        _empty_output(transform).write_parquet(out / "part-00000-00000.parquet")
+        _write(_empty_output(transform), out / "part-00000-00000.parquet")
     return int(rows or 0)
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    # zstd level 1, as ExampleGen writes Examples: at higher levels compression dominates the apply pass
+    frame.write_parquet(path, compression="zstd", compression_level=1)
 
 
 def _empty_output(transform: FittedTransform) -> pl.DataFrame:
