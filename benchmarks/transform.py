@@ -53,16 +53,18 @@ def generate(rows: int, path: Path, seed: int = 7) -> None:
             rng = np.random.default_rng([seed, start])
             miles = np.round(rng.gamma(1.5, 2.2, n), 2)
             seconds = np.round(miles * 180 + rng.normal(300, 120, n)).clip(60)
-            table = pa.table({
-                "fare": np.round(3.25 + miles * 2.25 + rng.normal(0, 1.5, n).clip(-3), 2),
-                "tips": np.round(rng.exponential(1.5, n) * (rng.random(n) < 0.6), 2),
-                "trip_miles": miles,
-                "trip_seconds": pa.array(seconds, mask=rng.random(n) < 0.03),
-                "pickup_community_area": rng.integers(1, 78, n),
-                "trip_start_hour": rng.integers(0, 24, n),
-                "company": companies[rng.choice(120, n, p=company_p)],
-                "payment_type": payments[rng.choice(8, n, p=payment_p)],
-            })
+            table = pa.table(
+                {
+                    "fare": np.round(3.25 + miles * 2.25 + rng.normal(0, 1.5, n).clip(-3), 2),
+                    "tips": np.round(rng.exponential(1.5, n) * (rng.random(n) < 0.6), 2),
+                    "trip_miles": miles,
+                    "trip_seconds": pa.array(seconds, mask=rng.random(n) < 0.03),
+                    "pickup_community_area": rng.integers(1, 78, n),
+                    "trip_start_hour": rng.integers(0, 24, n),
+                    "company": companies[rng.choice(120, n, p=company_p)],
+                    "payment_type": payments[rng.choice(8, n, p=payment_p)],
+                }
+            )
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
             writer.write_table(table, row_group_size=CHUNK_ROWS)
@@ -109,12 +111,18 @@ def worker_sklearn(path: str) -> dict:
     start = time.perf_counter()
     frame = pd.read_parquet(path)
     read = time.perf_counter() - start
-    transformer = ColumnTransformer([
-        ("z", StandardScaler(), ["fare", "trip_miles", "trip_seconds"]),
-        ("unit", MinMaxScaler(), ["tips"]),
-        ("ids", OrdinalEncoder(), ["company", "payment_type"]),
-        ("buckets", KBinsDiscretizer(n_bins=10, encode="ordinal", strategy="quantile", subsample=None), ["trip_miles", "fare"]),
-    ])
+    transformer = ColumnTransformer(
+        [
+            ("z", StandardScaler(), ["fare", "trip_miles", "trip_seconds"]),
+            ("unit", MinMaxScaler(), ["tips"]),
+            ("ids", OrdinalEncoder(), ["company", "payment_type"]),
+            (
+                "buckets",
+                KBinsDiscretizer(n_bins=10, encode="ordinal", strategy="quantile", subsample=None),
+                ["trip_miles", "fare"],
+            ),
+        ]
+    )
     result = transformer.fit_transform(frame)
     return {"read": read, "fit_transform": time.perf_counter() - start - read, "rows": int(result.shape[0])}
 
@@ -167,10 +175,14 @@ def main() -> None:
     sw_total = median(ours, "analyze") + median(ours, "apply")
     sk_total = median(theirs, "read") + median(theirs, "fit_transform")
     print(f"{args.rows:,} rows, median of {args.repeats} fresh processes")
-    print(f"  Sluiceway  analyze {median(ours, 'analyze'):.2f} s + apply (Parquet written) {median(ours, 'apply'):.2f} s"
-          f" = {sw_total:.2f} s, {args.rows / sw_total:,.0f} rows/s, peak RSS {max(r['peak_rss_mb'] for r in ours)} MB")
-    print(f"  sklearn    read {median(theirs, 'read'):.2f} s + fit_transform {median(theirs, 'fit_transform'):.2f} s"
-          f" = {sk_total:.2f} s, {args.rows / sk_total:,.0f} rows/s, peak RSS {max(r['peak_rss_mb'] for r in theirs)} MB")
+    print(
+        f"  Sluiceway  analyze {median(ours, 'analyze'):.2f} s + apply (Parquet written) {median(ours, 'apply'):.2f} s"
+        f" = {sw_total:.2f} s, {args.rows / sw_total:,.0f} rows/s, peak RSS {max(r['peak_rss_mb'] for r in ours)} MB"
+    )
+    print(
+        f"  sklearn    read {median(theirs, 'read'):.2f} s + fit_transform {median(theirs, 'fit_transform'):.2f} s"
+        f" = {sk_total:.2f} s, {args.rows / sk_total:,.0f} rows/s, peak RSS {max(r['peak_rss_mb'] for r in theirs)} MB"
+    )
     print(f"  speed-up: {sk_total / sw_total:.1f}x")
     for rows in sizes:
         analyze = run_worker("sluiceway", str(data / f"taxi_{rows}.parquet"), str(data / "unused"), "analyze")

@@ -154,3 +154,9 @@ def test_transform_keeps_the_component_contract(tmp_path: Path) -> None:
     transformed = outputs["transformed_examples"]
     assert transformed.properties["row_counts"] == {"eval": 114, "train": 230}
     assert pl.from_arrow(transformed.read("eval")).height == 114
+
+
+def test_the_analyzer_cache_parameter_fills_its_folder(runner: sw.LocalRunner, tmp_path: Path) -> None:
+    run = runner.run(_pipeline(analyzer_cache=str(tmp_path / "analyzers")))
+    assert run.succeeded, {k: v.error for k, v in run.executions.items()}
+    assert len(list((tmp_path / "analyzers").rglob("*.pkl"))) == 3  # moments, vocabulary, quantiles of train

@@ -8,18 +8,25 @@ that ``sw.load_transform`` reads, e.g. at serving time) and ``transformed_exampl
 same splits, span and version, one column per output of ``preprocessing_fn``). With a ``schema``, columns
 the schema marks as absent in the SERVING environment (the label) may be missing at serving time.
 The cache follows the function's code (and the helpers and modules it uses), in both forms.
+
+``analyzer_cache`` (a folder, default none) keeps each input file's analyzer accumulators, keyed by the
+file's bytes and the analyzer's input, so a refit over files already seen (a rolling window of spans, a
+``preprocessing_fn`` with one more output) computes only what is new; the graph is the same either way.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any, Union
 
 from sluiceway.artifacts import Examples, Schema, TransformGraph
 from sluiceway.dsl.component import Component, Input, Output
 from sluiceway.errors import DefinitionError
+
+logger = logging.getLogger(__name__)
 
 PreprocessingFn = Union[Callable[..., Any], str]  # noqa: UP007 - pydantic validates this form at build time
 
@@ -91,12 +98,14 @@ class Transform(Component):
         *,
         preprocessing_fn: PreprocessingFn,
         analyze_splits: list[str] | None = None,
+        analyzer_cache: str | None = None,
     ) -> None:
         import pyarrow.parquet as pq
 
         from sluiceway.data.schema import SERVING
         from sluiceway.data.schema import Schema as SchemaModel
         from sluiceway.errors import DataError
+        from sluiceway.transform.cache import AnalyzerCache
         from sluiceway.transform.fit import apply_to_files, column_kinds, fit, trace
 
         function = resolve_preprocessing_fn(preprocessing_fn)
@@ -113,7 +122,10 @@ class Transform(Component):
             curated = SchemaModel.from_yaml(schema.file)
             serving = {f.name: f.in_env(SERVING, curated.default_environment) for f in curated.features}
         metadata = {"analyze_splits": wanted, "preprocessing_fn": f"{function.__module__}:{function.__qualname__}"}
-        fitted = fit(outputs, analyze_files, serving=serving, metadata=metadata)
+        cache = AnalyzerCache(analyzer_cache) if analyzer_cache else None
+        fitted = fit(outputs, analyze_files, serving=serving, metadata=metadata, cache=cache)
+        if cache is not None:
+            logger.info("Analyzer cache %s: %d hits, %d misses.", analyzer_cache, cache.hits, cache.misses)
         fitted.save(transform_graph.folder)
         row_counts = {}
         for split in splits:

@@ -5,8 +5,9 @@
    ``DefinitionError`` that names the function and the column it was reading.
 2. **Analyze**: every analyzer is computed by one ``Engine.map_reduce`` pass over the analyze splits
    (analyzers over the same input share one accumulator; fragments are planned per set of input columns
-   so one worker sees every column an analyzer's input needs). Analyzers whose input uses another
-   analyzer (``T.mean(T.scale_to_z_score(x))``) need one more pass per level of nesting.
+   so one worker sees every column an analyzer's input needs; with an ``AnalyzerCache`` only the
+   (file, input) pairs not seen before are read). Analyzers whose input uses another analyzer
+   (``T.mean(T.scale_to_z_score(x))``) need one more pass per level of nesting.
 3. **Apply**: ``FittedTransform.transform_frame`` (the serving code path) on every row group of every
    split, in parallel on the engine, each written as its own Parquet part, in input order.
 """
@@ -24,6 +25,7 @@ import polars as pl
 from sluiceway.data.engine import Engine, Fragment, default_engine, plan_fragments
 from sluiceway.errors import DataError, DefinitionError
 from sluiceway.transform.analyzers import ACCUMULATOR_OF, new_accumulator
+from sluiceway.transform.cache import AnalyzerCache
 from sluiceway.transform.expressions import Expr, column
 from sluiceway.transform.graph import KIND_DTYPES, FittedTransform, evaluate, kind_of_dtype
 
@@ -132,8 +134,12 @@ def fit(
     engine: Engine | str | None = None,
     serving: Mapping[str, bool] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    cache: AnalyzerCache | None = None,
 ) -> FittedTransform:
-    """Compute every analyzer over ``files`` (the analyze splits) and return the fitted transform."""
+    """Compute every analyzer over ``files`` (the analyze splits) and return the fitted transform.
+
+    ``serving``: column -> whether it is expected at serving time (default: yes). ``cache``: reuse and
+    store per-file accumulators (see ``cache.py``); the result is the same with or without it."""
     runner = default_engine(engine)
     kinds = column_kinds(files)
     fitted: dict[str, str] = {}  # analyzer key -> constant id
@@ -146,7 +152,7 @@ def fit(
                     ready[node.key()] = node
         if not ready:
             break
-        _analyze(ready, files, runner, fitted, constants)
+        _analyze(ready, files, runner, fitted, constants, cache)
     final = {name: _substitute(expr, fitted) for name, expr in outputs.items()}
     used = {c for expr in final.values() for c in expr.columns()}
     inputs = {c: {"type": kinds[c], "serving": bool((serving or {}).get(c, True))} for c in sorted(used)}
@@ -159,6 +165,7 @@ def _analyze(
     runner: Engine,
     fitted: dict[str, str],
     constants: dict[str, dict[str, Any]],
+    cache: AnalyzerCache | None,
 ) -> None:
     """One pass over ``files`` computing the analyzers in ``ready`` (their inputs are fully fitted)."""
     accumulator_inputs: dict[str, tuple[str, Expr]] = {}  # accumulator id -> (kind, input expression)
@@ -172,25 +179,40 @@ def _analyze(
     for accumulator_id, (_, source) in accumulator_inputs.items():
         groups.setdefault(tuple(sorted(source.columns())), []).append(accumulator_id)
     group_list = list(groups.items())
+    per_file: dict[tuple[str, str], Any] = {}  # (accumulator id, file or "" without a cache) -> accumulator
     fragments: list[Fragment] = []
-    for index, (columns, _) in enumerate(group_list):
-        fragments.extend(plan_fragments(files, columns=list(columns), parallelism=1, tag=str(index)))
+    for index, (columns, ids) in enumerate(group_list):
+        for path in files:
+            if cache is not None:
+                loaded = {i: cache.load(cache.key(i, path)) for i in ids}
+                if all(a is not None for a in loaded.values()):
+                    per_file.update({(i, path): a for i, a in loaded.items()})
+                    continue
+            fragments.extend(plan_fragments([path], columns=list(columns), parallelism=1, tag=str(index)))
 
-    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[str, Any]:
+    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[tuple[str, str], Any]:
         ids = group_list[int(fragment.tag)][1]
         accumulators = {i: new_accumulator(accumulator_inputs[i][0]) for i in ids}
         for batch in batches:
             for i, accumulator in accumulators.items():
                 value = evaluate(accumulator_inputs[i][1], batch, constants)
                 accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
-        return accumulators
+        file_key = fragment.path if cache is not None else ""
+        return {(i, file_key): a for i, a in accumulators.items()}
 
-    def merge_fn(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    def merge_fn(left: dict[tuple[str, str], Any], right: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
         for i, accumulator in right.items():
             left[i] = left[i].merge(accumulator) if i in left else accumulator
         return left
 
-    merged = runner.map_reduce(fragments, map_fn, merge_fn, initial=None, batch_format="polars") or {}
+    computed = runner.map_reduce(fragments, map_fn, merge_fn, initial=None, batch_format="polars") or {}
+    if cache is not None:
+        for (i, path), accumulator in computed.items():
+            cache.save(cache.key(i, path), accumulator)
+    per_file.update(computed)
+    merged: dict[str, Any] = {}
+    for (i, _), accumulator in sorted(per_file.items(), key=lambda item: item[0]):
+        merged[i] = merged[i].merge(accumulator) if i in merged else accumulator
     for key, node in ready.items():
         source = _substitute(node.args[0], fitted)
         analyzer = node.params["analyzer"]

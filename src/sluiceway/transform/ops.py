@@ -220,8 +220,7 @@ def tfidf(x: Any, *, top_k: int = 100, frequency_threshold: int = 1) -> Expr:
 
 
 def fill_missing(x: Any, value: Any) -> Expr:
-    """``x`` with nulls (and NaN, for floats) replaced by ``value``: a constant, or an analyzer such as ``T.mean(x)``.
-    """
+    """``x`` with nulls (and NaN, for floats) replaced by ``value``: a constant or an analyzer (``T.mean(x)``)."""
     node = as_expr(x, "the input of T.fill_missing")
     filler = as_expr(value, "the value of T.fill_missing")
     numeric_pair = node.kind in NUMERIC and filler.kind in NUMERIC
