@@ -8,7 +8,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-from conftest import fit_fn
+from transform_fixtures import fit_fn
 
 import sluiceway.transform as T
 from sluiceway.data.engine import InProcessEngine

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import PENGUINS_CSV
+from transform_fixtures import PENGUINS_CSV
 
 import sluiceway as sw
 import sluiceway.transform as T

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pytest
-from conftest import fit_fn
+from transform_fixtures import fit_fn
 
 import sluiceway as sw
 import sluiceway.transform as T

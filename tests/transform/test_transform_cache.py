@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import penguins_frame
+from transform_fixtures import penguins_frame
 
 import sluiceway.transform as T
 from sluiceway.transform.cache import AnalyzerCache

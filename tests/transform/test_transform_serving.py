@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import fit_fn
+from transform_fixtures import fit_fn
 
 import sluiceway.transform as T
 from sluiceway.errors import DataError

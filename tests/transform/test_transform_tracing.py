@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import fit_fn
+from transform_fixtures import fit_fn
 
 import sluiceway.transform as T
 from sluiceway.errors import DefinitionError
