@@ -160,3 +160,20 @@ def test_the_analyzer_cache_parameter_fills_its_folder(runner: sw.LocalRunner, t
     run = runner.run(_pipeline(analyzer_cache=str(tmp_path / "analyzers")))
     assert run.succeeded, {k: v.error for k, v in run.executions.items()}
     assert len(list((tmp_path / "analyzers").rglob("*.pkl"))) == 3  # moments, vocabulary, quantiles of train
+
+
+def test_post_transform_statistics_and_schema(runner: sw.LocalRunner) -> None:
+    from sluiceway.data.schema import Schema as SchemaModel
+    from sluiceway.data.statistics import StatisticsSet
+
+    run = runner.run(_pipeline())
+    assert run.succeeded, {k: v.error for k, v in run.executions.items()}
+    statistics = run.output("Transform", "post_transform_statistics")
+    result = StatisticsSet.from_json(statistics.file)
+    assert result.split_names == ["train", "eval"] and statistics.report_file.is_file()
+    train = next(d for d in result.datasets if d.name == "train")
+    assert {f.name for f in train.features} == {"bill_length_z", "island_id", "mass_bucket", "flipper_ratio", "species"}
+    schema = SchemaModel.from_yaml(run.output("Transform", "post_transform_schema").file)
+    assert schema.feature("island_id").type == "int" and schema.feature("bill_length_z").type == "float"
+    assert schema.feature("species").not_in_environment == ["SERVING"]  # the label: training only
+    assert schema.feature("island_id").in_env("SERVING", schema.default_environment)

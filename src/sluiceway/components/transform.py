@@ -4,9 +4,11 @@
 
 ``preprocessing_fn`` is a function or a ``"module:function"`` string, resolved and checked when the
 pipeline is built. Outputs: ``transform_graph`` (a ``TransformGraph``: the fitted, self-contained graph
-that ``sw.load_transform`` reads, e.g. at serving time) and ``transformed_examples`` (``Examples`` with the
-same splits, span and version, one column per output of ``preprocessing_fn``). With a ``schema``, columns
-the schema marks as absent in the SERVING environment (the label) may be missing at serving time.
+that ``sw.load_transform`` reads, e.g. at serving time), ``transformed_examples`` (``Examples`` with the
+same splits, span and version, one column per output of ``preprocessing_fn``), and the statistics of the
+transformed splits with a schema inferred from them (``post_transform_statistics``,
+``post_transform_schema``). With a ``schema``, columns the schema marks as absent in the SERVING
+environment (the label) may be missing at serving time.
 The cache follows the function's code (and the helpers and modules it uses), in both forms.
 
 ``analyzer_cache`` (a folder, default none) keeps each input file's analyzer accumulators, keyed by the
@@ -20,11 +22,14 @@ import importlib
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from sluiceway.artifacts import Examples, Schema, TransformGraph
+from sluiceway.artifacts import Examples, ExampleStatistics, Schema, TransformGraph
 from sluiceway.dsl.component import Component, Input, Output
 from sluiceway.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from sluiceway.transform.graph import FittedTransform
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +99,8 @@ class Transform(Component):
         examples: Input[Examples],
         transform_graph: Output[TransformGraph],
         transformed_examples: Output[Examples],
+        post_transform_statistics: Output[ExampleStatistics],
+        post_transform_schema: Output[Schema],
         schema: Input[Schema] | None = None,
         *,
         preprocessing_fn: PreprocessingFn,
@@ -139,3 +146,34 @@ class Transform(Component):
                 transformed_examples.properties[key] = examples.properties[key]
         transform_graph.properties["analyze_splits"] = wanted
         transform_graph.properties["output_schema"] = fitted.output_schema
+        _describe_outputs(transformed_examples, fitted, post_transform_statistics, post_transform_schema)
+
+
+def _describe_outputs(
+    examples: Examples, fitted: FittedTransform, statistics: ExampleStatistics, schema: Schema
+) -> None:
+    """Statistics of the transformed splits and a schema inferred from them (TFX's post-transform outputs).
+    Outputs that need only training-only columns (the label) stay out of the SERVING environment."""
+    from sluiceway.data.engine import InProcessEngine
+    from sluiceway.data.schema import SERVING, TRAINING, infer_schema
+    from sluiceway.data.statistics import compute_statistics
+    from sluiceway.reports.statistics_html import write_statistics_html
+
+    # One worker: compute_statistics merges float moments in completion order, so with several workers its
+    # last digits vary between runs, and the cache (and check_component) need the same bytes every time.
+    result = compute_statistics(examples, split_names=examples.split_names, engine=InProcessEngine(max_workers=1))
+    result.to_json(statistics.file)
+    write_statistics_html(result, statistics.report_file, title="Statistics after Transform")
+    statistics.properties["split_names"] = result.split_names
+    inferred = infer_schema(result)
+    training_only = [
+        name
+        for name, expr in fitted.outputs.items()
+        if expr.columns() and not any(fitted.inputs[c]["serving"] for c in expr.columns())
+    ]
+    for name in training_only:
+        if name in inferred:
+            inferred.default_environment = [TRAINING, SERVING]
+            inferred.feature(name).not_in_environment = [SERVING]
+    inferred.to_yaml(schema.file)
+    schema.properties["num_features"] = len(inferred.features)
