@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Transform: Sluiceway's analyze + apply vs scikit-learn's ColumnTransformer fit + transform, same data, same run.
 
-    .venv/bin/python benchmarks/transform.py                     # 1M rows (+ analyze memory at 10M)
+    .venv/bin/python benchmarks/transform.py                     # 1M rows (+ Sluiceway alone at 10M)
     .venv/bin/python benchmarks/transform.py --rows 200000 --scale-rows 0   # quick
 
 Data: a taxi-like table from a small deterministic generator in this script (helper H is adding a shared
@@ -143,7 +143,7 @@ def run_worker(*args: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--scale-rows", type=int, default=10_000_000, help="analyze-only memory check (0: skip)")
+    parser.add_argument("--scale-rows", type=int, default=10_000_000, help="Sluiceway-only memory check (0: skip)")
     parser.add_argument("--data", default="/tmp/sluiceway-bench-transform")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
@@ -184,9 +184,15 @@ def main() -> None:
         f" = {sk_total:.2f} s, {args.rows / sk_total:,.0f} rows/s, peak RSS {max(r['peak_rss_mb'] for r in theirs)} MB"
     )
     print(f"  speed-up: {sk_total / sw_total:.1f}x")
-    for rows in sizes:
-        analyze = run_worker("sluiceway", str(data / f"taxi_{rows}.parquet"), str(data / "unused"), "analyze")
-        print(f"  analyze only, {rows:,} rows: {analyze['analyze']:.2f} s, peak RSS {analyze['peak_rss_mb']} MB")
+    for rows in sizes:  # memory against rows: the analyze pass alone, then analyze + apply
+        source = str(data / f"taxi_{rows}.parquet")
+        analyze = run_worker("sluiceway", source, str(data / "unused"), "analyze")
+        full = run_worker("sluiceway", source, str(data / f"out_scale_{rows}"), "full")
+        print(
+            f"  {rows:,} rows: analyze only {analyze['analyze']:.2f} s, peak RSS {analyze['peak_rss_mb']} MB; "
+            f"analyze + apply {full['analyze'] + full['apply']:.2f} s "
+            f"({rows / (full['analyze'] + full['apply']):,.0f} rows/s), peak RSS {full['peak_rss_mb']} MB"
+        )
     print(f"load average after: {os.getloadavg()}")
 
 

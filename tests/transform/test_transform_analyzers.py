@@ -199,3 +199,19 @@ def test_an_analyzer_without_values_is_a_clear_error(tmp_path) -> None:
 
     with pytest.raises(DataError, match=r"mean\(column 'x'\) saw no values.*fill_missing"):
         fit_fn(lambda i: {"z": T.scale_to_z_score(i["x"])}, [str(path)])
+
+
+def test_constant_outputs_powers_and_an_empty_vocabulary(penguins_file: str) -> None:
+    fitted = fit_fn(
+        lambda i: {
+            "rows": T.count(i["island"]) + 1,
+            "inverse_square": i["body_mass_g"] ** -2,
+            "rare": T.compute_and_apply_vocabulary(i["island"], frequency_threshold=1000, num_oov_buckets=1),
+        },
+        [penguins_file],
+    )
+    out = fitted.transform_frame(pl.read_parquet(penguins_file))
+    assert out["rows"].dtype == pl.Int64 and set(out["rows"].to_list()) == {345}
+    mass = pl.read_parquet(penguins_file)["body_mass_g"].cast(pl.Float64).to_numpy()
+    np.testing.assert_allclose(out["inverse_square"].to_numpy(), mass**-2.0, rtol=1e-15)
+    assert _constant(fitted, "vocabulary", "island") == [] and set(out["rare"].to_list()) == {0}

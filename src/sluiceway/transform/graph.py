@@ -89,6 +89,8 @@ def _binary(op: str) -> Callable[[list[Value], Mapping[str, Any]], Value]:
             if isinstance(left, pl.Series) and isinstance(right, pl.Series):
                 return left.cast(pl.Float64) / right.cast(pl.Float64)
             return left / right
+        if isinstance(left, pl.Series):
+            left = left.cast(pl.Float64)  # int ** negative int has no int result
         return left**right
 
     return run
@@ -137,7 +139,10 @@ def _min_max(args: list[Value], params: Mapping[str, Any]) -> Value:
 
 def _apply_vocabulary(args: list[Value], params: Mapping[str, Any]) -> Value:
     value, vocab = args
-    ids = value.replace_strict(vocab, list(range(len(vocab))), default=None, return_dtype=pl.Int64)
+    if vocab:
+        ids = value.replace_strict(vocab, list(range(len(vocab))), default=None, return_dtype=pl.Int64)
+    else:  # every value was below frequency_threshold when fitting: all of them are out of vocabulary
+        ids = pl.Series([None] * value.len(), dtype=pl.Int64)
     unknown = ids.is_null() & value.is_not_null()
     if not unknown.any():
         return ids
@@ -217,7 +222,7 @@ def as_column(value: Value, kind: str, rows: int, name: str) -> pl.Series:
     dtype = KIND_DTYPES[kind]
     if not isinstance(value, pl.Series):
         scalar = None if value is None else (value.item() if isinstance(value, np.generic) else value)
-        return pl.Series(name, [scalar] * rows, dtype=dtype)
+        return pl.Series(name, [scalar] * rows).cast(dtype)  # cast: 5.0 from constant arithmetic for an int
     if value.dtype != dtype:
         value = value.cast(dtype)
     return value.alias(name)
