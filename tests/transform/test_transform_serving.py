@@ -70,3 +70,7 @@ def test_compatible_numbers_are_accepted(fitted) -> None:
     as_int = fitted.transform({**ROW, "bill_length_mm": 40})
     as_float = fitted.transform({**ROW, "body_mass_g": 4000.0, "bill_length_mm": 40.0})
     assert as_int == as_float and as_int["length"] == 40.0
+
+
+def test_no_rows_give_no_rows(fitted) -> None:
+    assert fitted.transform([]) == []

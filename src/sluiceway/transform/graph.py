@@ -325,6 +325,8 @@ class FittedTransform:
         ``rows``: one row as a dict (→ a dict), a list of dicts (→ a list of dicts), a Polars or pandas
         DataFrame, or a pyarrow Table/RecordBatch (→ the same type). Outputs that need only columns the
         schema marks as absent at serving time (a label) are left out when those columns are missing."""
+        if isinstance(rows, (list, tuple)) and not rows:
+            return []  # no rows, no columns to check
         frame, convert_back = _to_polars(rows)
         return convert_back(self.transform_frame(frame, serving=True))
 
