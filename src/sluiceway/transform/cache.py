@@ -71,7 +71,7 @@ class AnalyzerCache:
         try:
             with path.open("rb") as handle:
                 value = pickle.load(handle)  # noqa: S301 - our own entries, in a folder the user chose
-        except FileNotFoundError:
+        except FileNotFoundError:  # not cached yet: the caller computes it
             self.misses += 1
             return None
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:

@@ -172,8 +172,17 @@ def _hash_strings(args: list[Value], params: Mapping[str, Any]) -> Value:
     return stable_hash_buckets(args[0], int(params["hash_buckets"]))
 
 
+_TFIDF_CHUNK_ROWS = 16_384  # the dense rows x terms weights of one chunk: 16k x 100 terms = 13 MB
+
+
 def _tfidf(args: list[Value], params: Mapping[str, Any]) -> Value:
     text, stats = args
+    if text.len() > _TFIDF_CHUNK_ROWS:
+        chunks = [
+            _tfidf([text.slice(start, _TFIDF_CHUNK_ROWS), stats], params)
+            for start in range(0, text.len(), _TFIDF_CHUNK_ROWS)
+        ]
+        return pl.concat(chunks)
     terms, idf = stats["terms"], np.asarray(stats["idf"], dtype=np.float64)
     rows = text.len()
     weights = np.zeros((rows, len(terms)), dtype=np.float64)
