@@ -67,3 +67,23 @@ def test_a_damaged_entry_is_recomputed(tmp_path: Path) -> None:
     assert _fit(first, [str(path)], cache) == expected and cache.misses == 3
     cache.hits = cache.misses = 0
     assert _fit(first, [str(path)], cache) == expected and cache.hits == 3  # rewritten
+
+
+def test_every_accumulator_kind_round_trips_through_the_cache(penguins_file: str, tmp_path: Path) -> None:
+    """What the cache stores is what a Ray engine will ship between processes: pickled accumulators."""
+
+    def every_kind(inputs):
+        return {
+            "moments": T.scale_to_z_score(inputs["bill_length_mm"]),
+            "range": T.scale_to_0_1(inputs["body_mass_g"]),
+            "count": inputs["year"] * 0 + T.count(inputs["sex"]),
+            "quantiles": T.bucketize(inputs["flipper_length_mm"], 3),
+            "vocabulary": T.compute_and_apply_vocabulary(inputs["island"]),
+            "document_frequency": T.tfidf(inputs["species"], top_k=2),
+        }
+
+    cache = AnalyzerCache(tmp_path / "cache")
+    cold = _fit(every_kind, [penguins_file], cache)
+    assert cache.misses == 6 and len(list((tmp_path / "cache").rglob("*.pkl"))) == 6
+    cache.hits = cache.misses = 0
+    assert _fit(every_kind, [penguins_file], cache) == cold and (cache.hits, cache.misses) == (6, 0)

@@ -258,6 +258,10 @@ class FittedTransform:
         self.constants = dict(constants)
         self.metadata = dict(metadata or {})
 
+    def __repr__(self) -> str:
+        outputs = ", ".join(f"{name}: {kind}" for name, kind in self.output_schema.items())
+        return f"<FittedTransform {len(self.inputs)} input column(s) -> {{{outputs}}}>"
+
     # ---- what it is -----------------------------------------------------------------------------------
     @property
     def output_schema(self) -> dict[str, str]:
