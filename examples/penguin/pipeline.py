@@ -3,7 +3,8 @@
     sluiceway run examples/penguin/pipeline.py
 
 Ingest the Palmer penguins CSV (shipped by the `palmerpenguins` package), compute statistics, infer a
-schema, validate the data against it (a gate before training), train a scikit-learn classifier and evaluate
+schema, validate the data against it (a gate before training), engineer features with Transform (its
+fitted graph is what serving applies to raw rows), train a scikit-learn classifier and evaluate
 it against a blessing threshold. Metadata and artifacts go to ./.sluiceway/.
 """
 
@@ -14,10 +15,11 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import sluiceway as sw
-from sluiceway.components import CsvExampleGen, ExampleValidator, SchemaGen, StatisticsGen
+from sluiceway.components import CsvExampleGen, ExampleValidator, SchemaGen, StatisticsGen, Transform
 
 sys.path.insert(0, str(Path(__file__).parent))
 from components import evaluate_classifier, train_classifier  # noqa: E402
+from features import preprocessing_fn  # noqa: E402
 
 
 def penguins_csv() -> str:
@@ -32,10 +34,12 @@ def create_pipeline() -> sw.Pipeline:
     statistics = StatisticsGen(examples=example_gen.examples)
     schema = SchemaGen(statistics=statistics.statistics, label="species")
     validator = ExampleValidator(statistics=statistics.statistics, schema=schema.schema)
+    # Fitted on the train split, applied to every split; the label is absent at serving (see the schema).
+    transform = Transform(examples=example_gen.examples, schema=schema.schema, preprocessing_fn=preprocessing_fn)
     # Train only on data that passed validation: the validator is a gate.
     trainer = train_classifier(examples=example_gen.examples, regularization=1.0, after=[validator])
     evaluator = evaluate_classifier(model=trainer.model, examples=example_gen.examples, min_accuracy=0.9)
-    return sw.Pipeline("penguin", [example_gen, statistics, schema, validator, trainer, evaluator])
+    return sw.Pipeline("penguin", [example_gen, statistics, schema, validator, transform, trainer, evaluator])
 
 
 pipeline = create_pipeline()

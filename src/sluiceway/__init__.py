@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from sluiceway.metadata.store import MetadataStore
     from sluiceway.runners.hooks import RunHooks
     from sluiceway.runners.local import LocalRunner, Run
+    from sluiceway.transform.graph import load_transform
 
 # Heavier parts load on first use, so `import sluiceway` stays fast.
 _LAZY = {
@@ -54,6 +55,7 @@ _LAZY = {
     "MetadataStore": "sluiceway.metadata.store",
     "load_settings": "sluiceway.config",
     "Settings": "sluiceway.config",
+    "load_transform": "sluiceway.transform.graph",
 }
 
 
@@ -99,6 +101,7 @@ __all__ = [
     "MetadataStore",
     "load_settings",
     "Settings",
+    "load_transform",
     "ComponentError",
     "ConfigError",
     "DataError",

@@ -108,7 +108,25 @@ class ExampleAnomalies(Artifact):
 
 
 class TransformGraph(Artifact):
-    """A fitted feature transform, self-contained so serving can reuse it. Layout: ``{uri}/transform/``."""
+    """A fitted feature transform, self-contained so serving can reuse it without the user's code.
+
+    Layout: ``{uri}/transform/transform_graph.json``: a versioned JSON document with the input columns and
+    their types, each output's expression and the fitted analyzer constants (see ``sluiceway.transform.graph``).
+    Load it with ``sw.load_transform(artifact)``. Properties: ``analyze_splits`` (list), ``output_schema``
+    ({output: kind}).
+    """
+
+    PROPERTIES = {"analyze_splits": list, "output_schema": dict}
+    FOLDER = "transform"
+    FILENAME = "transform_graph.json"
+
+    @property
+    def folder(self) -> Path:
+        return self.path / self.FOLDER
+
+    @property
+    def file(self) -> Path:
+        return self.folder / self.FILENAME
 
 
 class HyperParameters(Artifact):

@@ -9,6 +9,7 @@ from sluiceway.components.example_gen import (
 )
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
 from sluiceway.components.statistics import StatisticsGen
+from sluiceway.components.transform import Transform
 from sluiceway.components.validator import ExampleValidator
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "SchemaGen",
     "SqlExampleGen",
     "StatisticsGen",
+    "Transform",
 ]

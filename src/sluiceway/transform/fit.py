@@ -1,0 +1,268 @@
+"""Fitting a ``preprocessing_fn``: trace it, compute its analyzers in one pass, apply it split by split.
+
+1. **Trace**: ``preprocessing_fn`` runs once on column placeholders (typed from the Parquet schema) and
+   returns expression trees; unknown columns, type mistakes and unrecordable Python fail here, as a
+   ``DefinitionError`` that names the function and the column it was reading.
+2. **Analyze**: every analyzer is computed by one ``Engine.map_reduce`` pass over the analyze splits
+   (analyzers over the same input share one accumulator; fragments are planned per set of input columns
+   so one worker sees every column an analyzer's input needs; with an ``AnalyzerCache`` only the
+   (file, input) pairs not seen before are read). Analyzers whose input uses another analyzer
+   (``T.mean(T.scale_to_z_score(x))``) need one more pass per level of nesting.
+3. **Apply**: ``FittedTransform.transform_frame`` (the serving code path) on every row group of every
+   split, in parallel on the engine, each written as its own Parquet part, in input order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sluiceway.data.engine import Engine, Fragment, default_engine, plan_fragments
+from sluiceway.errors import DataError, DefinitionError
+from sluiceway.transform.analyzers import ACCUMULATOR_OF, new_accumulator
+from sluiceway.transform.cache import AnalyzerCache
+from sluiceway.transform.expressions import Expr, column
+from sluiceway.transform.graph import KIND_DTYPES, FittedTransform, evaluate, kind_of_dtype
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_KINDS = ("int", "float", "string", "bool", "list<float>")
+
+
+class _Inputs(Mapping[str, Expr]):
+    """What ``preprocessing_fn`` receives: ``inputs[name]`` is a typed placeholder for a column."""
+
+    def __init__(self, kinds: Mapping[str, str | None]) -> None:
+        self._kinds = dict(kinds)
+        self.last_read: str | None = None
+
+    def __getitem__(self, name: str) -> Expr:
+        if name not in self._kinds:
+            close = difflib.get_close_matches(str(name), list(self._kinds), n=1)
+            raise DefinitionError(
+                f"preprocessing_fn reads inputs[{name!r}], but the examples have no such column; they have "
+                f"{sorted(self._kinds)}." + (f" Did you mean {close[0]!r}?" if close else "")
+            )
+        kind = self._kinds[name]
+        if kind is None:
+            raise DefinitionError(
+                f"preprocessing_fn reads inputs[{name!r}], whose type Transform cannot take yet (it takes int, float, "
+                "string and bool columns). Convert it in ExampleGen or leave it out."
+            )
+        self.last_read = name
+        return column(name, kind)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+
+def column_kinds(files: Sequence[str]) -> dict[str, str | None]:
+    """Column name -> value kind, from the first Parquet file's schema."""
+    if not files:
+        raise DataError("No Parquet files to read the column types from; the examples are empty.")
+    try:
+        schema = pl.read_parquet_schema(files[0])
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise DataError(f"Cannot read the schema of {files[0]}: {exc}") from exc
+    return {name: kind_of_dtype(dtype) for name, dtype in schema.items()}
+
+
+def trace(preprocessing_fn: Callable[..., Any], kinds: Mapping[str, str | None]) -> dict[str, Expr]:
+    """Run ``preprocessing_fn`` on placeholders and check what it returns (see the module docstring)."""
+    name = getattr(preprocessing_fn, "__qualname__", repr(preprocessing_fn))
+    inputs = _Inputs(kinds)
+    try:
+        result = preprocessing_fn(inputs)
+    except Exception as exc:
+        where = f" (last input column read: {inputs.last_read!r})" if inputs.last_read else ""
+        raise DefinitionError(f"preprocessing_fn {name} failed while building its outputs{where}: {exc}") from exc
+    if not isinstance(result, Mapping) or not result:
+        raise DefinitionError(
+            f"preprocessing_fn {name} must return a non-empty dict of output name -> expression. "
+            f"Got {type(result).__name__} instead."
+        )
+    outputs: dict[str, Expr] = {}
+    for key, value in result.items():
+        if not isinstance(key, str) or not key:
+            raise DefinitionError(
+                f"preprocessing_fn {name} returned an output named {key!r}; output names must be non-empty strings."
+            )
+        if not isinstance(value, Expr):
+            raise DefinitionError(
+                f"preprocessing_fn {name}: output {key!r} is a {type(value).__name__}, not a transform expression. "
+                "Outputs "
+                "must be built from inputs[...] and sluiceway.transform functions so the fitted graph can re-create "
+                "them at serving time without your code; arbitrary Python functions cannot be recorded."
+            )
+        if value.kind not in OUTPUT_KINDS:
+            raise DefinitionError(
+                f"preprocessing_fn {name}: output {key!r} is {value.describe()}, a {value.kind} and not a per-row "
+                "value. "
+                "Apply it to a column (T.apply_vocabulary, T.apply_buckets) instead of returning it."
+            )
+        outputs[key] = value
+    return outputs
+
+
+def _unfitted_analyzers(node: Expr, fitted: Mapping[str, str]) -> Iterator[Expr]:
+    for child in node.walk():
+        if child.op == "analyzer" and child.key() not in fitted:
+            yield child
+
+
+def _substitute(node: Expr, fitted: Mapping[str, str]) -> Expr:
+    """``node`` with every fitted analyzer replaced by its constant."""
+    if node.op == "analyzer" and node.key() in fitted:
+        return Expr("constant", (), {"id": fitted[node.key()]}, node.kind)
+    if not node.args:
+        return node
+    return Expr(node.op, tuple(_substitute(a, fitted) for a in node.args), node.params, node.kind)
+
+
+def fit(
+    outputs: Mapping[str, Expr],
+    files: Sequence[str],
+    *,
+    engine: Engine | str | None = None,
+    serving: Mapping[str, bool] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    cache: AnalyzerCache | None = None,
+) -> FittedTransform:
+    """Compute every analyzer over ``files`` (the analyze splits) and return the fitted transform.
+
+    ``serving``: column -> whether it is expected at serving time (default: yes). ``cache``: reuse and
+    store per-file accumulators (see ``cache.py``); the result is the same with or without it."""
+    runner = default_engine(engine)
+    kinds = column_kinds(files)
+    fitted: dict[str, str] = {}  # analyzer key -> constant id
+    constants: dict[str, dict[str, Any]] = {}
+    while True:
+        ready: dict[str, Expr] = {}
+        for expr in outputs.values():
+            for node in _unfitted_analyzers(expr, fitted):
+                if node.key() not in ready and not any(True for _ in _unfitted_analyzers(node.args[0], fitted)):
+                    ready[node.key()] = node
+        if not ready:
+            break
+        _analyze(ready, files, runner, fitted, constants, cache)
+    final = {name: _substitute(expr, fitted) for name, expr in outputs.items()}
+    used = {c for expr in final.values() for c in expr.columns()}
+    inputs = {c: {"type": kinds[c], "serving": bool((serving or {}).get(c, True))} for c in sorted(used)}
+    return FittedTransform(inputs=inputs, outputs=final, constants=constants, metadata=metadata)
+
+
+def _analyze(
+    ready: Mapping[str, Expr],
+    files: Sequence[str],
+    runner: Engine,
+    fitted: dict[str, str],
+    constants: dict[str, dict[str, Any]],
+    cache: AnalyzerCache | None,
+) -> None:
+    """One pass over ``files`` computing the analyzers in ``ready`` (their inputs are fully fitted)."""
+    accumulator_inputs: dict[str, tuple[str, Expr]] = {}  # accumulator id -> (kind, input expression)
+    for node in ready.values():
+        source = _substitute(node.args[0], fitted)
+        if not source.columns():
+            raise DefinitionError(f"The analyzer {node.describe()} reads no input column; give it a column of inputs.")
+        kind = ACCUMULATOR_OF[node.params["analyzer"]]
+        accumulator_inputs.setdefault(f"{kind}:{source.key()}", (kind, source))
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for accumulator_id, (_, source) in accumulator_inputs.items():
+        groups.setdefault(tuple(sorted(source.columns())), []).append(accumulator_id)
+    group_list = list(groups.items())
+    per_file: dict[tuple[str, str], Any] = {}  # (accumulator id, file or "" without a cache) -> accumulator
+    fragments: list[Fragment] = []
+    for index, (columns, ids) in enumerate(group_list):
+        for path in files:
+            if cache is not None:
+                loaded = {i: cache.load(cache.key(i, path)) for i in ids}
+                if all(a is not None for a in loaded.values()):
+                    per_file.update({(i, path): a for i, a in loaded.items()})
+                    continue
+            fragments.extend(plan_fragments([path], columns=list(columns), parallelism=1, tag=str(index)))
+
+    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[tuple[str, str], Any]:
+        ids = group_list[int(fragment.tag)][1]
+        accumulators = {i: new_accumulator(accumulator_inputs[i][0]) for i in ids}
+        for batch in batches:
+            for i, accumulator in accumulators.items():
+                value = evaluate(accumulator_inputs[i][1], batch, constants)
+                accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
+        file_key = fragment.path if cache is not None else ""
+        return {(i, file_key): a for i, a in accumulators.items()}
+
+    def merge_fn(left: dict[tuple[str, str], Any], right: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
+        for i, accumulator in right.items():
+            left[i] = left[i].merge(accumulator) if i in left else accumulator
+        return left
+
+    computed = runner.map_reduce(fragments, map_fn, merge_fn, initial=None, batch_format="polars") or {}
+    if cache is not None:
+        for (i, path), accumulator in computed.items():
+            cache.save(cache.key(i, path), accumulator)
+    per_file.update(computed)
+    merged: dict[str, Any] = {}
+    for (i, _), accumulator in sorted(per_file.items(), key=lambda item: item[0]):
+        merged[i] = merged[i].merge(accumulator) if i in merged else accumulator
+    for key, node in ready.items():
+        source = _substitute(node.args[0], fitted)
+        analyzer = node.params["analyzer"]
+        accumulator = merged.get(f"{ACCUMULATOR_OF[analyzer]}:{source.key()}") or new_accumulator(
+            ACCUMULATOR_OF[analyzer]
+        )
+        params = {k: v for k, v in node.params.items() if k != "analyzer"}
+        value = accumulator.result(analyzer, params)
+        if value is None:
+            raise DataError(
+                f"The analyzer {analyzer}({source.describe()}) saw no values in the analyze split(s): every value is "
+                "null or NaN, or there are no rows. Analyze splits with data, or fill_missing the column first."
+            )
+        constant_id = f"c{len(constants)}"
+        constants[constant_id] = {"analyzer": analyzer, "input": source.to_json(), "params": params, "value": value}
+        fitted[key] = constant_id
+
+
+def apply_to_files(
+    transform: FittedTransform, files: Sequence[str], out_folder: str | Path, *, engine: Engine | str | None = None
+) -> int:
+    """Apply the transform to every row group of ``files``, writing ``part-{file}-{row group}.parquet``
+    into ``out_folder``, in input order. Returns the number of rows written."""
+    runner = default_engine(engine)
+    out = Path(out_folder)
+    out.mkdir(parents=True, exist_ok=True)
+    needed = sorted({c for expr in transform.outputs.values() for c in expr.columns()})
+    index_of = {str(f): i for i, f in enumerate(files)}
+    fragments = plan_fragments(files, columns=needed or None, parallelism=1) if files else []
+
+    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> int:
+        parts = [transform.transform_frame(batch) for batch in batches]
+        frame = pl.concat(parts) if parts else _empty_output(transform)
+        row_group = fragment.row_groups[0] if fragment.row_groups else 0
+        _write(frame, out / f"part-{index_of[fragment.path]:05d}-{row_group:05d}.parquet")
+        return frame.height
+
+    rows = runner.map_reduce(fragments, map_fn, lambda a, b: a + b, initial=None, batch_format="polars")
+    if not fragments:
+        _write(_empty_output(transform), out / "part-00000-00000.parquet")
+    return int(rows or 0)
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    # zstd level 1, as ExampleGen writes Examples: at higher levels compression dominates the apply pass
+    frame.write_parquet(path, compression="zstd", compression_level=1)
+
+
+def _empty_output(transform: FittedTransform) -> pl.DataFrame:
+    return pl.DataFrame(schema={name: KIND_DTYPES[expr.kind] for name, expr in transform.outputs.items()})
+
+
+__all__ = ["apply_to_files", "column_kinds", "fit", "trace"]
