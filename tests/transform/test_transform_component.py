@@ -163,13 +163,13 @@ def test_the_analyzer_cache_parameter_fills_its_folder(runner: sw.LocalRunner, t
 
 
 def test_post_transform_statistics_and_schema(runner: sw.LocalRunner) -> None:
-    from sluiceway.data.schema import Schema as SchemaModel
-    from sluiceway.data.statistics import StatisticsSet
+    from sluiceway.data.schema import DataSchema as SchemaModel
+    from sluiceway.data.statistics import load_statistics
 
     run = runner.run(_pipeline())
     assert run.succeeded, {k: v.error for k, v in run.executions.items()}
     statistics = run.output("Transform", "post_transform_statistics")
-    result = StatisticsSet.from_json(statistics.file)
+    result = load_statistics(statistics.file)
     assert result.split_names == ["train", "eval"] and statistics.report_file.is_file()
     train = next(d for d in result.datasets if d.name == "train")
     assert {f.name for f in train.features} == {"bill_length_z", "island_id", "mass_bucket", "flipper_ratio", "species"}

@@ -109,8 +109,7 @@ class Transform(Component):
     ) -> None:
         import pyarrow.parquet as pq
 
-        from sluiceway.data.schema import SERVING
-        from sluiceway.data.schema import Schema as SchemaModel
+        from sluiceway.data.schema import SERVING, load_schema
         from sluiceway.errors import DataError
         from sluiceway.transform.cache import AnalyzerCache
         from sluiceway.transform.fit import apply_to_files, column_kinds, fit, trace
@@ -126,7 +125,7 @@ class Transform(Component):
         outputs = trace(function, column_kinds(analyze_files))
         serving: dict[str, bool] = {}
         if schema is not None:
-            curated = SchemaModel.from_yaml(schema.file)
+            curated = load_schema(schema.file)
             serving = {f.name: f.in_env(SERVING, curated.default_environment) for f in curated.features}
         metadata = {"analyze_splits": wanted, "preprocessing_fn": f"{function.__module__}:{function.__qualname__}"}
         cache = AnalyzerCache(analyzer_cache) if analyzer_cache else None
