@@ -246,10 +246,11 @@ def test_null_markers_read_as_polars_reads_them(tmp_path: Path, case: str) -> No
 
 def test_large_csv_checked_beside_the_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Inputs above the size threshold are scanned in a thread; its errors still win over the reader's.
-    import sluiceway.data.ingest as ingest_module
+    import sluiceway.data.ingest.csv_check as csv_check
+    import sluiceway.data.ingest.file_reader as file_reader
 
-    monkeypatch.setattr(ingest_module, "_BACKGROUND_SCAN_BYTES", 0)
-    monkeypatch.setattr(ingest_module, "_SCAN_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(file_reader, "_BACKGROUND_SCAN_BYTES", 0)
+    monkeypatch.setattr(csv_check, "_SCAN_CHUNK_BYTES", 4096)
     rows = "".join(f"{i},{i % 5},x{i % 3}\n" for i in range(30_000))
     (tmp_path / "good.csv").write_text("a,b,c\n" + rows + "\n" + rows)  # with a blank line in the middle
     result = ingest(CsvSource(str(tmp_path / "good.csv")), tmp_path / "good", batch_rows=7_000)

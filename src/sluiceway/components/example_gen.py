@@ -239,7 +239,8 @@ class DataFrameExampleGen(Component):
         _ingest_into(examples, DataFrameSource(frame, span=span), splitter=splitter, spans=[None], version=None)
 
     def cache_key(self) -> dict[str, Any]:
-        from sluiceway.data.ingest import DataFrameSource, _reader_for
+        from sluiceway.data.ingest import DataFrameSource
+        from sluiceway.data.ingest.driver import _reader_for
 
         try:
             return {"frame": _reader_for(DataFrameSource(self.parameters["frame"]), span=None, version=None).fingerprint()}
