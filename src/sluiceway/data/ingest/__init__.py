@@ -15,6 +15,7 @@ The modules, in the order data flows through them:
 - ``diagnostics``: locating what is wrong in an input a reader refused.
 """
 
+from sluiceway.data.ingest.diagnostics import DEFAULT_MAX_COLUMNS
 from sluiceway.data.ingest.driver import ingest
 from sluiceway.data.ingest.sources import (
     DEFAULT_NULL_VALUES,
@@ -28,6 +29,7 @@ from sluiceway.data.ingest.sources import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_COLUMNS",
     "DEFAULT_NULL_VALUES",
     "CsvSource",
     "DataFrameSource",

@@ -8,16 +8,13 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sluiceway.data.ingest.diagnostics import _check_unique_columns, _line_of
+from sluiceway.data.ingest.diagnostics import _check_column_count, _check_unique_columns, _line_of, _nul_error
 from sluiceway.data.ingest.sources import CsvSource
 from sluiceway.errors import DataError
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -72,23 +69,58 @@ class _StructureCheck:
 
 
 
-def _read_csv_header(path: str, delimiter: str, quote_char: str | None) -> list[str]:
+#: The longest header line read; past it the file is refused rather than read as one giant line.
+_MAX_HEADER_BYTES = 16 << 20
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _read_csv_header(path: str, delimiter: str, quote_char: str | None, max_columns: int) -> list[str]:
+    """The column names on line 1, after refusing what no CSV reader should be handed: a header longer
+    than ``_MAX_HEADER_BYTES``, old-Mac CR-only line ends, NUL bytes, UTF-16, more than ``max_columns``."""
     with open(path, "rb") as handle:
-        raw = handle.readline(1 << 20)
+        raw = handle.readline(_MAX_HEADER_BYTES + 1)
+    if len(raw) > _MAX_HEADER_BYTES:
+        raise DataError(
+            f"CSV file {path!r} line 1 (the header) is longer than {_MAX_HEADER_BYTES >> 20} MB without a line "
+            "end; expected a header row of column names ending with \\n or \\r\\n. Check that the file is CSV "
+            "with line ends (a file with none, or with old-Mac \\r line ends, reads as one line)."
+        )
+    body = raw[:-2] if raw.endswith(b"\r\n") else raw.rstrip(b"\n")
+    if raw.startswith(_UTF16_BOMS):
+        raise DataError(
+            f"CSV file {path!r} is UTF-16 (it starts with a UTF-16 byte-order mark); expected UTF-8 text. "
+            "Re-encode it, e.g. iconv -f utf-16 -t utf-8 in.csv > out.csv."
+        )
+    if b"\r" in body:
+        carriage_return = body.index(b"\r")
+        raise DataError(
+            f"CSV file {path!r} line 1 (the header) holds a carriage return (\\r) that is not part of a \\r\\n "
+            f"line end (at byte {carriage_return}): the file uses old-Mac CR-only line ends. Expected \\n or "
+            "\\r\\n line ends. Convert it, e.g. tr '\\r' '\\n' < in.csv > out.csv."
+        )
+    if b"\0" in body:
+        raise _nul_error(path, body.index(b"\0"), delimiter)
     try:
-        line = raw.decode("utf-8-sig")
+        line = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"CSV file {path!r} line 1 (the header) is not UTF-8: byte {exc.start} is {raw[exc.start]:#04x}. "
+            f"CSV file {path!r} line 1 (the header) is not UTF-8: byte {exc.start} is {body[exc.start]:#04x}. "
             "Expected UTF-8 text. Re-encode the file, e.g. iconv -f latin1 -t utf-8."
         ) from None
     kwargs: dict[str, Any] = {"delimiter": delimiter}
     kwargs.update({"quotechar": quote_char} if quote_char else {"quoting": csv.QUOTE_NONE})
-    header = next(csv.reader(io.StringIO(line), **kwargs), [])
+    try:
+        header = next(csv.reader(io.StringIO(line), **kwargs), [])
+    except csv.Error as exc:
+        raise DataError(
+            f"CSV file {path!r} line 1 (the header) cannot be read as a row of column names ({exc}); expected "
+            f"column names separated by {delimiter!r}, each shorter than 128 KB. Fix the header line."
+        ) from None
     if not header or header == [""]:
         raise DataError(
             f"CSV file {path!r} line 1 is blank; expected a header row with column names. Add the header."
         )
+    _check_column_count(len(header), max_columns, f"CSV file {path!r}")
     for position, name in enumerate(header):
         if not name.strip():
             raise DataError(
@@ -97,7 +129,6 @@ def _read_csv_header(path: str, delimiter: str, quote_char: str | None) -> list[
             )
     _check_unique_columns(header, f"CSV file {path!r} header (line 1)")
     return header
-
 
 
 def _bitmask(mask: np.ndarray) -> np.ndarray:
@@ -173,6 +204,9 @@ def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str
                 return 0, 0
             if not chunk:
                 break
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                raise _nul_error(path, consumed + nul, delimiter)
             data = np.frombuffer(chunk, dtype=np.uint8)
             delims = _bitmask(data == delim)
             newlines = _bitmask(data == newline)

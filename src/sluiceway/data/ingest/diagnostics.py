@@ -6,12 +6,9 @@ import codecs
 import json
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sluiceway.errors import DataError
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +33,46 @@ def _check_unique_columns(names: Sequence[str], where: str) -> None:
             )
         seen[name] = position
 
+
+#: The default bound on the columns of one input (``max_columns`` of ``ingest`` and the ExampleGens).
+DEFAULT_MAX_COLUMNS = 20_000
+
+
+def _check_column_count(columns: int, max_columns: int, where: str) -> None:
+    """Refuse an input wider than ``max_columns`` before any per-column work is done on it."""
+    if columns > max_columns:
+        raise DataError(
+            f"{where} has {columns:,} columns; expected at most max_columns={max_columns:,}. Pass a larger "
+            "max_columns (to ingest or the ExampleGen) if the file really is that wide (each column costs "
+            "memory in every later step), or select the columns you need first."
+        )
+
+
+def _check_column_names(names: Sequence[str], where: str) -> None:
+    """Names every later step can use: not empty, no NUL (Arrow's C interface cannot carry it)."""
+    for position, name in enumerate(names):
+        if not name.strip() or "\0" in name:
+            problem = "an empty column name" if not name.strip() else f"the column name {name!r} with a NUL byte"
+            raise DataError(
+                f"{where} has {problem} at column {position + 1}; expected a non-empty name without NUL "
+                "characters for every column. Rename it."
+            )
+
+
+def _nul_error(path: str, offset: int, delimiter: str) -> DataError:
+    """A NUL byte in a CSV file: refused, because it means a binary or UTF-16 file far more often than a
+    value that really holds one, and Polars cannot carry it in column names."""
+    with open(path, "rb") as handle:
+        start = max(0, offset - (1 << 20))
+        handle.seek(start)
+        before = handle.read(offset - start)
+    line_start = before.rfind(b"\n") + 1
+    column = before[line_start:].count(delimiter.encode()) + 1
+    return DataError(
+        f"CSV file {path!r} line {_line_of(path, offset)}, column {column}, holds a NUL byte (0x00) at byte "
+        f"offset {offset}; expected text. NUL bytes mean a binary or UTF-16 file: re-encode it as UTF-8 "
+        "(iconv -f utf-16 -t utf-8) or remove them (tr -d '\\000')."
+    )
 
 
 def _line_of(path: str, offset: int) -> int:
@@ -76,24 +113,41 @@ def _locate_utf8_error(path: str) -> str | None:
 
 
 def _locate_json_error(path: str) -> str | None:
+    """The first line of a JSON-lines file that is not one flat-enough JSON object of 64-bit-safe values."""
+    from sluiceway.data.ingest.column_types import wide_integer, wide_integer_advice
+
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, parse_constant=_refuse_constant)
             except json.JSONDecodeError as exc:
                 return (
                     f"line {number} is not valid JSON ({exc.msg} at column {exc.colno}); expected one JSON object "
                     "a line. Fix that line."
                 )
+            except RecursionError:
+                return (
+                    f"line {number} nests arrays or objects too deeply to read (over ~1,000 levels); expected one "
+                    "JSON object a line with shallow values. Flatten that record."
+                )
+            except ValueError as exc:  # NaN/Infinity, or an integer of more than 4,300 digits
+                return f"line {number} holds a value that is not standard JSON ({exc}); expected JSON. Fix that line."
             if not isinstance(value, dict):
                 return (
                     f"line {number} holds a JSON {type(value).__name__}, not an object; expected one JSON object "
                     "a line, e.g. {\"a\": 1}."
                 )
+            for key, item in value.items():
+                if wide_integer(item):
+                    return f"line {number}, key {key!r}, {wide_integer_advice(key, item)}"
             _check_unique_json_keys(line, path, number)
     return None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _check_unique_json_keys(line: str, path: str, number: int) -> None:

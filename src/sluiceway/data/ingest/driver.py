@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from sluiceway.data.ingest.diagnostics import DEFAULT_MAX_COLUMNS, _check_column_count, _check_column_names
 from sluiceway.data.ingest.file_reader import _FileReader
 from sluiceway.data.ingest.readers import _FrameReader, _NullMarkersNeeded, _Reader, _SchemaTooNarrow, _SqlReader
 from sluiceway.data.ingest.sources import (
@@ -44,6 +45,7 @@ def ingest(
     version: int | None = None,
     rows_per_file: int = 5_000_000,
     batch_rows: int = _BATCH_ROWS,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> IngestResult:
     """Read ``source`` and write it as ``Examples`` under ``output_uri``.
 
@@ -51,6 +53,10 @@ def ingest(
     split name to pattern) take their splits from the mapping and must leave ``splits`` unset. ``span`` and
     ``version`` pick a span/version of the pattern (default: the latest). Raises ``DataError`` for unusable
     input, leaving no Parquet file behind.
+
+    ``max_columns`` (default 20,000) bounds what one input may cost: a wider input is refused with a
+    ``DataError`` before any per-column work (ingest's cost grows linearly with the columns, but every later
+    step pays for them too). Raise it for inputs that really are that wide.
     """
     output = os.fspath(output_uri)
     pattern = getattr(source, "pattern", None)
@@ -64,8 +70,10 @@ def ingest(
         splits = HashSplit()
     if rows_per_file < 1 or batch_rows < 1:
         raise DataError(f"rows_per_file and batch_rows must be >= 1; got {rows_per_file} and {batch_rows}.")
+    if isinstance(max_columns, bool) or not isinstance(max_columns, int) or max_columns < 1:
+        raise DataError(f"The 'max_columns' parameter of ingest must be an int >= 1. Got {max_columns!r} instead.")
 
-    reader = _reader_for(source, span=span, version=version)
+    reader = _reader_for(source, span=span, version=version, max_columns=max_columns)
     try:
         split_names, schema, writer, split_files = _ingest_with(reader, source, output, splits, presplit,
                                                                 rows_per_file, batch_rows)
@@ -108,6 +116,7 @@ def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit
         writer = _ExamplesWriter(output, split_names, rows_per_file)
         try:
             schema = reader.schema(full_inference=attempt == 1)
+            _check_columns(schema, reader, source)
             for split, table, where in reader.batches(schema, batch_rows):
                 if split is not None:
                     writer.write(split_names.index(split), table)
@@ -154,13 +163,23 @@ def _check_output(output: str, split_names: list[str]) -> None:
 
 
 
-def _reader_for(source: Source, *, span: int | None, version: int | None) -> _Reader:
+def _check_columns(schema: pa.Schema, reader: _Reader, source: Source) -> None:
+    """The same rules on columns for every source: at least one, at most ``max_columns``, usable names."""
+    where = f"The input {list(reader.files)}" if reader.files else f"The {type(source).__name__}'s data"
+    if len(schema) == 0:
+        raise DataError(f"{where} has no columns; expected at least one column. Check the input.")
+    _check_column_count(len(schema), reader.max_columns, where)
+    _check_column_names(schema.names, where)
+
+
+def _reader_for(source: Source, *, span: int | None, version: int | None,
+                max_columns: int = DEFAULT_MAX_COLUMNS) -> _Reader:
     if isinstance(source, (CsvSource, ParquetSource, JsonLinesSource)):
-        return _FileReader(source, span=span, version=version)
+        return _FileReader(source, span=span, version=version, max_columns=max_columns)
     if isinstance(source, SqlSource):
-        return _SqlReader(source)
+        return _SqlReader(source, max_columns=max_columns)
     if isinstance(source, DataFrameSource):
-        return _FrameReader(source)
+        return _FrameReader(source, max_columns=max_columns)
     raise DataError(
         f"ingest got a source of type {type(source).__name__}; expected CsvSource, ParquetSource, "
         "JsonLinesSource, SqlSource or DataFrameSource. Wrap your input in one of those."

@@ -7,8 +7,10 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sluiceway.data.ingest.column_types import check_integer_widths, polars_overrides
 from sluiceway.data.ingest.csv_check import _read_csv_header, _StructureCheck
 from sluiceway.data.ingest.diagnostics import (
+    _check_column_count,
     _check_unique_columns,
     _locate_json_error,
     _locate_utf8_error,
@@ -31,8 +33,9 @@ _BACKGROUND_SCAN_BYTES = 32 << 20
 
 class _FileReader(_Reader):
     def __init__(self, source: CsvSource | ParquetSource | JsonLinesSource, *, span: int | None,
-                 version: int | None) -> None:
+                 version: int | None, max_columns: int) -> None:
         self.source = source
+        self.max_columns = max_columns
         if isinstance(source.pattern, Mapping):
             resolved = resolve_splits(source.pattern, span=span, version=version)
         else:
@@ -60,7 +63,7 @@ class _FileReader(_Reader):
         assert isinstance(source, CsvSource)
         self.header: list[str] | None = None
         for index, path in enumerate(self.files):
-            header = _read_csv_header(path, source.delimiter, source.quote_char)
+            header = _read_csv_header(path, source.delimiter, source.quote_char, self.max_columns)
             if self.header is None:
                 self.header = header
             elif header != self.header:
@@ -71,6 +74,7 @@ class _FileReader(_Reader):
                     f"{self.header}. Expected the same header in every file of a span. Fix the file's header."
                 )
         assert self.header is not None
+        self._overrides = polars_overrides(source.column_types, self.header, f"CSV file {self.files[0]!r}")
         # The byte-level structure check (ragged rows, open quotes, zero rows, blank lines) reads every
         # byte: on large inputs it runs in a thread beside the Polars reader (NumPy releases the GIL),
         # and its verdict is awaited before anything is published, or to explain a reader error.
@@ -102,6 +106,7 @@ class _FileReader(_Reader):
             "null_values": null_values,
             "try_parse_dates": source.try_parse_dates,
             "raise_if_empty": True,
+            "schema_overrides": self._overrides or None,
         }
 
     def _can_read_fast_nulls(self) -> bool:
@@ -134,19 +139,30 @@ class _FileReader(_Reader):
     def schema(self, *, full_inference: bool) -> pa.Schema:
         import polars as pl
         import pyarrow as pa
+        from polars.exceptions import PanicException  # a Rust panic: a BaseException, caught as bad input
 
         length = None if full_inference else _SCHEMA_SAMPLE_ROWS
         if isinstance(self.source, ParquetSource):
             return self._parquet_schema()
+        source = self.source
         try:
-            if isinstance(self.source, CsvSource):
+            if isinstance(source, CsvSource):
                 lazy = pl.scan_csv(list(self.files), infer_schema_length=length,
                                    infer_schema_files=len(self.files), **self._polars_csv_options())
+                polars_schema = lazy.collect_schema()
             else:
-                lazy = pl.scan_ndjson(list(self.files), infer_schema_length=length)
-            polars_schema = lazy.collect_schema()
+                polars_schema = pl.scan_ndjson(list(self.files), infer_schema_length=length).collect_schema()
+                where = f"JSON lines input {list(self.files)}"
+                _check_column_count(len(polars_schema), self.max_columns, where)
+                overrides = polars_overrides(source.column_types, polars_schema.names(), where)  # type: ignore[union-attr]
+                if overrides:
+                    polars_schema = pl.Schema({**polars_schema, **overrides})
+            delimiter, quote = (source.delimiter, source.quote_char) if isinstance(source, CsvSource) else (",", None)
+            check_integer_widths(polars_schema, self.files, self._kind, delimiter, quote)
             empty = pl.DataFrame(schema=polars_schema).to_arrow()
-        except Exception as exc:  # noqa: BLE001 - polars raises many error types for bad input
+        except DataError:
+            raise
+        except (Exception, PanicException) as exc:  # noqa: BLE001 - polars raises many error types for bad input
             raise self._diagnose(exc, None) from exc
         self._polars_schema = polars_schema
         return pa.schema(empty.schema)
@@ -159,6 +175,7 @@ class _FileReader(_Reader):
         for path in self.files:
             try:
                 schemas.append(pq.read_schema(path))
+                _check_column_count(len(schemas[-1]), self.max_columns, f"Parquet file {path!r}")
             except Exception as exc:  # noqa: BLE001 - pyarrow's errors for corrupt files vary
                 raise DataError(
                     f"Parquet file {path!r} cannot be read ({exc}); expected a Parquet file. Replace or "
@@ -201,6 +218,7 @@ class _FileReader(_Reader):
     def _polars_batches(self, split: str | None, resolved: ResolvedInput,
                         batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
         import polars as pl
+        from polars.exceptions import PanicException  # a Rust panic: a BaseException, caught as bad input
 
         files = list(resolved.files)
         fast_nulls = self._can_read_fast_nulls()
@@ -228,7 +246,7 @@ class _FileReader(_Reader):
                 frame = next(iterator)
             except StopIteration:
                 return
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, PanicException) as exc:  # noqa: BLE001
                 self.wait_checks()  # a ragged row or an open quote explains the reader's error best
                 if fast_nulls:
                     raise _NullMarkersNeeded(str(exc)) from exc

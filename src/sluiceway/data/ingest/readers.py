@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sluiceway.data.ingest.diagnostics import _check_unique_columns
+from sluiceway.data.ingest.diagnostics import DEFAULT_MAX_COLUMNS, _check_unique_columns
 from sluiceway.data.ingest.sources import DataFrameSource, SqlSource
 from sluiceway.data.spans import input_fingerprint
 from sluiceway.data.splits import hash_rows
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 class _Reader:
+    max_columns: int = DEFAULT_MAX_COLUMNS
     span: int = 0
     version: int | None = None
     files: tuple[str, ...] = ()
@@ -56,8 +57,9 @@ class _SchemaTooNarrow(Exception):
 
 
 class _SqlReader(_Reader):
-    def __init__(self, source: SqlSource) -> None:
+    def __init__(self, source: SqlSource, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
         self.source = source
+        self.max_columns = max_columns
         self.span = source.span
         self._table: pa.Table | None = None
 
@@ -107,8 +109,9 @@ class _SqlReader(_Reader):
 
 
 class _FrameReader(_Reader):
-    def __init__(self, source: DataFrameSource) -> None:
+    def __init__(self, source: DataFrameSource, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
         self.source = source
+        self.max_columns = max_columns
         self.span = source.span
         self.table = _frame_to_arrow(source.frame)
         if self.table.num_rows == 0:

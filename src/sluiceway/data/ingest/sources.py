@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
-
-if TYPE_CHECKING:
-    pass
-
-logger = logging.getLogger(__name__)
+from typing import Any, Union
 
 #: Cells read as missing in CSV files (pandas' and Arrow's usual markers).
 DEFAULT_NULL_VALUES: tuple[str, ...] = (
@@ -20,13 +14,20 @@ DEFAULT_NULL_VALUES: tuple[str, ...] = (
 @dataclass(frozen=True)
 class CsvSource:
     """CSV files with a header row. ``pattern`` is one input pattern (see ``sluiceway.data.spans``) or a
-    mapping of split name to pattern for pre-split input."""
+    mapping of split name to pattern for pre-split input. ``column_types`` declares how to read some
+    columns instead of inferring it: ``{"id": "string"}``; the types are those of
+    ``sluiceway.data.ingest.column_types.COLUMN_TYPES`` (string, int64, float64, bool, date, datetime).
+
+    Refused with a located ``DataError``: NUL bytes anywhere (they mean a binary or UTF-16 file), old-Mac
+    CR-only line ends, UTF-16, ragged rows, unclosed quotes, a header without data rows, integers beyond
+    64 bits in a column not declared ``string`` or ``float64``."""
 
     pattern: str | Mapping[str, str]
     delimiter: str = ","
     quote_char: str | None = '"'
     null_values: Sequence[str] = DEFAULT_NULL_VALUES
     try_parse_dates: bool = False
+    column_types: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,10 @@ class ParquetSource:
 
 @dataclass(frozen=True)
 class JsonLinesSource:
-    """JSON lines files (one object a line); ``pattern`` as for :class:`CsvSource`."""
+    """JSON lines files (one object a line); ``pattern`` and ``column_types`` as for :class:`CsvSource`."""
 
     pattern: str | Mapping[str, str]
+    column_types: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
