@@ -28,6 +28,10 @@ def statistics_of_file(path: str | Path, **options: Any) -> Any:
     if suffix == ".json" and _is_statistics_json(file):
         return StatisticsSet.from_json(file)
     if suffix in (".parquet", ".pq") or file.is_dir():
+        if file.is_file():  # refused as ingest refuses it (zero rows, no columns, …): one behaviour a source
+            from sluiceway.data.ingest.file_reader import check_parquet_file
+
+            check_parquet_file(str(file))
         try:
             return compute_statistics(str(file), default_split=SPLIT, **options)
         except DataError:

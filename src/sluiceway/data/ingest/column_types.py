@@ -32,8 +32,8 @@ def polars_overrides(column_types: Mapping[str, str], names: Sequence[str] | Non
     for column, kind in column_types.items():
         if kind not in dtypes:
             raise DataError(
-                f"column_types gives column {column!r} the type {kind!r}; expected one of {list(COLUMN_TYPES)}. "
-                "Use one of those names."
+                f"column_types for {where} gives column {column!r} the type {kind!r}; expected one of "
+                f"{list(COLUMN_TYPES)}. Use one of those names."
             )
         if names is not None and column not in names:
             raise DataError(

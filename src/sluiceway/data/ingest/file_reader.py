@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from sluiceway.data.ingest.column_types import check_integer_widths, polars_overrides
 from sluiceway.data.ingest.csv_check import _read_csv_header, _StructureCheck
 from sluiceway.data.ingest.diagnostics import (
+    DEFAULT_MAX_COLUMNS,
     _check_column_count,
+    _check_column_names,
     _check_unique_columns,
     _locate_json_error,
     _locate_utf8_error,
@@ -154,6 +156,7 @@ class _FileReader(_Reader):
                 polars_schema = pl.scan_ndjson(list(self.files), infer_schema_length=length).collect_schema()
                 where = f"JSON lines input {list(self.files)}"
                 _check_column_count(len(polars_schema), self.max_columns, where)
+                _check_column_names(polars_schema.names(), where)  # before Polars' Arrow export panics on NUL
                 overrides = polars_overrides(source.column_types, polars_schema.names(), where)  # type: ignore[union-attr]
                 if overrides:
                     polars_schema = pl.Schema({**polars_schema, **overrides})
@@ -169,32 +172,24 @@ class _FileReader(_Reader):
 
     def _parquet_schema(self) -> pa.Schema:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        schemas = []
+        schemas, total = [], 0
         for path in self.files:
-            try:
-                schemas.append(pq.read_schema(path))
-                _check_column_count(len(schemas[-1]), self.max_columns, f"Parquet file {path!r}")
-            except Exception as exc:  # noqa: BLE001 - pyarrow's errors for corrupt files vary
-                raise DataError(
-                    f"Parquet file {path!r} cannot be read ({exc}); expected a Parquet file. Replace or "
-                    "remove it."
-                ) from exc
-            _check_unique_columns(schemas[-1].names, f"Parquet file {path!r}")
+            schema, rows = _parquet_schema_and_rows(path, self.max_columns)
+            schemas.append(schema)
+            total += rows
         try:
-            schema = pa.unify_schemas(schemas, promote_options="permissive")
+            unified = pa.unify_schemas(schemas, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise DataError(
                 f"The Parquet files of span {self.span} have conflicting column types ({exc}); expected one "
                 "type a column within a span. Rewrite the odd file or give its span separately."
             ) from exc
-        total = sum(pq.ParquetFile(p).metadata.num_rows for p in self.files)
         if total == 0:
             raise DataError(
                 f"The Parquet input {list(self.files)} has zero rows; expected at least one. Check the files."
             )
-        return schema.remove_metadata()
+        return unified.remove_metadata()
 
     def batches(self, schema: pa.Schema, batch_rows: int) -> Iterator[tuple[str | None, pa.Table, str]]:
         for split, resolved in self.resolved.items():
@@ -285,3 +280,30 @@ class _FileReader(_Reader):
             "named above around the position the reader reports."
         )
 
+
+
+def _parquet_schema_and_rows(path: str, max_columns: int) -> tuple[pa.Schema, int]:
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(path)
+        schema = metadata.schema.to_arrow_schema()
+    except Exception as exc:  # noqa: BLE001 - pyarrow's errors for corrupt files vary
+        raise DataError(
+            f"Parquet file {path!r} cannot be read ({exc}); expected a Parquet file. Replace or remove it."
+        ) from exc
+    _check_column_count(len(schema), max_columns, f"Parquet file {path!r}")
+    _check_unique_columns(schema.names, f"Parquet file {path!r}")
+    return schema, metadata.num_rows
+
+
+def check_parquet_file(path: str, max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
+    """Refuse a Parquet file that ingest would refuse (unreadable, zero rows or columns, too wide, duplicate or
+    unusable column names), with the same ``DataError``: for readers of Parquet outside ingest (``sluiceway
+    stats file.parquet``), so that every source behaves the same."""
+    schema, rows = _parquet_schema_and_rows(path, max_columns)
+    if len(schema) == 0:
+        raise DataError(f"Parquet file {path!r} has no columns; expected at least one column. Check the file.")
+    _check_column_names(schema.names, f"Parquet file {path!r}")
+    if rows == 0:
+        raise DataError(f"Parquet file {path!r} has zero rows; expected at least one. Check the file.")
