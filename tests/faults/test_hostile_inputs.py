@@ -318,6 +318,7 @@ def _cli_cases() -> list[Case]:
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(1800)  # the full corpus is ~130 subprocesses under `make test-faults`
 def test_bad_input_corpus_through_the_cli(tmp_path: Path, cli_env: dict[str, str]) -> None:
     cases = _cli_cases()
     # The subprocesses run in other folders: the sources under test must be on an absolute path.
