@@ -318,6 +318,14 @@ class TimeSplit:
     def __post_init__(self) -> None:
         _check_split_name(self.before)
         _check_split_name(self.after)
+        if isinstance(self.cutoff, str):
+            try:
+                _dt.datetime.fromisoformat(self.cutoff)
+            except ValueError:
+                raise DataError(
+                    f"TimeSplit cutoff must be an ISO-8601 date or datetime such as '2026-06-01' (or a datetime, date "
+                    f"or number); got {self.cutoff!r}. Write the cut-off in ISO-8601."
+                ) from None
         if self.before == self.after:
             raise DataError(
                 f"TimeSplit needs two different split names; got before={self.before!r} and "

@@ -61,7 +61,7 @@ def ingest(
     output = os.fspath(output_uri)
     pattern = getattr(source, "pattern", None)
     presplit = isinstance(pattern, Mapping)
-    if presplit and splits is not None:
+    if isinstance(pattern, Mapping) and splits is not None:
         raise DataError(
             f"The source is pre-split (one pattern per split: {sorted(pattern)}), so it cannot also be split "
             f"by {type(splits).__name__}. Leave splits unset, or give a single pattern."
@@ -134,7 +134,7 @@ def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit
         except _NullMarkersNeeded as exc:
             writer.abort()
             logger.info("Reading again with null markers applied by the reader: %s", exc)
-            reader.use_exact_nulls()  # type: ignore[attr-defined]
+            reader.use_exact_nulls()
             continue
         except _SchemaTooNarrow as exc:
             writer.abort()

@@ -38,11 +38,13 @@ class _FileReader(_Reader):
                  version: int | None, max_columns: int) -> None:
         self.source = source
         self.max_columns = max_columns
+        self.resolved: dict[str | None, ResolvedInput]
         if isinstance(source.pattern, Mapping):
-            resolved = resolve_splits(source.pattern, span=span, version=version)
+            by_split = resolve_splits(source.pattern, span=span, version=version)
+            self.resolved = {split: r for split, r in by_split.items()}
         else:
-            resolved = {None: resolve_pattern(os.fspath(source.pattern), span=span, version=version)}
-        self.resolved: dict[str | None, ResolvedInput] = resolved  # type: ignore[assignment]
+            self.resolved = {None: resolve_pattern(os.fspath(source.pattern), span=span, version=version)}
+        resolved = self.resolved
         first = next(iter(resolved.values()))
         self.span, self.version = first.span, first.version
         self.files = tuple(f for r in resolved.values() for f in r.files)
@@ -157,7 +159,7 @@ class _FileReader(_Reader):
                 where = f"JSON lines input {list(self.files)}"
                 _check_column_count(len(polars_schema), self.max_columns, where)
                 _check_column_names(polars_schema.names(), where)  # before Polars' Arrow export panics on NUL
-                overrides = polars_overrides(source.column_types, polars_schema.names(), where)  # type: ignore[union-attr]
+                overrides = polars_overrides(source.column_types, polars_schema.names(), where)
                 if overrides:
                     polars_schema = pl.Schema({**polars_schema, **overrides})
             delimiter, quote = (source.delimiter, source.quote_char) if isinstance(source, CsvSource) else (",", None)
