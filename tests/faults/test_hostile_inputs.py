@@ -191,6 +191,8 @@ def corpus() -> list[Case]:
         Case("random-bytes.jsonl", _junk("jsonl", 4096), ERROR),
         Case("zero-bytes.jsonl", b"", ERROR),
         Case("only-blank.jsonl", b"\n\n\n", ERROR),
+        Case("empty-object-value.jsonl", b'{"a": {}}\n', ERROR),
+        Case("nul-nested-key.jsonl", b'{"a": {"b\\u0000": 1}}\n', ERROR),
         Case("nested-object.jsonl", b'{"a": {"b": 1, "c": [1, 2]}}\n', EITHER),
         Case("long-string.jsonl", b'{"a": "' + b"s" * (1 << 20) + b'"}\n', OK),
         Case("utf8-bom.jsonl", b'\xef\xbb\xbf{"a": 1}\n', EITHER),

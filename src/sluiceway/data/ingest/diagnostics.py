@@ -59,6 +59,32 @@ def _check_column_names(names: Sequence[str], where: str) -> None:
             )
 
 
+def _check_nested_fields(schema: Any, where: str) -> None:
+    """Nested JSON values Parquet cannot hold, or Polars cannot export: an object with no keys in every row
+    read ({}), a key with a NUL byte. ``schema`` is a Polars schema (its Struct/List dtypes are walked)."""
+    import polars as pl
+
+    def walk(path: str, dtype: Any) -> None:
+        if isinstance(dtype, pl.Struct):
+            if not dtype.fields:
+                raise DataError(
+                    f"{where}: column {path!r} holds only empty objects ({{}}); expected objects with at least one "
+                    "key, which Parquet needs to store them. Drop the key or give its objects fields."
+                )
+            for item in dtype.fields:
+                if "\0" in item.name:
+                    raise DataError(
+                        f"{where}: column {path!r} has the nested key {item.name!r} with a NUL byte; expected keys "
+                        "without NUL characters. Rename it."
+                    )
+                walk(f"{path}.{item.name}", item.dtype)
+        elif isinstance(dtype, (pl.List, pl.Array)):
+            walk(f"{path}[]", dtype.inner)
+
+    for name, dtype in schema.items():
+        walk(name, dtype)
+
+
 def _nul_error(path: str, offset: int, delimiter: str) -> DataError:
     """A NUL byte in a CSV file: refused, because it means a binary or UTF-16 file far more often than a
     value that really holds one, and Polars cannot carry it in column names."""

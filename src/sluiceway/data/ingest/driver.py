@@ -75,8 +75,15 @@ def ingest(
 
     reader = _reader_for(source, span=span, version=version, max_columns=max_columns)
     try:
-        split_names, schema, writer, split_files = _ingest_with(reader, source, output, splits, presplit,
-                                                                rows_per_file, batch_rows)
+        try:
+            split_names, schema, writer, split_files = _ingest_with(reader, source, output, splits, presplit,
+                                                                    rows_per_file, batch_rows)
+        except _arrow_errors() as exc:  # a type the reader accepted but Arrow or Parquet cannot handle
+            where = list(reader.files) or f"the {type(source).__name__}'s data"
+            raise DataError(
+                f"The input {where} cannot be written as Examples: {exc}. Expected columns of types Parquet can "
+                "store. Declare the column's type (column_types=) or drop it."
+            ) from exc
     except Exception as exc:
         # Checks that run beside the reader found the root cause (a ragged row, an open quote): report it.
         try:
@@ -161,6 +168,12 @@ def _check_output(output: str, split_names: list[str]) -> None:
                 "that no old rows mix with new ones. Give a fresh output folder."
             )
 
+
+
+def _arrow_errors() -> type[Exception]:
+    import pyarrow as pa
+
+    return pa.ArrowException
 
 
 def _check_columns(schema: pa.Schema, reader: _Reader, source: Source) -> None:

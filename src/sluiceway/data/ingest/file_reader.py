@@ -13,6 +13,7 @@ from sluiceway.data.ingest.diagnostics import (
     DEFAULT_MAX_COLUMNS,
     _check_column_count,
     _check_column_names,
+    _check_nested_fields,
     _check_unique_columns,
     _locate_json_error,
     _locate_utf8_error,
@@ -159,6 +160,7 @@ class _FileReader(_Reader):
                 where = f"JSON lines input {list(self.files)}"
                 _check_column_count(len(polars_schema), self.max_columns, where)
                 _check_column_names(polars_schema.names(), where)  # before Polars' Arrow export panics on NUL
+                _check_nested_fields(polars_schema, where)
                 overrides = polars_overrides(source.column_types, polars_schema.names(), where)
                 if overrides:
                     polars_schema = pl.Schema({**polars_schema, **overrides})
