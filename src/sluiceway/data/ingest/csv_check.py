@@ -176,7 +176,10 @@ def _bits_before(words: np.ndarray, prefix: np.ndarray, positions: np.ndarray) -
 
 def _scan_csv_structure(path: str, columns: int, delimiter: str, quote_char: str | None,
                         cancelled: threading.Event | None = None) -> tuple[int, int]:
-    """Check every record has ``columns`` fields and every quote is closed.
+    """Check every record has ``columns`` fields and every quote is closed (and that there is no NUL byte).
+
+    Longer than ~80 lines on purpose: the state carried from one chunk to the next (quote parity, fields and
+    bytes of the record that spans the boundary) is easiest to check when it is all in one loop.
 
     Returns (data rows, blank lines).
 
