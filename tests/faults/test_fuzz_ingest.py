@@ -125,17 +125,17 @@ def _fuzz(kind: str, examples: int) -> Counter[str]:
         one()
     finally:
         record(f"fuzz {kind} ingest", trials=sum(outcomes.values()), located=outcomes["located"],
-               partial=outcomes["partial"], tracebacks=outcomes["tracebacks"])
+               partial=outcomes["partial"], tracebacks=outcomes["tracebacks"], unexpected=outcomes["unlocated"])
     return outcomes
 
 
 def test_fuzz_csv_ingest() -> None:
     outcomes = _fuzz("csv", trials(60, 1500))
-    assert outcomes["tracebacks"] == 0 and outcomes["partial"] == 0
+    assert outcomes["tracebacks"] == 0 and outcomes["partial"] == 0 and outcomes["unlocated"] == 0
     assert outcomes["read"] > 0 and outcomes["located"] > 0  # the generator reaches both outcomes
 
 
 def test_fuzz_jsonl_ingest() -> None:
     outcomes = _fuzz("jsonl", trials(60, 1500))
-    assert outcomes["tracebacks"] == 0 and outcomes["partial"] == 0
+    assert outcomes["tracebacks"] == 0 and outcomes["partial"] == 0 and outcomes["unlocated"] == 0
     assert outcomes["read"] > 0 and outcomes["located"] > 0
