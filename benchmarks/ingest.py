@@ -45,6 +45,16 @@ def _median(values) -> float:  # not statistics.median: benchmarks/statistics.py
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM where there is /proc: ru_maxrss survives exec, so in a child it can
+    report the parent that forked it."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):  # not Linux: the portable figure
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(task: str, csv_path: str, out: str) -> None:
     import polars as pl
 
@@ -82,20 +92,35 @@ def child(task: str, csv_path: str, out: str) -> None:
         result = ingest(CsvSource(csv_path), out)
         rows = sum(result.row_counts.values())
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak_mb, "rows": rows}))
 
 
+#: The console script's entry point, run so that the child can report its own peak RSS when it exits.
+WHOLE_PROCESS = """
+import atexit, sys
+sys.argv = ["sluiceway", *sys.argv[1:]]
+def report():
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    sys.stderr.write(f"\\npeak_kb={peak}\\n")
+atexit.register(report)
+from sluiceway.cli.main import main
+main()
+"""
+
+
 def _whole_process(args: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Wall, CPU (user + system of the child) and peak RSS of one `sluiceway` command."""
-    command = os.path.join(os.path.dirname(sys.executable), "sluiceway")
+    """Wall, CPU (user + system of the child) and peak RSS of one `sluiceway` command, imports and all."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([command, *args], check=True, capture_output=True, env=env)
+    done = subprocess.run([sys.executable, "-c", WHOLE_PROCESS, *args], check=True, capture_output=True, text=True,
+                          env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "cpu": cpu, "peak_mb": after.ru_maxrss / 1024, "rows": 0}
+    peak_kb = int(done.stderr.rsplit("peak_kb=", 1)[1].split()[0]) if "peak_kb=" in done.stderr else 0
+    return {"wall": wall, "cpu": cpu, "peak_mb": peak_kb / 1024, "rows": 0}
 
 
 def ensure_data(rows: int, generator: str) -> str:

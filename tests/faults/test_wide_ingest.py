@@ -18,7 +18,7 @@ from faultlog import record, trials
 import sluiceway
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from sluiceway.data.ingest import CsvSource, ingest
 from sluiceway.errors import DataError
 
@@ -30,7 +30,9 @@ try:
 except DataError as exc:
     outcome = {"error": str(exc)}
 outcome["seconds"] = time.perf_counter() - started
-outcome["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: ru_maxrss survives exec, so it can report the (larger) parent that forked us.
+with open("/proc/self/status") as status:
+    outcome["peak_mb"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 print(json.dumps(outcome))
 """
 ROWS = 5
