@@ -8,7 +8,8 @@ batches, assigns each row to a split and writes ``{output_uri}/Split-{name}/part
 The modules, in the order data flows through them:
 
 - ``sources``: what can be read (``CsvSource``, ``ParquetSource``, …) and ``IngestResult``.
-- ``csv_check``: the CSV structure check (header, field counts, quotes) over raw bytes.
+- ``csv_check``: the CSV structure check (header, field counts, quotes, NUL bytes) over raw bytes.
+- ``column_types``: declared column types (``column_types=``) and integers too wide for 64 bits.
 - ``file_reader`` / ``readers``: readers of files, of a SQL query's result and of a DataFrame.
 - ``writer``: the Parquet writer of the ``Examples`` parts.
 - ``driver``: ``ingest`` itself, tying the reader, the split assignment and the writer together.
