@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import palmerpenguins
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -222,7 +223,8 @@ NULL_MARKER_CSV = {
     "markers in text": ('name,x\n"NA",1\nNA,2\nN/A,3\n" NA",4\n"",5\n,6\nnull,7\n', {"name": "large_string"}),
     "NaN markers in a float column": ("x,y\n1.5,1\nNaN,2\nnan,3\ninf,4\n-NaN,5\n,6\n", {"x": "double"}),
     "NA in an int column": ("x,y\n1,a\n2,b\nNA,c\n", {"x": "int64"}),
-    "NA late in an int column": ("x,y\n" + "".join(f"{i},v{i % 7}\n" for i in range(12_000)) + "NA,z\n", {"x": "int64"}),
+    "NA late in an int column": ("x,y\n" + "".join(f"{i},v{i % 7}\n" for i in range(12_000)) + "NA,z\n",
+                                 {"x": "int64"}),
     "None in a float column": ("x,y\n1.5,a\nNone,b\n", {"x": "double"}),
 }
 
@@ -246,10 +248,11 @@ def test_null_markers_read_as_polars_reads_them(tmp_path: Path, case: str) -> No
 
 def test_large_csv_checked_beside_the_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Inputs above the size threshold are scanned in a thread; its errors still win over the reader's.
-    import sluiceway.data.ingest as ingest_module
+    import sluiceway.data.ingest.csv_check as csv_check
+    import sluiceway.data.ingest.file_reader as file_reader
 
-    monkeypatch.setattr(ingest_module, "_BACKGROUND_SCAN_BYTES", 0)
-    monkeypatch.setattr(ingest_module, "_SCAN_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(file_reader, "_BACKGROUND_SCAN_BYTES", 0)
+    monkeypatch.setattr(csv_check, "_SCAN_CHUNK_BYTES", 4096)
     rows = "".join(f"{i},{i % 5},x{i % 3}\n" for i in range(30_000))
     (tmp_path / "good.csv").write_text("a,b,c\n" + rows + "\n" + rows)  # with a blank line in the middle
     result = ingest(CsvSource(str(tmp_path / "good.csv")), tmp_path / "good", batch_rows=7_000)
@@ -273,3 +276,48 @@ def test_row_groups_for_the_statistics_engine(tmp_path: Path) -> None:
         sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         assert meta.num_row_groups >= 2 and sum(sizes) == result.row_counts[split]
         assert all(size <= 256 * 1024 for size in sizes) and all(size >= 128 * 1024 for size in sizes[:-1])
+
+
+HOSTILE = {
+    "NUL in the header": (b"a,b\x00c\n1,2\n", r"line 1, column 2, holds a NUL byte .*tr -d"),
+    "NUL in a field": (b"a,b\n1,2\n3,x\x00y\n", r"line 3, column 2, holds a NUL byte"),
+    "CR-only line ends": (b"a,b\r1,2\r", r"old-Mac CR-only line ends.*tr '\\r' '\\n'"),
+    "UTF-16": ("a,b\n1,2\n".encode("utf-16"), r"is UTF-16 .*iconv -f utf-16"),
+    "integer beyond int64": (b"a,b\n1,x\n-99999999999999999999999,y\n",
+                             r"line 3, column 'a', holds the integer -99999999999999999999999, which does not fit 64 "
+                             r"bits.*column_types=\{'a': 'string'\}"),
+    "too many columns": (b"a,b,c\n1,2,3\n", r"has 3 columns; expected at most max_columns=2"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_csv_gets_a_located_error(tmp_path: Path, case: str) -> None:
+    content, message = HOSTILE[case]
+    (tmp_path / "in.csv").write_bytes(content)
+    with pytest.raises(DataError, match=message) as refused:
+        ingest(CsvSource(str(tmp_path / "in.csv")), tmp_path / "out", max_columns=2)
+    assert str(tmp_path / "in.csv") in str(refused.value)
+    assert parquet_left(tmp_path / "out") == []
+
+
+def test_declared_column_types_read_wide_integers(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("id,n\n1,2\n99999999999999999999999,3\n")
+    (tmp_path / "in.jsonl").write_text('{"id": 99999999999999999999999, "n": 1}\n')
+    for source, kind in ((CsvSource(str(tmp_path / "in.csv"), column_types={"id": "string"}), "large_string"),
+                         (JsonLinesSource(str(tmp_path / "in.jsonl"), column_types={"id": "float64"}), "double")):
+        out = tmp_path / f"out-{kind}"
+        result = ingest(source, out, splits=HashSplit({"all": 1}))
+        assert result.column_types["id"] == kind
+        assert Examples(uri=str(out)).read("all").column("id").to_pylist()[-1] in ("99999999999999999999999", 1e23)
+    with pytest.raises(DataError, match=r"column_types names the column 'nope'.*has no such column"):
+        ingest(CsvSource(str(tmp_path / "in.csv"), column_types={"nope": "string"}), tmp_path / "bad")
+
+
+def test_every_source_refuses_zero_rows_alike(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"a": pa.array([], pa.int64())}), tmp_path / "zero.parquet")
+    (tmp_path / "zero.csv").write_text("a\n")
+    (tmp_path / "zero.jsonl").write_text("\n\n")
+    for source in (ParquetSource(str(tmp_path / "zero.parquet")), CsvSource(str(tmp_path / "zero.csv")),
+                   JsonLinesSource(str(tmp_path / "zero.jsonl")), DataFrameSource(pd.DataFrame({"a": []}))):
+        with pytest.raises(DataError, match="zero"):
+            ingest(source, tmp_path / f"out-{type(source).__name__}")

@@ -87,7 +87,8 @@ def test_missing_folder_names_glob_and_folder(tmp_path: Path) -> None:
 
 def test_pattern_matching_nothing_lists_folder(tmp_path: Path) -> None:
     (tmp_path / "other.txt").write_text("x")
-    with pytest.raises(DataError, match=r"matched no files: searched the glob .*data-\*\.csv.* contains \[other\.txt\]"):
+    with pytest.raises(DataError,
+                       match=r"matched no files: searched the glob .*data-\*\.csv.* contains \[other\.txt\]"):
         resolve_pattern(str(tmp_path / "data-{SPAN}.csv"))
 
 

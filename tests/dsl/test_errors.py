@@ -57,7 +57,7 @@ def test_malformed_annotations_raise_definition_errors(annotation: str, expected
         (lambda: make(after=["gen"]), "'after' takes components, got 'gen'"),
         (
             lambda: bounded(examples=make().out, rows=0),
-            "The 'rows' parameter of component 'bounded' (bounded) must be an int. Got 0",
+            "The 'rows' parameter of component 'bounded' (bounded) must be an int >= 1. Got 0",
         ),
         (lambda: sw.Pipeline("p", make()), "the components must be a list of component instances"),
         (lambda: sw.Pipeline("p", None), "Got None instead"),

@@ -15,13 +15,101 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Union
+from typing import Annotated, Any, Union, cast
+
+from pydantic import Field
 
 from sluiceway.artifacts import Examples
 from sluiceway.dsl.component import Component, Output
-from sluiceway.errors import DataError
+from sluiceway.errors import DataError, DefinitionError
 
 Pattern = Union[str, dict[str, str]]
+#: At most this many columns per input unless ``max_columns`` says otherwise (see ``ingest``).
+MaxColumns = Annotated[int, Field(ge=1)]
+DEFAULT_MAX_COLUMNS = 20_000
+
+
+def _check_split_parameters(owner: str, parameters: dict[str, Any]) -> None:
+    """Rules between the split parameters, checked when the component is built (``check_parameters``)."""
+    time_column, time_cutoff = parameters.get("time_column"), parameters.get("time_cutoff")
+    splits, partition_column = parameters.get("splits"), parameters.get("partition_column")
+    if (time_column is None) != (time_cutoff is None):
+        given, missing = ("time_column", "time_cutoff") if time_cutoff is None else ("time_cutoff", "time_column")
+        raise DefinitionError(
+            f"The {given!r} parameter of {owner} needs {missing!r} too: a time split sends rows before the "
+            f"cut-off to 'train' and the rest to 'eval'. Got {given}={parameters[given]!r} and no {missing}. "
+            f"Pass both, e.g. time_column='pickup', time_cutoff='2026-06-01'."
+        )
+    if time_column is not None and (splits is not None or partition_column is not None):
+        raise DefinitionError(
+            f"{owner} got both a time split (time_column/time_cutoff) and a hash split (splits/partition_column); "
+            "expected one way to split. Pass one of them."
+        )
+    if isinstance(time_cutoff, str):
+        import datetime as dt
+
+        try:
+            dt.datetime.fromisoformat(time_cutoff)
+        except ValueError:
+            raise DefinitionError(
+                f"The 'time_cutoff' parameter of {owner} must be an ISO-8601 date or datetime "
+                f"(e.g. '2026-06-01' or '2026-06-01T12:00:00+00:00') or a number of Unix seconds. "
+                f"Got {time_cutoff!r} instead."
+            ) from None
+    if splits is not None:
+        from sluiceway.data.splits import HashSplit
+
+        try:
+            HashSplit(buckets=splits)
+        except DataError as exc:
+            raise DefinitionError(f"The 'splits' parameter of {owner} is not usable: {exc}") from None
+    pattern = parameters.get("input_pattern")
+    if isinstance(pattern, dict) and (splits is not None or partition_column is not None or time_column is not None):
+        raise DefinitionError(
+            f"The 'input_pattern' of {owner} is already split ({sorted(pattern)}), so it cannot also be split by "
+            "splits/partition_column/time_column. Leave those unset, or give a single pattern."
+        )
+
+
+def _check_span_parameters(owner: str, parameters: dict[str, Any]) -> None:
+    span, span_range, last_n = parameters.get("span"), parameters.get("span_range"), parameters.get("last_n_spans")
+    chosen = [name for name, value in (("span", span), ("span_range", span_range), ("last_n_spans", last_n))
+              if value is not None]
+    if len(chosen) > 1:
+        raise DefinitionError(
+            f"{owner} got {' and '.join(chosen)}; expected at most one way to pick spans. Pass one of them."
+        )
+    if span_range is not None and span_range[0] > span_range[1]:
+        raise DefinitionError(
+            f"The 'span_range' parameter of {owner} must be (first, last) with first <= last. "
+            f"Got {tuple(span_range)!r} instead."
+        )
+    if last_n is not None and last_n < 1:
+        raise DefinitionError(f"The 'last_n_spans' parameter of {owner} must be an int >= 1. Got {last_n!r} instead.")
+    if (span_range is not None or last_n is not None) and isinstance(parameters.get("input_pattern"), dict):
+        raise DefinitionError(
+            f"{owner}: span_range and last_n_spans need a single input_pattern, not one pattern per split. "
+            "Give one pattern with {SPAN} in it."
+        )
+
+
+def _check_max_columns(owner: str, parameters: dict[str, Any]) -> None:
+    # Also declared as Annotated[int, Field(ge=1)]; checked here too because the bound is not enforced when
+    # the executor's hints are resolved without their extras.
+    value = parameters.get("max_columns", DEFAULT_MAX_COLUMNS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DefinitionError(f"The 'max_columns' parameter of {owner} must be an int >= 1. Got {value!r} instead.")
+
+
+def _check_column_types(owner: str, parameters: dict[str, Any]) -> None:
+    from sluiceway.data.ingest.column_types import COLUMN_TYPES
+
+    for column, kind in (parameters.get("column_types") or {}).items():
+        if kind not in COLUMN_TYPES:
+            raise DefinitionError(
+                f"The 'column_types' parameter of {owner} gives column {column!r} the type {kind!r}; expected one "
+                f"of {list(COLUMN_TYPES)}. Got {kind!r} instead."
+            )
 
 
 def _splitter(splits: dict[str, int] | None, partition_column: str | None, time_column: str | None,
@@ -57,11 +145,15 @@ def _spans_to_ingest(pattern: Pattern, span: int | None, span_range: tuple[int, 
     return [r.span for r in rolling_window(pattern, last_n_spans)]  # type: ignore[arg-type]
 
 
-def _ingest_into(examples: Examples, source: Any, *, splitter: Any, spans: list[int | None], version: int | None) -> None:
+def _ingest_into(output: Output[Examples] | Examples, source: Any, *, splitter: Any, spans: list[int | None],
+                 version: int | None, max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
     from sluiceway.data.ingest import ingest
 
+    examples = cast(Examples, output)  # at run time the executor passes the Examples artifact itself
+
     if len(spans) == 1:
-        result = ingest(source, examples.uri, splits=splitter, span=spans[0], version=version)
+        result = ingest(source, examples.uri, splits=splitter, span=spans[0], version=version,
+                        max_columns=max_columns)
         examples.properties.update(result.properties)
         examples.properties["input_files"] = len(result.input_files)
         return
@@ -72,7 +164,7 @@ def _ingest_into(examples: Examples, source: Any, *, splitter: Any, spans: list[
     first_span = None
     for span in spans:
         part_root = root / f".span-{span}"
-        result = ingest(source, part_root, splits=splitter, span=span, version=None)
+        result = ingest(source, part_root, splits=splitter, span=span, version=None, max_columns=max_columns)
         if column_types is None:
             column_types, first_span = dict(result.column_types), span
         elif dict(result.column_types) != column_types:
@@ -107,6 +199,12 @@ class _FileExampleGen(Component):
     def _source(self, input_pattern: Pattern, **options: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
+        _check_split_parameters(owner, parameters)
+        _check_span_parameters(owner, parameters)
+        _check_column_types(owner, parameters)
+        _check_max_columns(owner, parameters)
+
     def execute(  # type: ignore[override]
         self,
         examples: Output[Examples],
@@ -120,17 +218,19 @@ class _FileExampleGen(Component):
         version: int | None = None,
         span_range: tuple[int, int] | None = None,
         last_n_spans: int | None = None,
+        max_columns: MaxColumns = DEFAULT_MAX_COLUMNS,
     ) -> None:
         self._ingest(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
-                     span_range, last_n_spans)
+                     span_range, last_n_spans, max_columns)
 
-    def _ingest(self, examples: Examples, input_pattern: Pattern, splits: dict[str, int] | None,
+    def _ingest(self, examples: Output[Examples], input_pattern: Pattern, splits: dict[str, int] | None,
                 partition_column: str | None, time_column: str | None, time_cutoff: str | int | float | None,
                 span: int | None, version: int | None, span_range: tuple[int, int] | None,
-                last_n_spans: int | None, **options: Any) -> None:
+                last_n_spans: int | None, max_columns: int, **options: Any) -> None:
         splitter = _splitter(splits, partition_column, time_column, time_cutoff)
         spans = _spans_to_ingest(input_pattern, span, span_range, last_n_spans)
-        _ingest_into(examples, self._source(input_pattern, **options), splitter=splitter, spans=spans, version=version)
+        _ingest_into(examples, self._source(input_pattern, **options), splitter=splitter, spans=spans, version=version,
+                     max_columns=max_columns)
 
     def cache_key(self) -> dict[str, Any]:
         from sluiceway.data.spans import input_fingerprint, list_spans
@@ -148,7 +248,10 @@ class _FileExampleGen(Component):
 
 
 class CsvExampleGen(_FileExampleGen):
-    """CSV files (with a header row) → Examples. ``input_pattern`` is a path pattern or {split: pattern}."""
+    """CSV files (with a header row) → Examples. ``input_pattern`` is a path pattern or {split: pattern}.
+
+    ``column_types`` declares how to read some columns (``{"id": "string"}``: string, int64, float64, bool,
+    date, datetime) instead of inferring it; ``max_columns`` bounds an input's width (default 20,000)."""
 
     def execute(  # type: ignore[override]
         self,
@@ -163,15 +266,26 @@ class CsvExampleGen(_FileExampleGen):
         version: int | None = None,
         span_range: tuple[int, int] | None = None,
         last_n_spans: int | None = None,
+        max_columns: MaxColumns = DEFAULT_MAX_COLUMNS,
         delimiter: str = ",",
+        column_types: dict[str, str] | None = None,
     ) -> None:
         self._ingest(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
-                     span_range, last_n_spans, delimiter=delimiter)
+                     span_range, last_n_spans, max_columns, delimiter=delimiter, column_types=column_types)
+
+    def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
+        super().check_parameters(owner, parameters)
+        delimiter = parameters.get("delimiter")
+        if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
+            raise DefinitionError(
+                f"The 'delimiter' parameter of {owner} must be one character other than a quote or a line end, "
+                f"e.g. ',' or '\\t'. Got {delimiter!r} instead."
+            )
 
     def _source(self, input_pattern: Pattern, **options: Any) -> Any:
         from sluiceway.data.ingest import CsvSource
 
-        return CsvSource(input_pattern, delimiter=options["delimiter"])
+        return CsvSource(input_pattern, delimiter=options["delimiter"], column_types=options["column_types"] or {})
 
 
 class ParquetExampleGen(_FileExampleGen):
@@ -184,12 +298,32 @@ class ParquetExampleGen(_FileExampleGen):
 
 
 class JsonExampleGen(_FileExampleGen):
-    """JSON lines files (one object a line) → Examples. ``input_pattern`` is a path pattern or {split: pattern}."""
+    """JSON lines files (one object a line) → Examples. ``input_pattern`` is a path pattern or {split: pattern};
+    ``column_types`` and ``max_columns`` as for :class:`CsvExampleGen`."""
+
+    def execute(  # type: ignore[override]
+        self,
+        examples: Output[Examples],
+        *,
+        input_pattern: Pattern,
+        splits: dict[str, int] | None = None,
+        partition_column: str | None = None,
+        time_column: str | None = None,
+        time_cutoff: str | int | float | None = None,
+        span: int | None = None,
+        version: int | None = None,
+        span_range: tuple[int, int] | None = None,
+        last_n_spans: int | None = None,
+        max_columns: MaxColumns = DEFAULT_MAX_COLUMNS,
+        column_types: dict[str, str] | None = None,
+    ) -> None:
+        self._ingest(examples, input_pattern, splits, partition_column, time_column, time_cutoff, span, version,
+                     span_range, last_n_spans, max_columns, column_types=column_types)
 
     def _source(self, input_pattern: Pattern, **options: Any) -> Any:
         from sluiceway.data.ingest import JsonLinesSource
 
-        return JsonLinesSource(input_pattern)
+        return JsonLinesSource(input_pattern, column_types=options["column_types"] or {})
 
 
 class SqlExampleGen(Component):
@@ -197,6 +331,10 @@ class SqlExampleGen(Component):
 
     def __init__(self, *, cache: bool = False, **kwargs: Any) -> None:
         super().__init__(cache=cache, **kwargs)
+
+    def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
+        _check_split_parameters(owner, parameters)
+        _check_max_columns(owner, parameters)
 
     def execute(  # type: ignore[override]
         self,
@@ -209,11 +347,13 @@ class SqlExampleGen(Component):
         partition_column: str | None = None,
         time_column: str | None = None,
         time_cutoff: str | int | float | None = None,
+        max_columns: MaxColumns = DEFAULT_MAX_COLUMNS,
     ) -> None:
         from sluiceway.data.ingest import SqlSource
 
         splitter = _splitter(splits, partition_column, time_column, time_cutoff)
-        _ingest_into(examples, SqlSource(url, query, span=span), splitter=splitter, spans=[None], version=None)
+        _ingest_into(examples, SqlSource(url, query, span=span), splitter=splitter, spans=[None], version=None,
+                     max_columns=max_columns)
 
 
 class DataFrameExampleGen(Component):
@@ -221,6 +361,10 @@ class DataFrameExampleGen(Component):
 
     The frame's content (not its identity) is fingerprinted for caching.
     """
+
+    def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
+        _check_split_parameters(owner, parameters)
+        _check_max_columns(owner, parameters)
 
     def execute(  # type: ignore[override]
         self,
@@ -232,16 +376,20 @@ class DataFrameExampleGen(Component):
         partition_column: str | None = None,
         time_column: str | None = None,
         time_cutoff: str | int | float | None = None,
+        max_columns: MaxColumns = DEFAULT_MAX_COLUMNS,
     ) -> None:
         from sluiceway.data.ingest import DataFrameSource
 
         splitter = _splitter(splits, partition_column, time_column, time_cutoff)
-        _ingest_into(examples, DataFrameSource(frame, span=span), splitter=splitter, spans=[None], version=None)
+        _ingest_into(examples, DataFrameSource(frame, span=span), splitter=splitter, spans=[None], version=None,
+                     max_columns=max_columns)
 
     def cache_key(self) -> dict[str, Any]:
-        from sluiceway.data.ingest import DataFrameSource, _reader_for
+        from sluiceway.data.ingest import DataFrameSource
+        from sluiceway.data.ingest.driver import _reader_for
 
         try:
-            return {"frame": _reader_for(DataFrameSource(self.parameters["frame"]), span=None, version=None).fingerprint()}
+            fingerprint = _reader_for(DataFrameSource(self.parameters["frame"]), span=None, version=None).fingerprint()
+            return {"frame": fingerprint}
         except DataError as exc:
             return {"frame_error": str(exc)}

@@ -91,6 +91,10 @@ def _kind(file: Path) -> str | None:
 
 
 def _statistics_of_parquet(path: Path, options: dict[str, Any]) -> StatisticsSet:
+    if path.is_file():  # refused as ingest refuses it (zero rows, no columns, …): one behaviour a source
+        from sluiceway.data.ingest.file_reader import check_parquet_file
+
+        check_parquet_file(str(path))
     try:
         return compute_statistics(str(path), default_split=SPLIT, **options)
     except DataError:

@@ -96,6 +96,7 @@ def _compile(pattern: str) -> _CompiledPattern:
             regex_parts.append(f"(?P={key.lower()})")
             continue
         seen[key] = 1
+        digits: int | None
         if date_part:
             digits = {"YYYY": 4, "MM": 2, "DD": 2}[date_part]
         else:

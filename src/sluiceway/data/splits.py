@@ -147,6 +147,12 @@ def _hash_strings(array: pa.Array) -> np.ndarray:
                 begin, remaining, state = begin[active], remaining[active], result[active]
             scratch = np.empty_like(state)
             while state.size:
+                if state.size <= _SCALAR_VALUES and int(remaining.max()) > _SCALAR_BYTES:
+                    # A few very long values left (an 8 MB field): one NumPy round per 8 bytes would cost
+                    # ~50 µs a round; the same recurrence in Python integers costs ~1 µs a word.
+                    state = np.array([_hash_tail(int(h), padded, int(b), int(r))
+                                      for h, b, r in zip(state, begin, remaining, strict=True)], dtype=_U64)
+                    break
                 word = words[begin]
                 short = remaining < 8
                 if short.any():
@@ -177,6 +183,31 @@ def _hash_strings(array: pa.Array) -> np.ndarray:
     return result
 
 
+#: When at most this many values are still being hashed and one has more bytes left than the bound below,
+#: they are finished one by one in Python integers (same recurrence, same result).
+_SCALAR_VALUES = 8
+_SCALAR_BYTES = 4096
+_MASK64 = (1 << 64) - 1
+
+
+def _hash_tail(state: int, data: np.ndarray, begin: int, remaining: int) -> int:
+    """The word rounds of :func:`_hash_strings` for one value, from byte ``begin`` with ``remaining``
+    bytes left: ``h = mix(h * FNV_PRIME + word)`` per 8-byte little-endian word, the last zero-padded."""
+    golden, mix1, mix2, base = int(_GOLDEN), int(_MIX1), int(_MIX2), int(_BYTE_BASE)
+    count = (remaining + 7) // 8
+    words = np.frombuffer(data, dtype="<u8", count=count, offset=begin).tolist()
+    if remaining % 8:
+        words[-1] &= (1 << (remaining % 8 * 8)) - 1
+    for word in words:
+        z = (state * base + word + golden) & _MASK64
+        z ^= z >> 30
+        z = (z * mix1) & _MASK64
+        z ^= z >> 27
+        z = (z * mix2) & _MASK64
+        state = z ^ (z >> 31)
+    return state
+
+
 def hash_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A stable uint64 hash of every value of an Arrow column (nulls hash to one constant)."""
     import pyarrow as pa
@@ -202,7 +233,10 @@ def hash_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         floats[np.isnan(floats)] = np.nan  # one NaN bit pattern
         hashed = _mix_inplace(floats.view(_U64))
     elif pa.types.is_integer(kind):
-        ints = _values(array if kind == pa.int64() else array.cast(pa.int64()), "<i8")
+        if kind == pa.uint64():  # the same bits as int64 below 2**63; beyond, a cast would fail
+            ints = _values(array, "<u8").view("<i8")
+        else:
+            ints = _values(array if kind == pa.int64() else array.cast(pa.int64()), "<i8")
         hashed = np.add(ints.view(_U64), _GOLDEN)  # the mix's first step, done while copying
         _mix_inplace(hashed, added=True)
     elif pa.types.is_temporal(kind) or pa.types.is_decimal(kind):
@@ -284,6 +318,14 @@ class TimeSplit:
     def __post_init__(self) -> None:
         _check_split_name(self.before)
         _check_split_name(self.after)
+        if isinstance(self.cutoff, str):
+            try:
+                _dt.datetime.fromisoformat(self.cutoff)
+            except ValueError:
+                raise DataError(
+                    f"TimeSplit cutoff must be an ISO-8601 date or datetime such as '2026-06-01' (or a datetime, date "
+                    f"or number); got {self.cutoff!r}. Write the cut-off in ISO-8601."
+                ) from None
         if self.before == self.after:
             raise DataError(
                 f"TimeSplit needs two different split names; got before={self.before!r} and "

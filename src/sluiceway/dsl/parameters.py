@@ -56,12 +56,28 @@ def check_parameter(owner: str, spec: ParameterSpec, value: Any) -> Any:
 
 
 def describe_type(annotation: Any) -> str:
+    """``an int``, ``an int >= 1`` (bounds from ``Annotated[int, Field(ge=1)]``), ``of type list[str]``."""
+    bounds = ""
     if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]  # the bound itself is spelled out by pydantic's message
+        annotation, *extras = typing.get_args(annotation)
+        bounds = " and".join(f" {sign} {bound}" for sign, bound in _bounds(extras))
     if isinstance(annotation, type):
         article = "an" if annotation.__name__[:1].lower() in "aeiou" else "a"
-        return f"{article} {annotation.__name__}"
-    return f"of type {annotation}".replace("typing.", "")
+        return f"{article} {annotation.__name__}{bounds}"
+    return f"of type {annotation}{bounds}".replace("typing.", "")
+
+
+def _bounds(extras: list[Any]) -> list[tuple[str, Any]]:
+    # pydantic's Field(ge=...) keeps annotated_types constraints in .metadata; bare Ge(...) extras work too.
+    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    found = []
+    for extra in extras:
+        for constraint in [*getattr(extra, "metadata", ()), extra]:
+            for attribute, sign in signs.items():
+                value = getattr(constraint, attribute, None)
+                if value is not None and not callable(value):
+                    found.append((sign, value))
+    return found
 
 
 def canonical_parameters(parameters: dict[str, Any]) -> str:
