@@ -126,6 +126,10 @@ class Tuner(Component):
             pruner=optuna.pruners.MedianPruner(),
             load_if_exists=True,
         )
+        if study.trials:
+            # A fresh sampler with the same seed would replay the trials already recorded (TPE's first trials
+            # are random draws): continue with a seed derived from the seed and how many trials there are.
+            study.sampler = optuna.samplers.TPESampler(seed=resumed_seed(seed, len(study.trials)))
         orphans = fail_orphaned_trials(study)
         if orphans:
             logger.info("Trial(s) %s of study %s were left running by a process that is gone: failed.", orphans, name)
@@ -164,6 +168,13 @@ class Tuner(Component):
         )
         hyperparameters.properties["best_value"] = float(best.value) if best.value is not None else float("nan")
         hyperparameters.properties["num_trials"] = len(trials)
+
+
+def resumed_seed(seed: int, recorded: int) -> int:
+    """The sampler seed of a study resumed with ``recorded`` trials: deterministic, different per resume."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{seed}:{recorded}".encode()).digest()[:4], "big")
 
 
 def _label_of(transform_graph: TransformGraph | None, schema: Schema | None) -> str:
