@@ -1,0 +1,70 @@
+"""Bad Tuner parameters are refused when the pipeline is built; bad results when it runs."""
+
+from __future__ import annotations
+
+import pytest
+from tuner_fixtures import penguin_tuning
+
+import sluiceway as sw
+from sluiceway.errors import DataError, DefinitionError
+from sluiceway.tuner import load_hyperparameters
+
+
+def good_fn(trial, ctx):
+    return trial.suggest_float("x", 0.0, 1.0)
+
+
+def one_argument(trial):
+    return 0.0
+
+
+def returns_text(trial, ctx):
+    trial.suggest_int("depth", 1, 3)
+    return "good"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tuner_fn": "no_colon_here"}, "'tuner_fn' parameter of component 'Tuner' (Tuner) must be a function or a"),
+        ({"tuner_fn": "no_such_module_xyz:fn"}, "names the module 'no_such_module_xyz', which cannot be imported"),
+        ({"tuner_fn": "json:no_such_function"}, "names 'no_such_function' in module 'json', which has no such"),
+        ({"tuner_fn": 42}, "'tuner_fn' parameter of component 'Tuner' (Tuner) must be of type"),
+        ({"tuner_fn": one_argument}, "must take two arguments, the Optuna trial and the tuning context"),
+        ({"tuner_fn": len}, "must be a function (def ...) taking (trial, ctx)"),
+        ({"tuner_fn": good_fn, "num_trials": 0}, "num_trials"),
+        ({"tuner_fn": good_fn, "parallel_trials": 0}, "parallel_trials"),
+        ({"tuner_fn": good_fn, "timeout": -1.0}, "timeout"),
+        ({"tuner_fn": good_fn, "direction": "up"}, "direction"),
+    ],
+)
+def test_bad_parameters_are_definition_errors_at_build(options: dict, message: str) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        penguin_tuning(**options)
+    assert message in str(caught.value)
+
+
+def test_a_non_numeric_objective_fails_the_execution_naming_the_trial(runner: sw.LocalRunner) -> None:
+    run = runner.run(penguin_tuning(returns_text, num_trials=2))
+    assert run["Tuner"].state == "FAILED"
+    assert "must return the objective as a number; trial 0 returned str 'good'" in run["Tuner"].error
+
+
+def test_an_unknown_label_is_a_data_error_that_lists_the_columns(runner: sw.LocalRunner) -> None:
+    run = runner.run(penguin_tuning(good_fn, num_trials=1, label="sex"))
+    assert run["Tuner"].state == "FAILED"
+    assert "DataError" in run["Tuner"].error and "the label column 'sex' is not in split 'train'" in run["Tuner"].error
+
+
+def test_load_hyperparameters_refuses_foreign_files(tmp_path) -> None:
+    with pytest.raises(DataError, match="No hyperparameters file"):
+        load_hyperparameters(tmp_path)
+    (tmp_path / "hyperparameters.json").write_text('{"format": "something.else", "values": {}}')
+    with pytest.raises(DataError, match="is not a Sluiceway hyperparameters document"):
+        load_hyperparameters(tmp_path)
+    (tmp_path / "hyperparameters.json").write_text('{"format": "sluiceway.hyperparameters", "version": 9}')
+    with pytest.raises(DataError, match="format version 9"):
+        load_hyperparameters(tmp_path / "hyperparameters.json")
+    (tmp_path / "hyperparameters.json").write_text("not json")
+    with pytest.raises(DataError, match="cannot be read as JSON"):
+        load_hyperparameters(tmp_path)
