@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import optuna
 import pytest
@@ -83,3 +84,31 @@ def test_parallel_trials_run_the_requested_number(runner: sw.LocalRunner) -> Non
     assert {t["state"] for t in document["trials"]} == {"COMPLETE"}
     text = open(run["Tuner"].log_uri).read()
     assert text.count(" finished in ") == 6  # trials in worker threads are logged to the execution's log too
+
+
+def climbs_to_x(trial, ctx):
+    """Reports x * step for steps 1..5: a trial with a small x falls below the running median and is pruned."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    for step in range(1, 6):
+        ctx.report(x * step, step)
+    return x * 5
+
+
+def test_reported_values_let_the_median_pruner_stop_bad_trials(runner: sw.LocalRunner) -> None:
+    run = runner.run(penguin_tuning(climbs_to_x, num_trials=16, seed=2))
+    assert run.succeeded, {k: v.error for k, v in run.executions.items()}
+    document = load_hyperparameters(run.output("Tuner", "hyperparameters"), full=True)
+    states = [t["state"] for t in document["trials"]]
+    assert len(states) == 16 and set(states) == {"COMPLETE", "PRUNED"}  # pruned trials count as finished
+    assert states[:5] == ["COMPLETE"] * 5  # MedianPruner's startup trials are never pruned
+    pruned = [t for t in document["trials"] if t["state"] == "PRUNED"]
+    assert all(t["value"] < document["best_value"] for t in pruned)  # Optuna keeps the last reported value
+    assert max(t["params"]["x"] for t in pruned) < document["values"]["x"]
+    assert Path(run["Tuner"].log_uri).read_text().count(" pruned after ") == len(pruned)
+
+
+def test_no_trial_starts_after_the_timeout(runner: sw.LocalRunner) -> None:
+    run = runner.run(penguin_tuning(climbs_to_x, num_trials=5, timeout=1e-9))
+    assert run["Tuner"].state == "FAILED"
+    assert "no trial of study" in run["Tuner"].error and "raise num_trials / timeout" in run["Tuner"].error
+    assert "The tuning timeout has passed" in Path(run["Tuner"].log_uri).read_text()
