@@ -68,3 +68,42 @@ def test_load_hyperparameters_refuses_foreign_files(tmp_path) -> None:
     (tmp_path / "hyperparameters.json").write_text("not json")
     with pytest.raises(DataError, match="cannot be read as JSON"):
         load_hyperparameters(tmp_path)
+
+
+def checks_the_data_views(trial, ctx):
+    """Raises unless X, y, frame and pandas() agree; returns the number of rows seen."""
+    trial.suggest_int("k", 1, 2)
+    x_frame, y_series = ctx.train.pandas()
+    assert list(x_frame.columns) == ctx.feature_names == [c for c in ctx.train.frame.columns if c != "species"]
+    assert ctx.train.X.shape == (len(ctx.train), len(ctx.feature_names))
+    assert list(ctx.train.y) == list(y_series) == ctx.train.frame["species"].to_list()
+    assert ctx.label == "species" and ctx.eval.feature_names == ctx.train.feature_names
+    return float(len(ctx.train) + len(ctx.eval))
+
+
+def test_without_a_transform_the_label_comes_from_the_schemas_serving_environment(runner: sw.LocalRunner) -> None:
+    from tuner_fixtures import PENGUINS_CSV
+
+    from sluiceway.components import CsvExampleGen, SchemaGen, StatisticsGen, Tuner
+
+    gen = CsvExampleGen(input_pattern=str(PENGUINS_CSV))
+    stats = StatisticsGen(examples=gen.examples)
+    schema = SchemaGen(statistics=stats.statistics, label="species")
+    tuner = Tuner(examples=gen.examples, schema=schema.schema, tuner_fn=checks_the_data_views, num_trials=2)
+    run = runner.run(sw.Pipeline("raw-tuning", [gen, stats, schema, tuner]))
+    assert run.succeeded, {k: v.error for k, v in run.executions.items()}
+    document = load_hyperparameters(run.output("Tuner", "hyperparameters"), full=True)
+    assert document["best_value"] == 344.0  # every penguin, in train or eval
+    assert "label 'species'" in open(run["Tuner"].log_uri).read()
+
+
+def test_without_label_transform_or_schema_the_error_says_to_pass_label(runner: sw.LocalRunner) -> None:
+    from tuner_fixtures import PENGUINS_CSV
+
+    from sluiceway.components import CsvExampleGen, Tuner
+
+    gen = CsvExampleGen(input_pattern=str(PENGUINS_CSV))
+    run = runner.run(sw.Pipeline("no-label", [gen, Tuner(examples=gen.examples, tuner_fn=good_fn, num_trials=1)]))
+    assert run["Tuner"].state == "FAILED"
+    assert "DataError" in run["Tuner"].error and "cannot tell which column is the label" in run["Tuner"].error
+    assert "Pass label='<column>' to the Tuner" in run["Tuner"].error

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sluiceway.errors import DataError
 
@@ -58,7 +58,6 @@ class TuningContext:
     eval: TuningData
     label: str
     trial: optuna.Trial
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
