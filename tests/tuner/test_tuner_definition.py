@@ -107,3 +107,33 @@ def test_without_label_transform_or_schema_the_error_says_to_pass_label(runner: 
     assert run["Tuner"].state == "FAILED"
     assert "DataError" in run["Tuner"].error and "cannot tell which column is the label" in run["Tuner"].error
     assert "Pass label='<column>' to the Tuner" in run["Tuner"].error
+
+
+def test_check_component_runs_the_tuner_on_folders_with_an_in_memory_study(tmp_path) -> None:
+    import polars as pl
+    from test_tuner_search import logistic_log_loss
+    from tuner_fixtures import PENGUINS_CSV
+
+    from sluiceway.components import Tuner
+    from sluiceway.testing import check_component
+
+    frame = pl.read_csv(PENGUINS_CSV, null_values="NA").select(
+        "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "species"
+    )
+    frame = frame.drop_nulls()
+    for split, part in (("train", frame[::2]), ("eval", frame[1::2])):
+        (tmp_path / "examples" / f"Split-{split}").mkdir(parents=True)
+        part.write_parquet(tmp_path / "examples" / f"Split-{split}" / "part-0.parquet")
+    parameters = {"tuner_fn": logistic_log_loss, "num_trials": 3, "direction": "minimize", "label": "species"}
+    # duration_s differs between runs, so the bytes do; the trials themselves are the same (next lines)
+    runs = [
+        check_component(
+            Tuner, inputs={"examples": tmp_path / "examples"}, parameters=parameters, check_determinism=False
+        )
+        for _ in range(2)
+    ]
+    documents = [load_hyperparameters(run["hyperparameters"], full=True) for run in runs]
+    assert [len(d["trials"]) for d in documents] == [3, 3]
+    assert [[t["params"] for t in d["trials"]] for d in documents][0] == [t["params"] for t in documents[1]["trials"]]
+    assert documents[0]["values"] == documents[1]["values"]
+    assert not list(tmp_path.glob("**/*.optuna.db"))  # outside a runner nothing is written beside any store

@@ -10,7 +10,8 @@ its code part of the cache key like Transform's ``preprocessing_fn``) draws its 
 bad trial early. The label is ``label`` if given, else the one output of the transform graph computed only
 from columns absent at serving time, else the schema's one feature absent in the SERVING environment.
 
-The study is persistent (``sluiceway.tuner.storage``): an interrupted tuning, rerun with the same inputs
+The study is persistent (``sluiceway.tuner.storage``; in memory when the executor is called outside a
+runner, e.g. by ``sluiceway.testing.check_component``): an interrupted tuning, rerun with the same inputs
 and ``tuner_fn``, keeps its finished trials and runs only the missing ones. The sampler is
 ``TPESampler(seed=seed)``, so with ``parallel_trials=1`` the same inputs give the same trials.
 Output: ``hyperparameters`` (``{uri}/hyperparameters.json``: the best trial's parameters as ``values``,
@@ -31,6 +32,8 @@ from sluiceway.errors import ComponentError, DataError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    import optuna
 
 logger = logging.getLogger(__name__)
 
@@ -84,58 +87,29 @@ class Tuner(Component):
         train_split: str = "train",
         eval_split: str = "eval",
     ) -> None:
-        import optuna
-
-        from sluiceway.dsl.fingerprint import callable_fingerprint
-        from sluiceway.runners.execute import current_execution
         from sluiceway.tuner.context import load_split
-        from sluiceway.tuner.hyperparameters import document, write_hyperparameters
         from sluiceway.tuner.search import SearchSettings, run_search
-        from sluiceway.tuner.storage import fail_orphaned_trials, open_storage, study_name
 
         function = resolve_tuner_fn(tuner_fn)
+        own_id = self.__dict__.get("id", type(self).__name__)  # check_component runs an instance never built
         target = label or _label_of(transform_graph, schema)
         train = load_split(examples, train_split, target)
         eval_ = load_split(examples, eval_split, target, train.feature_names)
-
-        where = current_execution()
-        if where is None:  # called outside a runner (a test, a notebook): the settings' store
-            from sluiceway.config import load_settings
-
-            store_url, pipeline, component_id = load_settings().store, "standalone", self.id
-        else:
-            store_url, pipeline, component_id = where.store_url, where.pipeline_name, where.component_id
         identity = {
             "inputs": {
                 name: artifact.fingerprint
                 for name, artifact in (("examples", examples), ("transform_graph", transform_graph), ("schema", schema))
                 if artifact is not None
             },
-            "tuner_fn": callable_fingerprint(function),
             "direction": direction,
             "seed": seed,
             "label": target,
             "splits": [train_split, eval_split],
         }
-        name = study_name(pipeline, component_id, identity)
-        study = optuna.create_study(
-            storage=open_storage(store_url),
-            study_name=name,
-            direction=direction,
-            sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=optuna.pruners.MedianPruner(),
-            load_if_exists=True,
-        )
-        if study.trials:
-            # A fresh sampler with the same seed would replay the trials already recorded (TPE's first trials
-            # are random draws): continue with a seed derived from the seed and how many trials there are.
-            study.sampler = optuna.samplers.TPESampler(seed=resumed_seed(seed, len(study.trials)))
-        orphans = fail_orphaned_trials(study)
-        if orphans:
-            logger.info("Trial(s) %s of study %s were left running by a process that is gone: failed.", orphans, name)
+        study = _open_study(own_id, function, identity, direction, seed)
         logger.info(
             "Study %s: %d trial(s) recorded; tuning %s on %d train / %d eval rows, label %r, %d feature(s).",
-            name,
+            study.study_name,
             len(study.trials),
             direction,
             len(train),
@@ -143,31 +117,77 @@ class Tuner(Component):
             target,
             len(train.feature_names),
         )
-        settings = SearchSettings(num_trials, parallel_trials, timeout, f"component {self.id!r} (Tuner)")
+        settings = SearchSettings(num_trials, parallel_trials, timeout, f"component {own_id!r} (Tuner)")
         ran = run_search(study, function, train, eval_, settings)
+        _write_best(study, ran, settings.owner, direction, hyperparameters)
 
-        trials = study.get_trials(deepcopy=False)
-        complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if not complete:
-            raise ComponentError(
-                f"component {self.id!r} (Tuner): no trial of study {name} completed ({len(trials)} recorded: "
-                f"{sorted({t.state.name for t in trials})}), so there are no hyperparameters to choose. Check "
-                "tuner_fn in the execution log, or raise num_trials / timeout."
-            )
-        best = study.best_trial
-        logger.info(
-            "Best trial %d (of %d, %d run now): value %s, parameters %s",
-            best.number,
-            len(trials),
-            ran,
-            best.value,
-            best.params,
+
+def _open_study(
+    own_id: str,
+    function: Callable[..., Any],
+    identity: dict[str, Any],
+    direction: Literal["maximize", "minimize"],
+    seed: int,
+) -> optuna.Study:
+    """The persistent study of this tuning (in memory outside a runner), its orphaned trials failed."""
+    import optuna
+
+    from sluiceway.dsl.fingerprint import callable_fingerprint
+    from sluiceway.runners.execute import current_execution
+    from sluiceway.tuner.storage import fail_orphaned_trials, open_storage, study_name
+
+    where = current_execution()
+    if where is None:  # called outside a runner (check_component, a notebook): no store to keep it beside
+        logger.info("Not run by a runner: the study is kept in memory and will not resume.")
+        storage: optuna.storages.BaseStorage = optuna.storages.InMemoryStorage()
+        pipeline, component_id = "standalone", own_id
+    else:
+        storage = open_storage(where.store_url)
+        pipeline, component_id = where.pipeline_name, where.component_id
+    name = study_name(pipeline, component_id, {**identity, "tuner_fn": callable_fingerprint(function)})
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(),
+        load_if_exists=True,
+    )
+    if study.trials:
+        # A fresh sampler with the same seed would replay the trials already recorded (TPE's first trials
+        # are random draws): continue with a seed derived from the seed and how many trials there are.
+        study.sampler = optuna.samplers.TPESampler(seed=resumed_seed(seed, len(study.trials)))
+    orphans = fail_orphaned_trials(study)
+    if orphans:
+        logger.info("Trial(s) %s of study %s were left running by a process that is gone: failed.", orphans, name)
+    return study
+
+
+def _write_best(study: optuna.Study, ran: int, owner: str, direction: str, output: HyperParameters) -> None:
+    """Write the best trial's parameters and the whole trial history; ``ComponentError`` if none completed."""
+    import optuna
+
+    from sluiceway.tuner.hyperparameters import document, write_hyperparameters
+
+    trials = study.get_trials(deepcopy=False)
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in trials):
+        raise ComponentError(
+            f"{owner}: no trial of study {study.study_name} completed ({len(trials)} recorded: "
+            f"{sorted({t.state.name for t in trials})}), so there are no hyperparameters to choose. Check "
+            "tuner_fn in the execution log, or raise num_trials / timeout."
         )
-        write_hyperparameters(
-            hyperparameters.file, document(best.params, best_value=best.value, objective=direction, trials=trials)
-        )
-        hyperparameters.properties["best_value"] = float(best.value) if best.value is not None else float("nan")
-        hyperparameters.properties["num_trials"] = len(trials)
+    best = study.best_trial
+    logger.info(
+        "Best trial %d (of %d, %d run now): value %s, parameters %s",
+        best.number,
+        len(trials),
+        ran,
+        best.value,
+        best.params,
+    )
+    write_hyperparameters(output.file, document(best.params, best_value=best.value, objective=direction, trials=trials))
+    output.properties["best_value"] = float(best.value) if best.value is not None else float("nan")
+    output.properties["num_trials"] = len(trials)
 
 
 def resumed_seed(seed: int, recorded: int) -> int:
