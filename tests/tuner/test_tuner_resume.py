@@ -161,3 +161,17 @@ def test_the_study_shares_the_stores_database_without_touching_its_tables(store_
         assert schemas == {POSTGRES_SCHEMA}
     else:
         assert Path(storage_url(store_url).removeprefix("sqlite:///")).is_file()
+
+
+def test_a_trial_raising_in_a_worker_thread_stops_the_search_and_names_the_trial(
+    runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUNER_TEST_FAIL_AT_3", "1")
+    run = runner.run(penguin_tuning(fails_at_trial_3_when_told, num_trials=8, parallel_trials=2, direction="minimize"))
+    assert run["Tuner"].state == "FAILED"
+    assert "raised in trial 3" in run["Tuner"].error and "ValueError: the solver diverged" in run["Tuner"].error
+    (summary,) = optuna.get_all_study_summaries(storage_url(runner.settings.store))
+    trials = optuna.load_study(study_name=summary.study_name, storage=storage_url(runner.settings.store)).trials
+    assert {t.number: t.state.name for t in trials}[3] == "FAIL"
+    assert "RUNNING" not in {t.state.name for t in trials}  # the other thread finished its trial, then stopped
+    assert len(trials) < 8
