@@ -51,7 +51,7 @@ def run_search(
     eval_: TuningData,
     settings: SearchSettings,
 ) -> int:
-    """Run trials until the study has ``num_trials`` finished ones (or the timeout); returns how many ran.
+    """Start ``num_trials`` minus the study's finished trials (fewer at the timeout); returns how many ran.
 
     A trial whose ``tuner_fn`` raises stops the search: the trial is recorded FAIL and ``ComponentError``
     names it (the user's exception chained). ``KeyboardInterrupt`` fails the running trial and propagates.
