@@ -111,8 +111,7 @@ def test_without_label_transform_or_schema_the_error_says_to_pass_label(runner: 
 
 def test_check_component_runs_the_tuner_on_folders_with_an_in_memory_study(tmp_path) -> None:
     import polars as pl
-    from test_tuner_search import logistic_log_loss
-    from tuner_fixtures import PENGUINS_CSV
+    from tuner_fixtures import PENGUINS_CSV, logistic_log_loss
 
     from sluiceway.components import Tuner
     from sluiceway.testing import check_component

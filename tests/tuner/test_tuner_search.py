@@ -9,19 +9,12 @@ import optuna
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-from tuner_fixtures import penguin_tuning
+from tuner_fixtures import logistic_log_loss, penguin_tuning
 
 import sluiceway as sw
 from sluiceway.artifacts import HyperParameters
 from sluiceway.tuner import load_hyperparameters
 from sluiceway.tuner.storage import storage_url
-
-
-def logistic_log_loss(trial, ctx):
-    """Eval log loss of a logistic regression; C is the searched hyperparameter (default 1.0)."""
-    c = trial.suggest_float("C", 1e-3, 1e3, log=True)
-    model = LogisticRegression(C=c, max_iter=2000).fit(ctx.train.X, ctx.train.y)
-    return log_loss(ctx.eval.y, model.predict_proba(ctx.eval.X), labels=model.classes_)
 
 
 def test_a_small_search_finds_a_better_than_default_setting(runner: sw.LocalRunner) -> None:

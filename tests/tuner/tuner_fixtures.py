@@ -5,6 +5,9 @@ from __future__ import annotations
 from importlib.util import find_spec
 from pathlib import Path
 
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+
 import sluiceway as sw
 import sluiceway.transform as T
 from sluiceway.components import CsvExampleGen, SchemaGen, StatisticsGen, Transform, Tuner
@@ -35,3 +38,10 @@ def penguin_tuning(tuner_fn, name: str = "penguin-tuner", **options) -> sw.Pipel
         **options,
     )
     return sw.Pipeline(name, [gen, stats, schema, transform, tuner])
+
+
+def logistic_log_loss(trial, ctx):
+    """Eval log loss of a logistic regression; C is the searched hyperparameter (default 1.0)."""
+    c = trial.suggest_float("C", 1e-3, 1e3, log=True)
+    model = LogisticRegression(C=c, max_iter=2000).fit(ctx.train.X, ctx.train.y)
+    return log_loss(ctx.eval.y, model.predict_proba(ctx.eval.X), labels=model.classes_)
