@@ -127,6 +127,7 @@ def _objective(
     import optuna
 
     def objective(trial: optuna.Trial) -> float:
+        # Optuna has no public setter for system attributes any more; its own heartbeat code uses the storage.
         study._storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, owner_tag())
         started = time.monotonic()
         context = TuningContext(train=train, eval=eval_, label=train.label, trial=trial)

@@ -134,6 +134,7 @@ def fail_orphaned_trials(study: optuna.Study) -> list[int]:
         if owner_host != host or not pid_text.isdigit() or _alive(int(pid_text)):
             continue
         try:
+            # what optuna.storages.fail_stale_trials does, for trials known dead before their grace period
             if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 failed.append(trial.number)
         except UpdateFinishedTrialError:  # another process settled it first: nothing left to do
