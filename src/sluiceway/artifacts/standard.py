@@ -130,7 +130,21 @@ class TransformGraph(Artifact):
 
 
 class HyperParameters(Artifact):
-    """Chosen hyperparameters. Layout: ``{uri}/hyperparameters.json``."""
+    """Chosen hyperparameters and the search that chose them.
+
+    Layout: ``{uri}/hyperparameters.json``: ``{"format": "sluiceway.hyperparameters", "version": 1,
+    "values": {name: value}, "best_value": float | null, "objective": "maximize" | "minimize" | null,
+    "trials": [{"number", "state", "value", "params", "duration_s"}, ...]}`` (see
+    ``sluiceway.tuner.hyperparameters``). Read ``values`` with ``sluiceway.tuner.load_hyperparameters``.
+    Properties: ``best_value`` (float), ``num_trials`` (int, trials recorded).
+    """
+
+    PROPERTIES = {"best_value": float, "num_trials": int}
+    FILENAME = "hyperparameters.json"
+
+    @property
+    def file(self) -> Path:
+        return self.path / self.FILENAME
 
 
 class Model(Artifact):

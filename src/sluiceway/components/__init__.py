@@ -10,6 +10,7 @@ from sluiceway.components.example_gen import (
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
 from sluiceway.components.statistics import StatisticsGen
 from sluiceway.components.transform import Transform
+from sluiceway.components.tuner import Tuner
 from sluiceway.components.validator import ExampleValidator
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "SqlExampleGen",
     "StatisticsGen",
     "Transform",
+    "Tuner",
 ]

@@ -22,6 +22,7 @@ SIGSTOP so the test can SIGKILL it there), ``enospc`` (raise "No space left on d
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import hashlib
 import json
@@ -68,6 +69,27 @@ class ExecutionTarget:
     artifact_root: Path
     log_root: Path
     cache: bool = True
+
+
+@dataclass(frozen=True)
+class CurrentExecution:
+    """What a running executor may know about where it runs (the Tuner keeps its study beside the store)."""
+
+    store_url: str
+    pipeline_name: str
+    component_id: str
+    execution_id: int
+    run_name: str
+
+
+_current_execution: contextvars.ContextVar[CurrentExecution | None] = contextvars.ContextVar(
+    "sluiceway_current_execution", default=None
+)
+
+
+def current_execution() -> CurrentExecution | None:
+    """The execution whose executor runs in this thread, or None outside one (a direct call, a test)."""
+    return _current_execution.get()
 
 
 class Cancellation:
@@ -413,6 +435,11 @@ class _Execution:
                 f"=== {self.component.id} execution {self.record.id} attempt {self.attempts} "
                 f"(run {self.target.run.name}) ===\n"
             )
+            current = CurrentExecution(
+                self.target.store.url, self.target.pipeline.name, self.component.id, self.record.id,
+                self.target.run.name,
+            )
+            token = _current_execution.set(current)
             try:
                 self.component.call_execute({**self.inputs, **outputs, **self.component.parameters})
                 for name, artifact in outputs.items():
@@ -425,6 +452,8 @@ class _Execution:
                 error_text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 log.write(error_text)
                 return error_text, None
+            finally:
+                _current_execution.reset(token)
 
     def setup_error(self, exc: OSError) -> str:
         return (
