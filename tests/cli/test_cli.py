@@ -73,9 +73,10 @@ def test_definition_errors_exit_2_with_the_message(cli_env: dict[str, str], tmp_
     result = run_cli(["run", str(broken)], cli_env)
     assert result.returncode == 2
     assert "input 'm' expects Model" in result.stderr and "produces Examples" in result.stderr
-    assert run_cli(["runs", "show", "nope"], cli_env).returncode == 1
+    no_store = run_cli(["runs", "show", "nope"], cli_env)  # a bad argument, in a folder where nothing ran
+    assert no_store.returncode == 2 and "no metadata store" in no_store.stderr
     bad_store = run_cli(["--store", "postgresql://u:secret@127.0.0.1:1/x", "runs", "list"], cli_env)
-    assert bad_store.returncode == 1 and "secret" not in bad_store.stderr and "Cannot open the metadata store" in bad_store.stderr
+    assert bad_store.returncode == 2 and "secret" not in bad_store.stderr and "Cannot open the metadata store" in bad_store.stderr
 
 
 def test_exec_runs_one_component_of_a_run(cli_env: dict[str, str]) -> None:

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import typer
+
 from sluiceway.errors import DefinitionError
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+
+
+def init(
+    name: str = typer.Argument(..., metavar="NAME", help="Project name; a folder of this name is created."),
+    force: bool = typer.Option(False, "--force", help="Write into an existing non-empty folder."),
+) -> None:
+    """Scaffold a new project: a pipeline, a custom component, a test and a README, runnable as created."""
+    from sluiceway.cli.common import console
+
+    folder = scaffold(Path(name), force=force)
+    console.print(f"Created {folder}/. Next:\n  cd {folder}\n  sluiceway run pipeline.py\n  python -m pytest", soft_wrap=True)
 
 _PIPELINE = '''"""The {name} pipeline. Run it with `sluiceway run pipeline.py`."""
 
