@@ -14,7 +14,6 @@ from clitools import SAMPLE, run_cli  # noqa: E402
 pytestmark = pytest.mark.integration
 
 
-
 def test_run_then_inspect_runs_artifacts_and_lineage(cli_env: dict[str, str]) -> None:
     result = run_cli(["run", str(SAMPLE), "--run-name", "first", "--parallelism", "2"], cli_env)
     assert result.returncode == 0, result.stderr
@@ -76,7 +75,11 @@ def test_definition_errors_exit_2_with_the_message(cli_env: dict[str, str], tmp_
     no_store = run_cli(["runs", "show", "nope"], cli_env)  # a bad argument, in a folder where nothing ran
     assert no_store.returncode == 2 and "no metadata store" in no_store.stderr
     bad_store = run_cli(["--store", "postgresql://u:secret@127.0.0.1:1/x", "runs", "list"], cli_env)
-    assert bad_store.returncode == 2 and "secret" not in bad_store.stderr and "Cannot open the metadata store" in bad_store.stderr
+    assert (
+        bad_store.returncode == 2
+        and "secret" not in bad_store.stderr
+        and "Cannot open the metadata store" in bad_store.stderr
+    )
 
 
 def test_exec_runs_one_component_of_a_run(cli_env: dict[str, str]) -> None:
@@ -88,8 +91,10 @@ def test_exec_runs_one_component_of_a_run(cli_env: dict[str, str]) -> None:
         assert result.stdout.startswith("COMPLETE " + component)
     shown = json.loads(run_cli(["runs", "show", "orch", "--json"], cli_env).stdout)
     assert shown["state"] == "COMPLETE" and not shown["not_run"]
-    failing = run_cli(["exec", "--pipeline", str(SAMPLE), "--component", "fail_if_told", "--run", "orch2"],
-                      {**cli_env, "SLUICEWAY_TEST_FAIL": "1"})
+    failing = run_cli(
+        ["exec", "--pipeline", str(SAMPLE), "--component", "fail_if_told", "--run", "orch2"],
+        {**cli_env, "SLUICEWAY_TEST_FAIL": "1"},
+    )
     assert failing.returncode == 1
 
 
@@ -110,12 +115,24 @@ def test_init_scaffolds_a_project_that_runs_and_tests_as_created(tmp_path: Path)
     result = run_cli(["init", "churn"], env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     project = tmp_path / "churn"
-    assert {p.name for p in project.iterdir()} >= {"pipeline.py", "components.py", "tests", "README.md", "sluiceway.toml"}
+    assert {p.name for p in project.iterdir()} >= {
+        "pipeline.py",
+        "components.py",
+        "tests",
+        "README.md",
+        "sluiceway.toml",
+    }
     ran = run_cli(["run", "pipeline.py"], env, cwd=project)
     assert ran.returncode == 0 and "COMPLETE churn" in ran.stdout, ran.stderr
     assert (project / ".sluiceway" / "metadata.db").exists()
-    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=120)
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout + tested.stderr
     again = run_cli(["init", "churn"], env, cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr

@@ -98,7 +98,8 @@ def output_path(path: Path, *, what: str) -> Path:
     parent = path.parent
     if not parent.is_dir():
         raise DataError(
-            f"Cannot write the {what} to {path}: the folder {parent} does not exist. Create it first, or choose another path."
+            f"Cannot write the {what} to {path}: the folder {parent} does not exist. "
+            "Create it first, or choose another path."
         )
     return path
 

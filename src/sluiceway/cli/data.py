@@ -28,10 +28,14 @@ def register(app: typer.Typer) -> None:
 
 
 def stats(
-    file: Path = typer.Argument(..., metavar="FILE", help="CSV, JSON-lines or Parquet file, or a folder of Parquet files."),
+    file: Path = typer.Argument(
+        ..., metavar="FILE", help="CSV, JSON-lines or Parquet file, or a folder of Parquet files."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
     html: Path | None = typer.Option(None, "--html", metavar="PATH", help="Also write a static HTML report here."),
-    slice_by: str | None = typer.Option(None, "--slice-by", metavar="COLUMN", help="Also compute statistics per value of this column."),
+    slice_by: str | None = typer.Option(
+        None, "--slice-by", metavar="COLUMN", help="Also compute statistics per value of this column."
+    ),
 ) -> None:
     """Compute statistics of a data file (like TFDV's generate_statistics_from_csv)."""
     from sluiceway.data.files import statistics_of_file
@@ -52,16 +56,35 @@ def stats(
         return "" if value is None else f"{value:.4g}"
 
     for dataset in result.datasets:
-        table = Table("feature", "type", "count", "missing", "mean", "std", "min", "median", "max", "unique", "top value",
-                      title=f"{dataset.name}: {plural(dataset.num_examples, 'example')}")
+        table = Table(
+            "feature",
+            "type",
+            "count",
+            "missing",
+            "mean",
+            "std",
+            "min",
+            "median",
+            "max",
+            "unique",
+            "top value",
+            title=f"{dataset.name}: {plural(dataset.num_examples, 'example')}",
+        )
         for f in dataset.features:
             num, text = f.numeric, f.string
             top = f"{text.top_values[0].value} ({text.top_values[0].count:g})" if text and text.top_values else ""
             table.add_row(
-                f.name, str(f.type.value if hasattr(f.type, "value") else f.type), str(f.count), str(f.missing),
-                number(num.mean) if num else "", number(num.std) if num else "", number(num.min) if num else "",
-                number(num.median) if num else "", number(num.max) if num else "",
-                str(text.unique) if text else "", top,
+                f.name,
+                str(f.type.value if hasattr(f.type, "value") else f.type),
+                str(f.count),
+                str(f.missing),
+                number(num.mean) if num else "",
+                number(num.std) if num else "",
+                number(num.min) if num else "",
+                number(num.median) if num else "",
+                number(num.max) if num else "",
+                str(text.unique) if text else "",
+                top,
             )
         console.print(table)
     if html is not None:
@@ -80,9 +103,15 @@ def _schema_format(path: Path) -> str:
 
 def schema_infer(
     file: Path = typer.Argument(..., metavar="FILE", help="Data file (CSV, JSON-lines, Parquet) or a statistics.json."),
-    output: Path = typer.Option(..., "--output", "-o", metavar="PATH", help="Where to write the schema: .yaml, .json, or .pbtxt for TFDV."),
-    label: str | None = typer.Option(None, "--label", metavar="COLUMN", help="Label column: excluded from the SERVING environment."),
-    max_domain_size: int = typer.Option(100, "--max-domain-size", metavar="N", min=1, help="Largest categorical domain to infer."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", metavar="PATH", help="Where to write the schema: .yaml, .json, or .pbtxt for TFDV."
+    ),
+    label: str | None = typer.Option(
+        None, "--label", metavar="COLUMN", help="Label column: excluded from the SERVING environment."
+    ),
+    max_domain_size: int = typer.Option(
+        100, "--max-domain-size", metavar="N", min=1, help="Largest categorical domain to infer."
+    ),
     infer_ranges: bool = typer.Option(False, "--infer-ranges", help="Also record numeric min/max ranges."),
 ) -> None:
     """Infer a schema from data (like TFDV's infer_schema) and write it for curation."""
@@ -95,7 +124,9 @@ def schema_infer(
 
     kind = _schema_format(output)
     output_path(output, what="schema")
-    inferred = infer_schema(statistics_of_file(file), label=label, max_domain_size=max_domain_size, infer_ranges=infer_ranges)
+    inferred = infer_schema(
+        statistics_of_file(file), label=label, max_domain_size=max_domain_size, infer_ranges=infer_ranges
+    )
     if kind == "pbtxt":
         inferred.to_pbtxt(output)
     elif kind == "json":
@@ -110,9 +141,15 @@ def schema_infer(
 def validate(
     file: Path = typer.Argument(..., metavar="FILE", help="Data file (CSV, JSON-lines, Parquet) or a statistics.json."),
     schema: Path = typer.Option(..., "--schema", metavar="PATH", help="Schema file (.yaml or .json, or TFDV .pbtxt)."),
-    baseline: Path | None = typer.Option(None, "--baseline", metavar="FILE", help="Reference data (or statistics.json) to check drift against."),
-    serving: Path | None = typer.Option(None, "--serving", metavar="FILE", help="Serving data (or statistics.json) to check skew against."),
-    environment: str | None = typer.Option(None, "--environment", metavar="NAME", help="Schema environment, e.g. TRAINING or SERVING."),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", metavar="FILE", help="Reference data (or statistics.json) to check drift against."
+    ),
+    serving: Path | None = typer.Option(
+        None, "--serving", metavar="FILE", help="Serving data (or statistics.json) to check skew against."
+    ),
+    environment: str | None = typer.Option(
+        None, "--environment", metavar="NAME", help="Schema environment, e.g. TRAINING or SERVING."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the anomalies as JSON."),
     html: Path | None = typer.Option(None, "--html", metavar="PATH", help="Also write a static HTML report here."),
 ) -> None:
@@ -136,12 +173,20 @@ def validate(
     if as_json:
         print_json(found.to_dict())
     elif not found.anomalies:
-        console.print(f"No anomalies in {file} ({plural(len(found.comparisons), 'drift/skew comparison')} passed).", soft_wrap=True)
+        console.print(
+            f"No anomalies in {file} ({plural(len(found.comparisons), 'drift/skew comparison')} passed).",
+            soft_wrap=True,
+        )
     else:
         from rich.table import Table
 
-        table = Table("feature", "kind", "severity", "description",
-                      title=f"{plural(len(found), 'anomaly', 'anomalies')} in {file}")
+        table = Table(
+            "feature",
+            "kind",
+            "severity",
+            "description",
+            title=f"{plural(len(found), 'anomaly', 'anomalies')} in {file}",
+        )
         for a in found.anomalies:
             table.add_row(a.feature or "(dataset)", a.kind, a.severity, a.description)
         console.print(table)

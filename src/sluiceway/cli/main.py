@@ -21,7 +21,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import typer
@@ -107,11 +107,27 @@ def build_app() -> typer.Typer:
 
     @app.callback()
     def global_options(
-        store: str | None = typer.Option(None, "--store", metavar="URL", help="Metadata store URL (sqlite:///… or postgresql://…). Env: SLUICEWAY_STORE."),
-        artifact_root: str | None = typer.Option(None, "--artifact-root", metavar="DIR", help="Folder for artifacts. Env: SLUICEWAY_ARTIFACT_ROOT."),
-        verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False, help="More output: -v streams component output, -vv debug and tracebacks."),
+        store: str | None = typer.Option(
+            None,
+            "--store",
+            metavar="URL",
+            help="Metadata store URL (sqlite:///… or postgresql://…). Env: SLUICEWAY_STORE.",
+        ),
+        artifact_root: str | None = typer.Option(
+            None, "--artifact-root", metavar="DIR", help="Folder for artifacts. Env: SLUICEWAY_ARTIFACT_ROOT."
+        ),
+        verbose: int = typer.Option(
+            0,
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="More output: -v streams component output, -vv debug and tracebacks.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the final result."),
-        version: bool = typer.Option(False, "--version", "-V", callback=show_version, is_eager=True, help="Show the version and exit."),
+        version: bool = typer.Option(
+            False, "--version", "-V", callback=show_version, is_eager=True, help="Show the version and exit."
+        ),
     ) -> None:
         """Global options; they may also follow the subcommand."""
         common.state.store = store
@@ -134,19 +150,22 @@ def _configure_logging(verbosity: int) -> None:
 
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     root = logging.getLogger()
-    root.handlers = [RichHandler(console=err_console, level=level, show_path=False, rich_tracebacks=False, markup=False)]
+    root.handlers = [
+        RichHandler(console=err_console, level=level, show_path=False, rich_tracebacks=False, markup=False)
+    ]
     root.setLevel(min(level, logging.INFO))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line and exit with its code: the one place where exceptions become messages."""
     args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    verbosity = _verbosity(args)  # now: parsing consumes the list
     try:
-        code = _invoke(args)
+        code = _invoke(list(args))
     except KeyboardInterrupt:
         code = _report_interrupt()
     except BaseException as exc:  # noqa: BLE001 - every exception ends here, as a message and an exit code
-        code = _report(exc, verbosity=_verbosity(args))
+        code = _report(exc, verbosity=verbosity)
     _exit(code)
 
 
@@ -218,14 +237,19 @@ def _report(exc: BaseException, *, verbosity: int) -> int:
         where = f" {exc.filename}" if exc.filename else ""
         message = f"cannot use{where}: {exc.strerror or exc}. Check the path and its permissions."
     elif code == EXIT_UNUSABLE:  # a database error the store did not wrap
+        driver_error = getattr(exc, "orig", None) or exc  # the driver's own words, without SQLAlchemy's SQL dump
         message = (
-            f"the metadata store at {_store_for_message()} cannot be used: {type(exc).__name__}: {exc}. "
+            f"the metadata store at {_store_for_message()} cannot be used: "
+            f"{type(driver_error).__name__}: {driver_error}. "
             "If it is damaged, move it away (a new store is created on the next run) or pass another --store."
         )
     else:
         message = f"internal error: {type(exc).__name__}: {exc}"
         if verbosity < 2:
-            message += "\nThis is a bug in Sluiceway (or in code it called). Rerun with -vv to see the traceback, and report it with that traceback."
+            message += (
+                "\nThis is a bug in Sluiceway (or in code it called). "
+                "Rerun with -vv to see the traceback, and report it with that traceback."
+            )
     _print_error(redact_text(message))
     return code
 
@@ -266,7 +290,9 @@ def _print_error(message: str, *, label: str = "error") -> None:
 
         from sluiceway.cli.common import err_console
 
-        err_console.print(Text.assemble((f"{label}:", "bold red" if label == "error" else "yellow"), " ", text), soft_wrap=True)
+        err_console.print(
+            Text.assemble((f"{label}:", "bold red" if label == "error" else "yellow"), " ", text), soft_wrap=True
+        )
     except BaseException:  # noqa: BLE001 - Rich unusable (e.g. interrupted while importing): plain text
         sys.stderr.write(f"{label}: {text}\n")
 

@@ -76,10 +76,20 @@ def runs_show(
     record = store.get_run(run_ref)
     result = run_record_to_run(store, record)
     if as_json:
-        print_json({**record.to_dict(), "executions": {k: v.to_dict() for k, v in result.executions.items()},
-                    "not_run": result.not_run})
+        print_json(
+            {
+                **record.to_dict(),
+                "executions": {k: v.to_dict() for k, v in result.executions.items()},
+                "not_run": result.not_run,
+            }
+        )
         return
-    console.print(styled((record.name, "bold"), f"  pipeline {record.pipeline}  state {record.state}  started {local_time(record.create_time)}"))
+    console.print(
+        styled(
+            (record.name, "bold"),
+            f"  pipeline {record.pipeline}  state {record.state}  started {local_time(record.create_time)}",
+        )
+    )
     table = Table("component", "state", "execution", "duration", "outputs", "log")
     for cid, e in result.executions.items():
         outputs = ", ".join(f"{k}=#{a.id}" for k, a in e.outputs.items())
@@ -114,7 +124,9 @@ def _known_types(store: Any) -> list[str]:
 
 
 def artifacts_list(
-    type_name: str | None = typer.Option(None, "--type", metavar="TYPE", help="Only artifacts of this type, e.g. Examples."),
+    type_name: str | None = typer.Option(
+        None, "--type", metavar="TYPE", help="Only artifacts of this type, e.g. Examples."
+    ),
     limit: int = typer.Option(50, "--limit", metavar="N", min=1, help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -147,7 +159,9 @@ def _artifact_id(value: str) -> int:
     try:
         return int(value.lstrip("#"))
     except ValueError:
-        raise DefinitionError(f"An artifact id is a number (see `sluiceway artifacts list`). Got {value!r} instead.") from None
+        raise DefinitionError(
+            f"An artifact id is a number (see `sluiceway artifacts list`). Got {value!r} instead."
+        ) from None
 
 
 def artifacts_show(
@@ -155,13 +169,19 @@ def artifacts_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one artifact: type, URI, properties, fingerprint and files."""
-    artifact = read_store().get_artifact(_artifact_id(artifact_ref))
+    artifact_id = _artifact_id(artifact_ref)
+    artifact = read_store().get_artifact(artifact_id)
     path = artifact.path
     files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()) if path.exists() else []
     if as_json:
         print_json({**artifact.to_dict(), "files": files})
         return
-    console.print(styled((f"#{artifact.id}", "bold"), f" {artifact.TYPE_NAME} ({artifact.state}) from {artifact.producer}.{artifact.name}"))
+    console.print(
+        styled(
+            (f"#{artifact.id}", "bold"),
+            f" {artifact.TYPE_NAME} ({artifact.state}) from {artifact.producer}.{artifact.name}",
+        )
+    )
     console.print(f"uri: {artifact.uri}", soft_wrap=True)
     console.print(f"fingerprint: {artifact.fingerprint}")
     console.print("properties: " + json.dumps(artifact.properties, indent=2, default=str))
@@ -171,14 +191,23 @@ def artifacts_show(
 
 def _split_cached(nodes: list[LineageNode]) -> tuple[list[LineageNode], list[LineageNode]]:
     """(executions that did the work, CACHED executions that reused their outputs)."""
-    return [n for n in nodes if n.execution.cached_from is None], [n for n in nodes if n.execution.cached_from is not None]
+    return [n for n in nodes if n.execution.cached_from is None], [
+        n for n in nodes if n.execution.cached_from is not None
+    ]
 
 
 def _node_json(node: LineageNode) -> dict[str, Any]:
     e = node.execution
-    return {"depth": node.depth, "run": node.run_name, "execution_id": e.id, "component_id": e.component_id, "state": e.state,
-            "cached_from": e.cached_from, "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
-            "outputs": {k: v.to_dict() for k, v in e.outputs.items()}}
+    return {
+        "depth": node.depth,
+        "run": node.run_name,
+        "execution_id": e.id,
+        "component_id": e.component_id,
+        "state": e.state,
+        "cached_from": e.cached_from,
+        "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
+        "outputs": {k: v.to_dict() for k, v in e.outputs.items()},
+    }
 
 
 def lineage(
@@ -190,13 +219,20 @@ def lineage(
 
     Each execution that did the work is listed once; runs that reused it from the cache are listed apart.
     """
-    result = read_store().lineage(_artifact_id(artifact_ref), max_depth=depth)
+    artifact_id = _artifact_id(artifact_ref)
+    result = read_store().lineage(artifact_id, max_depth=depth)
     upstream, upstream_cached = _split_cached(result.upstream)
     downstream, downstream_cached = _split_cached(result.downstream)
     if as_json:
-        print_json({"artifact": result.artifact.to_dict(),
-                    "upstream": [_node_json(n) for n in upstream], "upstream_cached": [_node_json(n) for n in upstream_cached],
-                    "downstream": [_node_json(n) for n in downstream], "downstream_cached": [_node_json(n) for n in downstream_cached]})
+        print_json(
+            {
+                "artifact": result.artifact.to_dict(),
+                "upstream": [_node_json(n) for n in upstream],
+                "upstream_cached": [_node_json(n) for n in upstream_cached],
+                "downstream": [_node_json(n) for n in downstream],
+                "downstream_cached": [_node_json(n) for n in downstream_cached],
+            }
+        )
         return
     a = result.artifact
     console.print(styled((f"#{a.id} {a.TYPE_NAME}", "bold"), f" {a.uri}"), soft_wrap=True)
@@ -207,12 +243,15 @@ def lineage(
             e = node.execution
             ins = ", ".join(f"{k}=#{v.id} {v.TYPE_NAME}" for k, v in e.inputs.items()) or "-"
             outs = ", ".join(f"{k}=#{v.id} {v.TYPE_NAME}" for k, v in e.outputs.items()) or "-"
-            console.print(f"{'  ' * node.depth}{arrow} {e.component_id} (execution {e.id}, {e.state}, run {node.run_name})  in: {ins}  out: {outs}", soft_wrap=True)
+            where = f"(execution {e.id}, {e.state}, run {node.run_name})"
+            console.print(
+                f"{'  ' * node.depth}{arrow} {e.component_id} {where}  in: {ins}  out: {outs}", soft_wrap=True
+            )
         if cached:
-            reuses = ", ".join(f"{n.execution.component_id} in run {n.run_name} (execution {n.execution.id})" for n in cached)
+            reuses = ", ".join(
+                f"{n.execution.component_id} in run {n.run_name} (execution {n.execution.id})" for n in cached
+            )
             console.print(f"  reused from the cache {plural(len(cached), 'time')}: {reuses}", soft_wrap=True)
 
     show("produced by", upstream, upstream_cached, "<-")
     show("consumed by", downstream, downstream_cached, "->")
-
-

@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from sluiceway.cli.common import NoStoreYet, console, err_console, plural, print_json, read_store, settings, state, styled
+from sluiceway.cli.common import (
+    NoStoreYet,
+    console,
+    err_console,
+    plural,
+    print_json,
+    read_store,
+    settings,
+    state,
+    styled,
+)
 from sluiceway.errors import NotFoundError
 from sluiceway.runners.hooks import RunHooks
 
@@ -30,11 +40,19 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    target: str = typer.Argument(..., metavar="TARGET", help="Pipeline: path/to/pipeline.py, file.py:attr or package.module:attr."),
-    parallelism: int | None = typer.Option(None, "--parallelism", "-p", metavar="N", help="Components run at once (default: CPU cores)."),
+    target: str = typer.Argument(
+        ..., metavar="TARGET", help="Pipeline: path/to/pipeline.py, file.py:attr or package.module:attr."
+    ),
+    parallelism: int | None = typer.Option(
+        None, "--parallelism", "-p", metavar="N", help="Components run at once (default: CPU cores)."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every component even if a cached result exists."),
-    resume: str | None = typer.Option(None, "--resume", metavar="RUN", help="Resume this run: rerun only what did not complete."),
-    run_name: str | None = typer.Option(None, "--run-name", metavar="NAME", help="Name for the new run (default: pipeline-timestamp)."),
+    resume: str | None = typer.Option(
+        None, "--resume", metavar="RUN", help="Resume this run: rerun only what did not complete."
+    ),
+    run_name: str | None = typer.Option(
+        None, "--run-name", metavar="NAME", help="Name for the new run (default: pipeline-timestamp)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
 ) -> None:
     """Run a pipeline with the local runner."""
@@ -53,14 +71,22 @@ def run(
         # The progress display styles its own text with markup (and escapes what is not its own).
         from rich.console import Console
 
-        hooks.append(RichProgress(Console(file=console.file, width=console.width, highlight=False), quiet=state.verbosity < 0))
+        hooks.append(
+            RichProgress(Console(file=console.file, width=console.width, highlight=False), quiet=state.verbosity < 0)
+        )
         if state.verbosity >= 1:
             hooks.append(LogFollower(run_settings.log_root))
     runner = LocalRunner(settings=run_settings, hooks=hooks)
     result = runner.run(pipeline, run_name=None if resume else names["run"], resume=resume)
     if as_json:
-        print_json({"run": result.name, "state": result.state, "not_run": result.not_run,
-                    "executions": {k: v.to_dict() for k, v in result.executions.items()}})
+        print_json(
+            {
+                "run": result.name,
+                "state": result.state,
+                "not_run": result.not_run,
+                "executions": {k: v.to_dict() for k, v in result.executions.items()},
+            }
+        )
     else:
         _show_outcome(result, target, run_settings)
     raise typer.Exit(0 if result.succeeded else 1)
@@ -116,11 +142,16 @@ def _show_anomalies(executions: Any) -> None:
                 continue
             kinds = ", ".join(artifact.properties.get("kinds") or [])
             report = getattr(artifact, "report_file", None)
-            console.print(styled(
-                ("warning:", "yellow"),
-                f" {execution.component_id} found {plural(int(count), 'anomaly', 'anomalies')} that did not stop the run"
-                + (f" ({kinds})" if kinds else "") + (f"; report: {report}" if report is not None else ""),
-            ), soft_wrap=True)
+            console.print(
+                styled(
+                    ("warning:", "yellow"),
+                    f" {execution.component_id} found {plural(int(count), 'anomaly', 'anomalies')}"
+                    " that did not stop the run"
+                    + (f" ({kinds})" if kinds else "")
+                    + (f"; report: {report}" if report is not None else ""),
+                ),
+                soft_wrap=True,
+            )
 
 
 def traceback_tail(error: str, frames: int = TRACEBACK_FRAMES) -> list[str]:
@@ -131,7 +162,7 @@ def traceback_tail(error: str, frames: int = TRACEBACK_FRAMES) -> list[str]:
     starts = [i for i, line in enumerate(lines) if line.startswith("  File ")]
     if len(starts) <= frames:
         return lines
-    return ["Traceback (most recent call last, last frames):"] + lines[starts[-frames]:]
+    return ["Traceback (most recent call last, last frames):"] + lines[starts[-frames] :]
 
 
 def _show_failure(execution: ExecutionRecord) -> None:
@@ -234,8 +265,14 @@ def exec_component(
     loaded = load_pipeline(pipeline)
     node = loaded.component(component)
     store, record = run_for_exec(exec_settings, loaded, run_name)
-    target = ExecutionTarget(store=store, pipeline=loaded, run=record, artifact_root=Path(exec_settings.artifact_root),
-                             log_root=exec_settings.log_root, cache=exec_settings.cache)
+    target = ExecutionTarget(
+        store=store,
+        pipeline=loaded,
+        run=record,
+        artifact_root=Path(exec_settings.artifact_root),
+        log_root=exec_settings.log_root,
+        cache=exec_settings.cache,
+    )
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)
     console.print(f"{execution.state} {component} (execution {execution.id}, run {record.name})")

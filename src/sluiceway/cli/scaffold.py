@@ -21,7 +21,10 @@ def init(
     from sluiceway.cli.common import console
 
     folder = scaffold(Path(name), force=force)
-    console.print(f"Created {folder}/. Next:\n  cd {folder}\n  sluiceway run pipeline.py\n  python -m pytest", soft_wrap=True)
+    console.print(
+        f"Created {folder}/. Next:\n  cd {folder}\n  sluiceway run pipeline.py\n  python -m pytest", soft_wrap=True
+    )
+
 
 _PIPELINE = '''"""The {name} pipeline. Run it with `sluiceway run pipeline.py`."""
 
@@ -78,13 +81,13 @@ def test_make_examples_then_summarize(tmp_path):
     assert result["summary"].read_json("summary.json")["rows"] == 50
 '''
 
-_CONFTEST = '''import sys
+_CONFTEST = """import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-'''
+"""
 
-_README = '''# {name}
+_README = """# {name}
 
 A [Sluiceway](https://pypi.org/project/sluiceway/) project.
 
@@ -92,13 +95,13 @@ A [Sluiceway](https://pypi.org/project/sluiceway/) project.
 - `sluiceway runs list` / `sluiceway runs show RUN` inspect runs; `sluiceway artifacts list` the outputs.
 - `python -m pytest` tests the custom components in `components.py`.
 - Settings live in `sluiceway.toml` (overridden by `SLUICEWAY_*` environment variables and CLI flags).
-'''
+"""
 
-_SETTINGS = '''# Sluiceway settings for {name}. Environment variables SLUICEWAY_STORE, SLUICEWAY_ARTIFACT_ROOT,
+_SETTINGS = """# Sluiceway settings for {name}. Environment variables SLUICEWAY_STORE, SLUICEWAY_ARTIFACT_ROOT,
 # SLUICEWAY_PARALLELISM and SLUICEWAY_CACHE override these; CLI flags override both.
 store = "sqlite:///.sluiceway/metadata.db"
 artifact_root = ".sluiceway/artifacts"
-'''
+"""
 
 
 def scaffold(folder: Path, *, force: bool = False) -> Path:
