@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from clitools import SAMPLE, run_cli  # noqa: E402
+from cli_envs import environment_without_settings  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -108,10 +109,9 @@ def test_module_attr_targets_and_version(cli_env: dict[str, str]) -> None:
 
 
 def test_init_scaffolds_a_project_that_runs_and_tests_as_created(tmp_path: Path) -> None:
-    import os
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}
+    env = environment_without_settings()
     result = run_cli(["init", "churn"], env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     project = tmp_path / "churn"

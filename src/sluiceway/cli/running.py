@@ -182,13 +182,17 @@ def _show_next_steps(result: Run, target: str, run_settings: Any) -> None:
             report = getattr(artifact, "report_file", None)
             if report is not None and Path(report).exists():
                 reports.append(f"  {cid}.{name}: {report}")
+    steps = [
+        (f"sluiceway runs show {result.name}", "each component: state, outputs, log file"),
+        ("sluiceway artifacts list", "every output; then: sluiceway lineage ID"),
+        (f"sluiceway run {target}", "again: unchanged components come from the cache"),
+    ]
+    width = max(len(command) for command, _ in steps)
     lines = [
         f"Outputs: {run_settings.artifact_root}  (metadata: {redact_url(run_settings.store)})",
         *(["Reports (open in a browser):", *reports] if reports else []),
         "Next:",
-        f"  sluiceway runs show {result.name}    each component: state, outputs, log file",
-        "  sluiceway artifacts list    every output; then sluiceway lineage ID",
-        f"  sluiceway run {target}    again: unchanged components come from the cache",
+        *(f"  {command:<{width}}  # {why}" for command, why in steps),
     ]
     console.print("\n".join(lines), soft_wrap=True)
 
