@@ -30,7 +30,8 @@ class RichProgress(RunHooks):
         if not self.quiet:
             extra = f", resuming ({len(reused)} already done)" if reused else ""
             noun = "component" if self.total == 1 else "components"
-            self.console.print(f"[bold]Run[/bold] {escape(run_name)}: {escape(pipeline.name)}, {self.total} {noun}{extra}")
+            name, pipeline_name = escape(run_name), escape(pipeline.name)
+            self.console.print(f"[bold]Run[/bold] {name}: {pipeline_name}, {self.total} {noun}{extra}")
 
     def on_component_start(self, *, run_name: str, component_id: str, **future_kwargs: Any) -> None:
         if not self.quiet and self.console.is_terminal:
