@@ -118,6 +118,22 @@ def test_keyboard_interrupt_during_a_run_names_the_canceled_run(cli_env: dict[st
     assert shown["state"] == "CANCELED"
 
 
+def test_keyboard_interrupt_in_an_exec_task_names_its_execution(cli_env: dict[str, str], tmp_path: Path) -> None:
+    pipeline = tmp_path / "task.py"
+    pipeline.write_text(
+        "import os, signal\n"
+        "import sluiceway as sw\n"
+        "@sw.component\n"
+        "def step(out: sw.Output[sw.Examples]) -> None:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C (or the orchestrator) stops the task mid-component\n"
+        "pipeline = sw.Pipeline('task', [step()])\n"
+    )
+    result = run_cli(["exec", "--pipeline", str(pipeline), "--component", "step", "--run", "r1"], cli_env)
+    assert result.returncode == 130, result.stderr
+    assert "component step of run r1: execution 1 is CANCELED" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_internal_error_exits_70_with_a_hint_and_the_traceback_only_under_vv(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

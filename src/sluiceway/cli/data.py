@@ -20,8 +20,8 @@ SCHEMA_FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".pbtxt": "p
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(stats)
-    app.command()(validate)
+    app.command(short_help="Statistics of a data file (like TFDV's).")(stats)
+    app.command(short_help="Validate data against a schema: exit 1 on anomalies.")(validate)
     schema_app = typer.Typer(help="Infer schemas from data.", no_args_is_help=True)
     schema_app.command("infer")(schema_infer)
     app.add_typer(schema_app, name="schema")

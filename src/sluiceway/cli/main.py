@@ -228,6 +228,9 @@ def _report(exc: BaseException, *, verbosity: int) -> int:
     from sluiceway.errors import SluicewayError
     from sluiceway.metadata.urls import redact_text
 
+    if isinstance(exc, BrokenPipeError):  # the reader went away (`| head`): nothing more to say, to no one
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed pipe until exit
+        return EXIT_FAILED
     code = exit_code_for(exc)
     if verbosity >= 2:
         _print_traceback(exc)

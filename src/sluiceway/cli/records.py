@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     artifacts_app.command("show")(artifacts_show)
     app.add_typer(runs_app, name="runs")
     app.add_typer(artifacts_app, name="artifacts")
-    app.command()(lineage)
+    app.command(short_help="What produced an artifact, and what consumed it.")(lineage)
 
 
 def _no_store_yet(exc: NoStoreYet, as_json: bool, what: str) -> None:

@@ -36,7 +36,7 @@ TRACEBACK_FRAMES = 3  # frames of a failed component's traceback shown after a r
 
 def register(app: typer.Typer) -> None:
     app.command()(run)
-    app.command("exec")(exec_component)
+    app.command("exec", short_help="Run one component of a run (orchestrator tasks).")(exec_component)
 
 
 def run(
@@ -116,6 +116,21 @@ def _describe_interrupt(target: str, run_name: str | None, resume: str | None, t
     if record.state == "CANCELED":
         return f"run {run_name} is CANCELED; what completed is kept. Continue it with: {again}"
     return f"run {run_name} was left {record.state}. Continue it with: {again}"
+
+
+def _describe_interrupted_task(component: str, run_name: str) -> str:
+    """What a Ctrl-C left of a `sluiceway exec` task: its execution's state in the store, if it started."""
+    try:
+        store = read_store()
+        record = store.get_run(run_name)
+    except (NoStoreYet, NotFoundError):
+        return f"component {component} did not start: run {run_name} was not recorded."
+    mine = [e for e in store.executions(record.id, with_artifacts=False) if e.component_id == component]
+    if not mine:
+        return f"component {component} did not start in run {run_name}."
+    latest = mine[-1]
+    where = f"component {component} of run {run_name}"
+    return f"{where}: execution {latest.id} is {latest.state}. Run the task again to retry it."
 
 
 def _show_outcome(result: Run, target: str, run_settings: Any) -> None:
@@ -265,6 +280,7 @@ def exec_component(
     from sluiceway.runners.execute import ExecutionTarget, execute_component
     from sluiceway.runners.local import run_for_exec, update_run_state_after_exec
 
+    state.describe_interrupt = lambda: _describe_interrupted_task(component, run_name)
     exec_settings = settings(cache=False if no_cache else None)
     loaded = load_pipeline(pipeline)
     node = loaded.component(component)

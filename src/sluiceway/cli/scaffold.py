@@ -15,7 +15,7 @@ from sluiceway.errors import DefinitionError
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(init)
+    app.command(short_help="Scaffold a new project that runs as created.")(init)
 
 
 def init(
