@@ -85,3 +85,31 @@ def test_lineage_lists_the_producing_execution_once_and_cached_reuses_apart(cli_
     text = run_cli(["lineage", str(model["id"])], cli_env).stdout
     assert text.count("<- nap_a") == 1 and text.count("<- produce") == 1
     assert "reused from the cache 2 times: nap_a in run two" in text
+
+
+def test_command_modules_register_explicitly_without_import_side_effects(cli_env: dict[str, str]) -> None:
+    import subprocess
+
+    probe = (
+        "import sys, typer\n"
+        "from sluiceway.cli.main import COMMAND_MODULES\n"
+        "import importlib\n"
+        "modules = [importlib.import_module(name) for name in COMMAND_MODULES]\n"
+        "assert 'sluiceway.cli.main' in sys.modules\n"
+        "del sys.modules['sluiceway.cli.main']\n"
+        "for name in COMMAND_MODULES:\n"
+        "    importlib.reload(sys.modules[name])\n"
+        "assert 'sluiceway.cli.main' not in sys.modules, 'a command module imports main: an import cycle'\n"
+        "app = typer.Typer()\n"
+        "assert not app.registered_commands\n"
+        "for module in modules:\n"
+        "    module.register(app)\n"
+        "names = {c.name or c.callback.__name__ for c in app.registered_commands}\n"
+        "names |= {g.name for g in app.registered_groups}\n"
+        "print(sorted(names))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], env=cli_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(
+        sorted(["run", "exec", "runs", "artifacts", "lineage", "stats", "validate", "schema", "init"])
+    )
