@@ -128,3 +128,18 @@ def test_the_demo_ends_with_where_the_outputs_are_and_what_to_try_next(cli_env: 
     assert "sluiceway runs show demo" in tail and "sluiceway lineage" in tail
     quiet = run_cli(["run", str(EXAMPLE), "-q"], cli_env)
     assert quiet.returncode == 0 and "Next:" not in quiet.stdout
+
+
+def test_a_gate_message_is_shown_once(cli_env: dict[str, str], tmp_path: Path) -> None:
+    pipeline = tmp_path / "gate.py"
+    pipeline.write_text(
+        "import sluiceway as sw\n"
+        "@sw.component\n"
+        "def gate(out: sw.Output[sw.ExampleAnomalies]) -> None:\n"
+        "    raise sw.GateClosed('2 problems found:\\n- first problem\\n- second problem')\n"
+        "pipeline = sw.Pipeline('gated', [gate()])\n"
+    )
+    ran = run_cli(["run", str(pipeline)], cli_env)
+    assert ran.returncode == 1
+    both = ran.stdout + ran.stderr
+    assert both.count("second problem") == 1 and "gate failed:" in ran.stderr and "log: " in ran.stderr

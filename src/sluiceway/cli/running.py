@@ -139,7 +139,7 @@ def _show_outcome(result: Run, target: str, run_settings: Any) -> None:
         _show_anomalies(result.executions.values())
     for execution in result.executions.values():
         if execution.state == "FAILED":
-            _show_failure(execution)
+            _show_failure(execution, message_shown=True)
     if not result.succeeded:
         err_console.print(f"Inspect it with: sluiceway runs show {result.name}", soft_wrap=True)
     elif not quiet:
@@ -180,10 +180,14 @@ def traceback_tail(error: str, frames: int = TRACEBACK_FRAMES) -> list[str]:
     return ["Traceback (most recent call last, last frames):"] + lines[starts[-frames] :]
 
 
-def _show_failure(execution: ExecutionRecord) -> None:
+def _show_failure(execution: ExecutionRecord, *, message_shown: bool = False) -> None:
+    """A failure's last traceback frames and its log. ``message_shown``: the progress display already printed
+    a message that is not a traceback (e.g. a gate's list of anomalies), so it is not repeated."""
+    error = execution.error or "(no error recorded)"
     err_console.print(styled((f"{execution.component_id} failed:", "bold red")))
-    for line in traceback_tail(execution.error or "(no error recorded)"):
-        err_console.print(f"  {line}", soft_wrap=True)
+    if not (message_shown and not error.startswith("Traceback")):
+        for line in traceback_tail(error):
+            err_console.print(f"  {line}", soft_wrap=True)
     if execution.log_uri:
         err_console.print(f"  log: {execution.log_uri}", soft_wrap=True)
 
