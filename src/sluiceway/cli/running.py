@@ -8,6 +8,7 @@ what to try next. ``-v`` streams each component's output (its log file) while it
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,7 @@ def run(
     from sluiceway.dsl.loading import load_pipeline
     from sluiceway.runners.local import LocalRunner, new_run_name
 
-    tracker = _RunTracker()
+    tracker = _RunTracker(since_ms=int(time.time() * 1000))
     names: dict[str, str] = {}
     state.describe_interrupt = lambda: _describe_interrupt(target, names.get("run"), resume, tracker)
     run_settings = settings(parallelism=parallelism, cache=False if no_cache else None)
@@ -95,8 +96,9 @@ def run(
 class _RunTracker(RunHooks):
     """Knows whether the runner got as far as starting the run (for the interruption message)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, since_ms: int) -> None:
         self.started = False
+        self.since_ms = since_ms  # a run created from then on is this command's, even before on_run_start
 
     def on_run_start(self, *, run_name: str, pipeline: Any, **future_kwargs: Any) -> None:
         self.started = True
@@ -111,6 +113,8 @@ def _describe_interrupt(target: str, run_name: str | None, resume: str | None, t
     except (NoStoreYet, NotFoundError):
         return f"no run was recorded (run {run_name} had not started)."
     again = f"sluiceway run {target} --resume {run_name}"
+    if resume is None and not tracker.started and record.create_time < tracker.since_ms:
+        return f"no run was recorded (run {run_name} is an earlier run, left as it was: {record.state})."
     if resume is not None and not tracker.started:
         return f"run {run_name} was not resumed; it is still {record.state}. Resume it with: {again}"
     if record.state == "CANCELED":
