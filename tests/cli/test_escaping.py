@@ -17,8 +17,8 @@ MARKUP_LIKE = ["[bold]", "[unknown]", "[/]"]
 
 
 def _write_csv(path: Path, colors: list[str]) -> None:
-    rows = "".join(f"{i},{color}\n" for i, color in enumerate(colors))
-    path.write_text("[bold]amount,color[/]\n" + rows, encoding="utf-8")
+    rows = "".join(f"{i},{color},{i % 7}\n" for i, color in enumerate(colors))
+    path.write_text("[bold]amount,color[/],:smile:\n" + rows, encoding="utf-8")
 
 
 def test_stats_schema_and_validate_print_bracketed_text_literally(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -31,6 +31,7 @@ def test_stats_schema_and_validate_print_bracketed_text_literally(cli_env: dict[
     stats = run_cli(["stats", str(train), "--html", str(report)], cli_env)
     assert stats.returncode == 0, stats.stderr
     assert "[bold]amount" in stats.stdout and "color[/]" in stats.stdout and "[unknown] (30)" in stats.stdout
+    assert ":smile:" in stats.stdout  # emoji codes stay text
     assert f"report: {report}" in stats.stdout and report.exists()
     schema = tmp_path / "schema [unknown].yaml"
     inferred = run_cli(["schema", "infer", str(train), "-o", str(schema)], cli_env)

@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
 # Piped output (scripts, CI logs) gets wide lines instead of Rich's 80-column default. Markup is off: every
 # string printed (table cells and titles included) is shown as is, so data values, file names and error
-# messages containing "[...]" can neither crash a command nor lose text. Our own styling uses Text objects
-# (``styled``).
-console = Console(width=None if sys.stdout.isatty() else 200, highlight=False, markup=False)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200, highlight=False, markup=False)
+# messages containing "[...]" can neither crash a command nor lose text; emoji codes (":smile:") stay text
+# too. Our own styling uses Text objects (``styled``).
+console = Console(width=None if sys.stdout.isatty() else 200, highlight=False, markup=False, emoji=False)
+err_console = Console(
+    stderr=True, width=None if sys.stderr.isatty() else 200, highlight=False, markup=False, emoji=False
+)
 
 
 class CliState:
