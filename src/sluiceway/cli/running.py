@@ -73,7 +73,9 @@ def run(
         from rich.console import Console
 
         hooks.append(
-            RichProgress(Console(file=console.file, width=console.width, highlight=False), quiet=state.verbosity < 0)
+            RichProgress(
+                Console(file=console.file, width=console.width, highlight=False, emoji=False), quiet=state.verbosity < 0
+            )
         )
         if state.verbosity >= 1:
             hooks.append(LogFollower(run_settings.log_root))
