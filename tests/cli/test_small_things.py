@@ -113,3 +113,14 @@ def test_command_modules_register_explicitly_without_import_side_effects(cli_env
     assert result.stdout.strip() == str(
         sorted(["run", "exec", "runs", "artifacts", "lineage", "stats", "validate", "schema", "init"])
     )
+
+
+def test_hoisting_global_options_keeps_everything_else_in_order() -> None:
+    from sluiceway.cli.main import hoist_global_options
+
+    args = ["run", "p.py", "-vv", "--store", "sqlite:///x.db", "--no-cache", "--artifact-root=out", "-q"]
+    assert hoist_global_options(args) == [
+        "-vv", "--store", "sqlite:///x.db", "--artifact-root=out", "-q", "run", "p.py", "--no-cache",
+    ]
+    assert hoist_global_options(["run", "p.py", "--", "-q"]) == ["run", "p.py", "--", "-q"]  # after --: arguments
+    assert hoist_global_options(["runs", "list", "--store"]) == ["--store", "runs", "list"]  # click reports it
