@@ -120,7 +120,14 @@ def test_hoisting_global_options_keeps_everything_else_in_order() -> None:
 
     args = ["run", "p.py", "-vv", "--store", "sqlite:///x.db", "--no-cache", "--artifact-root=out", "-q"]
     assert hoist_global_options(args) == [
-        "-vv", "--store", "sqlite:///x.db", "--artifact-root=out", "-q", "run", "p.py", "--no-cache",
+        "-vv",
+        "--store",
+        "sqlite:///x.db",
+        "--artifact-root=out",
+        "-q",
+        "run",
+        "p.py",
+        "--no-cache",
     ]
     assert hoist_global_options(["run", "p.py", "--", "-q"]) == ["run", "p.py", "--", "-q"]  # after --: arguments
     assert hoist_global_options(["runs", "list", "--store"]) == ["--store", "runs", "list"]  # click reports it
