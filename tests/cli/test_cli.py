@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -100,7 +101,9 @@ def test_exec_runs_one_component_of_a_run(cli_env: dict[str, str]) -> None:
 
 
 def test_module_attr_targets_and_version(cli_env: dict[str, str]) -> None:
-    env = {**cli_env, "PYTHONPATH": str(SAMPLE.parent)}
+    # Keep these sources first on the path (a PYTHONPATH of only the pipeline's folder would run the installed copy).
+    sources = environment_without_settings().get("PYTHONPATH", "")
+    env = {**cli_env, "PYTHONPATH": os.pathsep.join(p for p in (str(SAMPLE.parent), sources) if p)}
     assert run_cli(["run", "sample_pipelines:create_pipeline"], env).returncode == 0
     version = run_cli(["--version"], cli_env)
     assert version.returncode == 0 and version.stdout.strip() == "sluiceway 0.1.0"

@@ -49,7 +49,7 @@ def _make_store(cli_env: dict[str, str]) -> Path:
     return Path(cli_env["SLUICEWAY_STORE"].removeprefix("sqlite:///"))
 
 
-@pytest.mark.parametrize("damage", ["random bytes", "dropped table", "dropped column"])
+@pytest.mark.parametrize("damage", ["random bytes", "dropped table", "dropped column", "unknown revision"])
 def test_a_damaged_store_exits_2_naming_the_store(cli_env: dict[str, str], damage: str) -> None:
     store = _make_store(cli_env)
     if damage == "random bytes":
@@ -62,6 +62,8 @@ def test_a_damaged_store_exits_2_naming_the_store(cli_env: dict[str, str], damag
         with sqlite3.connect(store) as conn:
             if damage == "dropped table":
                 conn.execute("DROP TABLE events")
+            elif damage == "unknown revision":  # as written by a newer Sluiceway
+                conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
             else:
                 conn.execute("ALTER TABLE executions DROP COLUMN error")
     must_fail = {("runs", "show"), ("lineage", "1")}
@@ -73,9 +75,10 @@ def test_a_damaged_store_exits_2_naming_the_store(cli_env: dict[str, str], damag
         ["run", str(SAMPLE)],
     ):
         result = run_cli(args, cli_env)
-        if damage == "random bytes" or tuple(args[:2]) in must_fail:
+        if damage in ("random bytes", "unknown revision") or tuple(args[:2]) in must_fail:
             assert result.returncode == 2, (damage, args, result.stdout, result.stderr)
             assert "metadata store" in result.stderr and str(store) in result.stderr, result.stderr
+            assert damage != "unknown revision" or "newer version of Sluiceway" in result.stderr
         else:  # a command that does not touch the damaged part may work; it must not crash
             assert result.returncode in (0, 1, 2), (damage, args, result.stderr)
         assert "Traceback" not in result.stderr

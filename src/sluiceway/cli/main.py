@@ -219,9 +219,17 @@ def _is_database_error(exc: BaseException) -> bool:
 
     if isinstance(exc, sqlite3.Error):
         return True
-    # Only look at SQLAlchemy when it is loaded: an error of its kind cannot exist otherwise.
-    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
-    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError)
+    # Only look at SQLAlchemy and Alembic when they are loaded: an error of their kind cannot exist otherwise.
+    # (Alembic raises when the store's schema revision is unknown, e.g. written by a newer Sluiceway.)
+    kinds = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (
+            ("sqlalchemy.exc", "SQLAlchemyError"),
+            ("alembic.util.exc", "CommandError"),
+            ("alembic.script.revision", "RevisionError"),
+        )
+    ]
+    return any(isinstance(kind, type) and isinstance(exc, kind) for kind in kinds)
 
 
 def _report(exc: BaseException, *, verbosity: int) -> int:
@@ -244,7 +252,11 @@ def _report(exc: BaseException, *, verbosity: int) -> int:
         message = (
             f"the metadata store at {_store_for_message()} cannot be used: "
             f"{type(driver_error).__name__}: {driver_error}. "
-            "If it is damaged, move it away (a new store is created on the next run) or pass another --store."
+            + (
+                "It may have been written by a newer version of Sluiceway: use that version, or pass another --store."
+                if "revision" in str(driver_error)
+                else "If it is damaged, move it away (a new store is created on the next run) or pass another --store."
+            )
         )
     else:
         message = f"internal error: {type(exc).__name__}: {exc}"
