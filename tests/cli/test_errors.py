@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import sys
+from contextlib import closing
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_a_damaged_store_exits_2_naming_the_store(cli_env: dict[str, str], damag
         for suffix in ("-wal", "-shm"):
             Path(str(store) + suffix).unlink(missing_ok=True)
     else:
-        with sqlite3.connect(store) as conn:
+        with closing(sqlite3.connect(store)) as conn, conn:  # commit, then close: no connection left to the GC
             if damage == "dropped table":
                 conn.execute("DROP TABLE events")
             elif damage == "unknown revision":  # as written by a newer Sluiceway

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import inspect
 import json
+import threading
 import types
 import typing
 from dataclasses import dataclass
@@ -392,6 +393,12 @@ def _suggest(name: str, options: list[str]) -> str:
     return f". Did you mean {close[0]!r}?" if close else "."
 
 
+# inspect.getsource of a class parses its module with ast.parse, which CPython 3.11 cannot run in two
+# threads at once ("AST constructor recursion depth mismatch", python/cpython#106905): components are
+# fingerprinted in the runner's worker threads, so one at a time.
+_SOURCE_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=256)
 def code_fingerprint(cls: type[Component]) -> str:
     """Identify a component's code: its source (and, for Sluiceway's own components, the package version).
@@ -399,6 +406,11 @@ def code_fingerprint(cls: type[Component]) -> str:
     Changing the executor's source invalidates cached executions of it. Class components contribute the
     source of every class in their hierarchy up to ``Component``, so an inherited ``execute`` counts too.
     """
+    with _SOURCE_LOCK:
+        return _code_fingerprint(cls)
+
+
+def _code_fingerprint(cls: type[Component]) -> str:
     if cls._EXECUTE_IS_STATIC:
         fn = cls.__dict__["execute"].__func__
         try:
