@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from clitools import SAMPLE, run_cli  # noqa: E402
+from cli_envs import environment_without_settings  # noqa: E402
 
 pytestmark = pytest.mark.integration
-
 
 
 def test_run_then_inspect_runs_artifacts_and_lineage(cli_env: dict[str, str]) -> None:
@@ -73,9 +74,14 @@ def test_definition_errors_exit_2_with_the_message(cli_env: dict[str, str], tmp_
     result = run_cli(["run", str(broken)], cli_env)
     assert result.returncode == 2
     assert "input 'm' expects Model" in result.stderr and "produces Examples" in result.stderr
-    assert run_cli(["runs", "show", "nope"], cli_env).returncode == 1
+    no_store = run_cli(["runs", "show", "nope"], cli_env)  # a bad argument, in a folder where nothing ran
+    assert no_store.returncode == 2 and "no metadata store" in no_store.stderr.lower()
     bad_store = run_cli(["--store", "postgresql://u:secret@127.0.0.1:1/x", "runs", "list"], cli_env)
-    assert bad_store.returncode == 2 and "secret" not in bad_store.stderr and "Cannot open the metadata store" in bad_store.stderr
+    assert (
+        bad_store.returncode == 2
+        and "secret" not in bad_store.stderr
+        and "Cannot open the metadata store" in bad_store.stderr
+    )
 
 
 def test_exec_runs_one_component_of_a_run(cli_env: dict[str, str]) -> None:
@@ -87,13 +93,17 @@ def test_exec_runs_one_component_of_a_run(cli_env: dict[str, str]) -> None:
         assert result.stdout.startswith("COMPLETE " + component)
     shown = json.loads(run_cli(["runs", "show", "orch", "--json"], cli_env).stdout)
     assert shown["state"] == "COMPLETE" and not shown["not_run"]
-    failing = run_cli(["exec", "--pipeline", str(SAMPLE), "--component", "fail_if_told", "--run", "orch2"],
-                      {**cli_env, "SLUICEWAY_TEST_FAIL": "1"})
+    failing = run_cli(
+        ["exec", "--pipeline", str(SAMPLE), "--component", "fail_if_told", "--run", "orch2"],
+        {**cli_env, "SLUICEWAY_TEST_FAIL": "1"},
+    )
     assert failing.returncode == 1
 
 
 def test_module_attr_targets_and_version(cli_env: dict[str, str]) -> None:
-    env = {**cli_env, "PYTHONPATH": str(SAMPLE.parent)}
+    # Keep these sources first on the path (a PYTHONPATH of only the pipeline's folder would run the installed copy).
+    sources = environment_without_settings().get("PYTHONPATH", "")
+    env = {**cli_env, "PYTHONPATH": os.pathsep.join(p for p in (str(SAMPLE.parent), sources) if p)}
     assert run_cli(["run", "sample_pipelines:create_pipeline"], env).returncode == 0
     version = run_cli(["--version"], cli_env)
     assert version.returncode == 0 and version.stdout.strip() == "sluiceway 0.1.0"
@@ -102,19 +112,30 @@ def test_module_attr_targets_and_version(cli_env: dict[str, str]) -> None:
 
 
 def test_init_scaffolds_a_project_that_runs_and_tests_as_created(tmp_path: Path) -> None:
-    import os
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}
+    env = environment_without_settings()
     result = run_cli(["init", "churn"], env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     project = tmp_path / "churn"
-    assert {p.name for p in project.iterdir()} >= {"pipeline.py", "components.py", "tests", "README.md", "sluiceway.toml"}
+    assert {p.name for p in project.iterdir()} >= {
+        "pipeline.py",
+        "components.py",
+        "tests",
+        "README.md",
+        "sluiceway.toml",
+    }
     ran = run_cli(["run", "pipeline.py"], env, cwd=project)
     assert ran.returncode == 0 and "COMPLETE churn" in ran.stdout, ran.stderr
     assert (project / ".sluiceway" / "metadata.db").exists()
-    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=120)
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout + tested.stderr
     again = run_cli(["init", "churn"], env, cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr

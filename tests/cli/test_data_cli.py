@@ -46,7 +46,9 @@ def test_infer_then_validate_clean_and_drifted_data(tmp_path: Path) -> None:
     shifted["bill_depth_mm"] = shifted["bill_depth_mm"] * 1.5
     shifted.loc[:60, "island"] = "Atlantis"
     shifted.to_csv(tmp_path / "shifted.csv", index=False)
-    drifted = run_cli(["validate", str(tmp_path / "shifted.csv"), "--schema", str(schema), "--baseline", PENGUINS_CSV, "--json"], ENV)
+    drifted = run_cli(
+        ["validate", str(tmp_path / "shifted.csv"), "--schema", str(schema), "--baseline", PENGUINS_CSV, "--json"], ENV
+    )
     assert drifted.returncode == 1
     kinds = {(a["feature"], a["kind"]) for a in json.loads(drifted.stdout)["anomalies"]}
     assert ("island", "ENUM_TYPE_UNEXPECTED_STRING_VALUES") in kinds
@@ -57,8 +59,12 @@ def test_infer_then_validate_clean_and_drifted_data(tmp_path: Path) -> None:
     lines = Path(PENGUINS_CSV).read_text().splitlines()
     header = lines[0].split(",")
     keep = [i for i, name in enumerate(header) if name != "species"]
-    (tmp_path / "serving.csv").write_text("\n".join(",".join(line.split(",")[i] for i in keep) for line in lines) + "\n")
-    in_serving = run_cli(["validate", str(tmp_path / "serving.csv"), "--schema", str(schema), "--environment", "SERVING"], ENV)
+    (tmp_path / "serving.csv").write_text(
+        "\n".join(",".join(line.split(",")[i] for i in keep) for line in lines) + "\n"
+    )
+    in_serving = run_cli(
+        ["validate", str(tmp_path / "serving.csv"), "--schema", str(schema), "--environment", "SERVING"], ENV
+    )
     assert in_serving.returncode == 0, in_serving.stdout  # the label is not expected when serving
     in_training = run_cli(["validate", str(tmp_path / "serving.csv"), "--schema", str(schema), "--json"], ENV)
     assert in_training.returncode == 1 and "SCHEMA_MISSING_COLUMN" in in_training.stdout
@@ -103,7 +109,9 @@ def test_a_broken_schema_exits_2(tmp_path: Path) -> None:
 def test_python_dash_m_sluiceway_has_every_command() -> None:
     import subprocess
 
-    result = subprocess.run([sys.executable, "-m", "sluiceway", "--help"], env=ENV, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sluiceway", "--help"], env=ENV, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0
     for command in ("run", "exec", "runs", "artifacts", "lineage", "init", "stats", "schema", "validate"):
         assert command in result.stdout

@@ -97,12 +97,14 @@ def test_load_and_write_schema_choose_the_format_by_suffix(tmp_path: Path) -> No
     schema = sd.DataSchema(features=[sd.Feature(name="x", type="int")])
     assert "features:" in sd.write_schema(schema, tmp_path / "s.yml").read_text()
     assert 'name: "x"' in sd.write_schema(schema, tmp_path / "s.pbtxt").read_text()
-    for bad in ("s.json", "schema"):
+    assert sd.load_schema(sd.write_schema(schema, tmp_path / "s.json")) == schema  # the YAML document as JSON
+    assert json.loads((tmp_path / "s.json").read_text())["features"][0]["name"] == "x"
+    for bad in ("s.csv", "schema"):
         with pytest.raises(DataError, match="suffix"):
             sd.write_schema(schema, tmp_path / bad)
-    (tmp_path / "s.json").write_text("{}")
-    with pytest.raises(DataError, match=r"suffix '\.json'.*\.yaml.*\.pbtxt"):
-        sd.load_schema(tmp_path / "s.json")
+    (tmp_path / "s.csv").write_text("{}")
+    with pytest.raises(DataError, match=r"suffix '\.csv'.*\.yaml.*\.pbtxt"):
+        sd.load_schema(tmp_path / "s.csv")
     with pytest.raises(DataError, match="does not exist"):
         sd.load_schema(tmp_path / "missing.yaml")
     # a Schema artifact folder holds schema.yaml

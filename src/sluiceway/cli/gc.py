@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from sluiceway.cli.common import console, plural, print_json, read_store, settings, styled
 
-def _size(count: int) -> str:
+
+def register(app: typer.Typer) -> None:
+    app.command("gc", short_help="Reclaim unrecorded artifact folders and stale staging.")(gc_command)
+
+
+def _size(count: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if count < 1024 or unit == "GB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} B"  # pragma: no cover - the loop always returns
+        count /= 1024
+    return f"{count:.0f} B"  # pragma: no cover - the loop always returns
 
 
 def gc_command(
@@ -27,34 +28,28 @@ def gc_command(
 
     Folders of executions the store says are RUNNING are never touched.
     """
-    from sluiceway.cli.main import _settings
-    from sluiceway.metadata.store import MetadataStore
     from sluiceway.runners.gc import collect_garbage
 
-    settings = _settings()
-    report = collect_garbage(MetadataStore(settings.store), settings.artifact_root, delete=yes)
+    report = collect_garbage(read_store(), settings().artifact_root, delete=yes)
     if as_json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        print_json(report.to_dict())
         raise typer.Exit(1 if report.not_deleted else 0)
-    console = Console(width=None if sys.stdout.isatty() else 200)
     if report.garbage:
         table = Table("folder", "why", "size")
         for item in report.garbage:
-            table.add_row(escape(str(item.path)), item.reason, _size(item.size))
+            table.add_row(str(item.path), item.reason, _size(item.size))
         console.print(table)
     verb = "Deleted" if yes else "Would delete"
     console.print(
-        f"{verb} {len(report.garbage)} folder{'s' if len(report.garbage) != 1 else ''} "
-        f"({_size(report.total_bytes)}) under {escape(str(report.artifact_root))}.",
-        highlight=False,
+        f"{verb} {plural(len(report.garbage), 'folder')} ({_size(report.total_bytes)}) under {report.artifact_root}."
     )
     if report.in_use:
         console.print(
-            f"Left {len(report.in_use)} folder(s) of RUNNING executions alone; resume or finish their runs first.",
-            highlight=False,
+            f"Left {plural(len(report.in_use), 'folder')} of RUNNING executions alone; "
+            "resume or finish their runs first."
         )
     if report.garbage and not yes:
-        console.print("Run `sluiceway gc --yes` to delete them.", highlight=False)
+        console.print("Run `sluiceway gc --yes` to delete them.")
     for path in report.not_deleted:
-        console.print(f"[red]could not delete[/red] {escape(str(path))}", highlight=False)
+        console.print(styled(("could not delete ", "red"), str(path)))
     raise typer.Exit(1 if report.not_deleted else 0)

@@ -1,364 +1,337 @@
-"""The ``sluiceway`` command: a thin layer over the public API.
+"""The ``sluiceway`` command: its entry point, its command list and its one error handler.
 
-Exit codes: 0 success; 1 a run or component failed (or a lookup found nothing); 2 unusable input or
-definition (bad pipeline, bad settings, bad data); 130 interrupted.
+Exit codes (the same for every command):
+  0   success
+  1   anomalies found, or a run or component failed
+  2   unusable input: a bad argument, pipeline, setting, data file or metadata store
+  70  an internal error (a bug): the traceback is shown with -vv
+  130 interrupted (Ctrl-C)
+
+Commands raise typed errors (``sluiceway.errors``); ``main()`` alone turns an exception into a message and an
+exit code. This module imports only the standard library at import time so that a Ctrl-C while the rest
+loads is still reported as an interruption rather than as a traceback.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import importlib
 import os
+import re
 import sys
-from pathlib import Path
-from typing import Any, Optional
+import threading
+import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import typer
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    import typer
 
-from sluiceway import __version__
-from sluiceway.cli.gc import gc_command
-from sluiceway.cli.store import store_app
-from sluiceway.errors import DataError, DefinitionError, NotFoundError, SluicewayError, StoreError
-
-app = typer.Typer(
-    name="sluiceway",
-    help="Production ML pipelines: run, inspect and serve Sluiceway pipelines.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+# Every command module, registered explicitly in this order. Each exposes ``register(app)``; importing one
+# has no other effect. A new command module is one line here.
+COMMAND_MODULES = (
+    "sluiceway.cli.running",  # run, exec
+    "sluiceway.cli.records",  # runs, artifacts, lineage
+    "sluiceway.cli.data",  # stats, schema, validate
+    "sluiceway.cli.scaffold",  # init
+    "sluiceway.cli.store",  # store check, store init
+    "sluiceway.cli.gc",  # gc
 )
-runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
-artifacts_app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
-app.add_typer(runs_app, name="runs")
-app.add_typer(artifacts_app, name="artifacts")
-app.command("gc")(gc_command)
-app.add_typer(store_app, name="store")
 
-# Piped output (scripts, CI logs) gets wide lines instead of Rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+EXIT_FAILED = 1
+EXIT_UNUSABLE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
-
-class _State:
-    store: Optional[str] = None
-    artifact_root: Optional[str] = None
-    verbosity: int = 0
+# Global options may be given after the subcommand too (`sluiceway run p.py -q --store URL`): they are moved
+# in front of it before parsing. Command modules must not reuse these names.
+_GLOBAL_WITH_VALUE = ("--store", "--artifact-root")
+_GLOBAL_FLAGS = re.compile(r"-q|--quiet|-v+|--verbose|-V|--version")
 
 
-state = _State()
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """``args`` with every global option (and its value) moved to the front, order kept; ``--`` ends the search."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        if arg in _GLOBAL_WITH_VALUE and index + 1 < len(args):
+            hoisted.extend(args[index : index + 2])
+            index += 2
+            continue
+        if _GLOBAL_FLAGS.fullmatch(arg) or arg.split("=", 1)[0] in _GLOBAL_WITH_VALUE:
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
 
 
-def _version(value: bool) -> None:
-    if value:
-        console.print(f"sluiceway {__version__}")
-        raise typer.Exit()
+def _verbosity(args: Sequence[str]) -> int:
+    """-1 quiet, else the number of -v: known before parsing, so that even a usage error honours -vv."""
+    count = 0
+    for arg in args:
+        if arg == "--":
+            break
+        if arg in ("-q", "--quiet"):
+            return -1
+        if arg == "--verbose":
+            count += 1
+        elif re.fullmatch(r"-v+", arg):
+            count += len(arg) - 1
+    return count
 
 
-@app.callback()
-def main_options(
-    store: Optional[str] = typer.Option(None, "--store", help="Metadata store URL (sqlite:///… or postgresql://…). Env: SLUICEWAY_STORE."),
-    artifact_root: Optional[str] = typer.Option(None, "--artifact-root", help="Folder for artifacts. Env: SLUICEWAY_ARTIFACT_ROOT."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More output (-vv for debug)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the final result."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
-) -> None:
-    state.store = store
-    state.artifact_root = artifact_root
-    state.verbosity = -1 if quiet else verbose
-    _configure_logging(state.verbosity)
+def build_app() -> typer.Typer:
+    """The Typer application with every command of ``COMMAND_MODULES`` registered."""
+    import typer
+
+    from sluiceway.cli import common
+
+    app = typer.Typer(
+        name="sluiceway",
+        help="Production ML pipelines: run pipelines, inspect runs, artifacts and lineage, profile and validate data.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: no "<bool>" after flags, and help text is never markup
+    )
+
+    def show_version(value: bool) -> None:
+        if value:
+            from sluiceway import __version__
+
+            common.console.print(f"sluiceway {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def global_options(
+        store: str | None = typer.Option(
+            None,
+            "--store",
+            metavar="URL",
+            help="Metadata store URL (sqlite:///… or postgresql://…). Env: SLUICEWAY_STORE.",
+        ),
+        artifact_root: str | None = typer.Option(
+            None, "--artifact-root", metavar="DIR", help="Folder for artifacts. Env: SLUICEWAY_ARTIFACT_ROOT."
+        ),
+        verbose: int = typer.Option(
+            0,
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="More output: -v streams component output, -vv debug and tracebacks.",
+        ),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors and the final result."),
+        version: bool = typer.Option(
+            False, "--version", "-V", callback=show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ) -> None:
+        """Global options; they may also follow the subcommand."""
+        common.state.store = store
+        common.state.artifact_root = artifact_root
+        common.state.verbosity = -1 if quiet else verbose
+        _configure_logging(common.state.verbosity)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
 
 
 def _configure_logging(verbosity: int) -> None:
+    # The CLI is the application: configuring the root logger is its job (library code never does).
+    import logging
+
     from rich.logging import RichHandler
+
+    from sluiceway.cli.common import err_console
 
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     root = logging.getLogger()
-    root.handlers = [RichHandler(console=err_console, level=level, show_path=False, rich_tracebacks=False)]
+    root.handlers = [
+        RichHandler(console=err_console, level=level, show_path=False, rich_tracebacks=False, markup=False)
+    ]
     root.setLevel(min(level, logging.INFO))
 
 
-def _settings(**overrides: Any) -> Any:
-    from sluiceway.config import load_settings
-
-    return load_settings(store=state.store, artifact_root=state.artifact_root, **overrides)
-
-
-def _store() -> Any:
-    from sluiceway.metadata.store import MetadataStore
-
-    return MetadataStore(_settings().store)
-
-
-def _fail(exc: BaseException, code: int) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _exit_code(exc: SluicewayError) -> int:
-    return 2 if isinstance(exc, (DefinitionError, DataError, StoreError)) else 1
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
-
-
-def _time(ms: Optional[int]) -> str:
-    if ms is None:
-        return "-"
-    from datetime import datetime
-
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-
-
-# -- run / exec ---------------------------------------------------------------------------------------
-
-
-@app.command()
-def run(
-    target: str = typer.Argument(..., help="Pipeline: path/to/pipeline.py, file.py:attr or package.module:attr."),
-    parallelism: Optional[int] = typer.Option(None, "--parallelism", "-p", help="Components run at once (default: CPU cores)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Run every component even if a cached result exists."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Resume this run: rerun only what did not complete."),
-    run_name: Optional[str] = typer.Option(None, "--run-name", help="Name for the new run (default: pipeline-timestamp)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
-) -> None:
-    """Run a pipeline with the local runner."""
-    from sluiceway.cli.progress import RichProgress
-    from sluiceway.dsl.loading import load_pipeline
-    from sluiceway.runners.local import LocalRunner
-
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line and exit with its code: the one place where exceptions become messages."""
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    verbosity = _verbosity(args)  # now: parsing consumes the list
     try:
-        settings = _settings(parallelism=parallelism, cache=False if no_cache else None)
-        pipeline = load_pipeline(target)
-        hooks = [] if as_json else [RichProgress(console, quiet=state.verbosity < 0)]
-        runner = LocalRunner(settings=settings, hooks=hooks)
-        result = runner.run(pipeline, run_name=run_name, resume=resume)
+        code = _invoke(list(args))
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/yellow]: the run is marked CANCELED; continue it with --resume.")
-        sys.stdout.flush()
-        os._exit(130)  # worker threads may still be inside a component: do not wait for them
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    if as_json:
-        _print_json({"run": result.name, "state": result.state, "not_run": result.not_run,
-                     "executions": {k: v.to_dict() for k, v in result.executions.items()}})
-    elif not result.succeeded:
-        err_console.print(f"Inspect it with: sluiceway runs show {result.name}", highlight=False)
-    raise typer.Exit(0 if result.succeeded else 1)
+        code = _report_interrupt()
+    except BaseException as exc:  # noqa: BLE001 - every exception ends here, as a message and an exit code
+        code = _report(exc, verbosity=verbosity)
+    _exit(code)
 
 
-@app.command("exec")
-def exec_component(
-    pipeline: str = typer.Option(..., "--pipeline", help="Pipeline file or module:attr."),
-    component: str = typer.Option(..., "--component", help="Id of the component to run."),
-    run_name: str = typer.Option(..., "--run", help="Run name; created if it does not exist yet."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse a cached result."),
-) -> None:
-    """Run one component of a run against the shared stores (the entry point of orchestrator tasks)."""
-    from sluiceway.dsl.loading import load_pipeline
-    from sluiceway.runners.execute import ExecutionTarget, execute_component
-    from sluiceway.runners.local import run_for_exec, update_run_state_after_exec
+def _invoke(args: list[str]) -> int:
+    import typer
+
+    command = typer.main.get_command(build_app())
+    try:
+        with command.make_context("sluiceway", args) as context:
+            command.invoke(context)
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except typer.Abort:  # a prompt reached the end of its input
+        _print_error("aborted.")
+        return EXIT_FAILED
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument, unknown command
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _print_error(exc.format_message())
+        return int(getattr(exc, "exit_code", EXIT_UNUSABLE))
+    return 0
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code of an exception that reached ``main()``."""
+    from sluiceway.errors import (
+        DataError,
+        DefinitionError,
+        GateClosed,
+        MissingExtraError,
+        NotFoundError,
+        SluicewayError,
+        StoreError,
+    )
+
+    if isinstance(exc, GateClosed):  # anomalies found
+        return EXIT_FAILED
+    if isinstance(exc, (DataError, DefinitionError, StoreError, NotFoundError, MissingExtraError)):
+        return EXIT_UNUSABLE
+    if isinstance(exc, SluicewayError):  # ComponentError, RunError: a run or component failed
+        return EXIT_FAILED
+    if isinstance(exc, OSError) or _is_database_error(exc):
+        return EXIT_UNUSABLE
+    return EXIT_INTERNAL
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return True
+    # Only look at SQLAlchemy and Alembic when they are loaded: an error of their kind cannot exist otherwise.
+    # (Alembic raises when the store's schema revision is unknown, e.g. written by a newer Sluiceway.)
+    kinds = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (
+            ("sqlalchemy.exc", "SQLAlchemyError"),
+            ("alembic.util.exc", "CommandError"),
+            ("alembic.script.revision", "RevisionError"),
+        )
+    ]
+    return any(isinstance(kind, type) and isinstance(exc, kind) for kind in kinds)
+
+
+def _report(exc: BaseException, *, verbosity: int) -> int:
+    from sluiceway.errors import SluicewayError
+    from sluiceway.metadata.urls import redact_text
+
+    if isinstance(exc, BrokenPipeError):  # the reader went away (`| head`): nothing more to say, to no one
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed pipe until exit
+        return EXIT_FAILED
+    code = exit_code_for(exc)
+    if verbosity >= 2:
+        _print_traceback(exc)
+    if isinstance(exc, SluicewayError):
+        message = str(exc)
+    elif isinstance(exc, OSError) and code == EXIT_UNUSABLE:
+        where = f" {exc.filename}" if exc.filename else ""
+        message = f"cannot use{where}: {exc.strerror or exc}. Check the path and its permissions."
+    elif code == EXIT_UNUSABLE:  # a database error the store did not wrap
+        driver_error = getattr(exc, "orig", None) or exc  # the driver's own words, without SQLAlchemy's SQL dump
+        message = (
+            f"the metadata store at {_store_for_message()} cannot be used: "
+            f"{type(driver_error).__name__}: {driver_error}. "
+            + (
+                "It may have been written by a newer version of Sluiceway: use that version, or pass another --store."
+                if "revision" in str(driver_error)
+                else "If it is damaged, move it away (a new store is created on the next run) or pass another --store."
+            )
+        )
+    else:
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        if verbosity < 2:
+            message += (
+                "\nThis is a bug in Sluiceway (or in code it called). "
+                "Rerun with -vv to see the traceback, and report it with that traceback."
+            )
+    _print_error(redact_text(message))
+    return code
+
+
+def _store_for_message() -> str:
+    from sluiceway.metadata.urls import redact_url
 
     try:
-        settings = _settings(cache=False if no_cache else None)
-        loaded = load_pipeline(pipeline)
-        node = loaded.component(component)
-        store, record = run_for_exec(settings, loaded, run_name)
-        target = ExecutionTarget(store=store, pipeline=loaded, run=record, artifact_root=Path(settings.artifact_root),
-                                 log_root=settings.log_root, cache=settings.cache)
-        execution = execute_component(target, node)
-        update_run_state_after_exec(store, loaded, record, execution)
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    console.print(f"{execution.state} {component} (execution {execution.id}, run {record.name})", highlight=False)
-    if execution.state == "FAILED":
-        err_console.print(execution.error or "", highlight=False)
-        err_console.print(f"log: {execution.log_uri}", highlight=False)
-        raise typer.Exit(1)
+        from sluiceway.cli.common import settings
+
+        return redact_url(settings().store)
+    except Exception:  # noqa: BLE001 - only naming the store for a message; the settings may be what failed
+        return "the configured URL"
 
 
-# -- runs ---------------------------------------------------------------------------------------------
-
-
-@runs_app.command("list")
-def runs_list(
-    pipeline: Optional[str] = typer.Option(None, "--pipeline", help="Only runs of this pipeline."),
-    limit: int = typer.Option(20, "--limit", help="How many runs, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """List runs, newest first."""
-    from rich.table import Table
-
+def _report_interrupt() -> int:
+    describe = None
     try:
-        runs = _store().list_runs(pipeline=pipeline, limit=limit)
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    if as_json:
-        _print_json([r.to_dict() for r in runs])
-        return
-    table = Table("id", "run", "pipeline", "state", "started", "updated")
-    for r in runs:
-        table.add_row(str(r.id), r.name, r.pipeline, r.state, _time(r.create_time), _time(r.update_time))
-    console.print(table)
+        from sluiceway.cli.common import state
+
+        describe = state.describe_interrupt
+    except BaseException:  # noqa: BLE001 - interrupted while loading the CLI itself: nothing to describe
+        describe = None
+    detail = "nothing was run."
+    if describe is not None:
+        try:
+            detail = describe()
+        except Exception as exc:  # noqa: BLE001 - the description reads the store; say so if it cannot
+            detail = f"whether a run was recorded is unknown (reading the store failed: {type(exc).__name__}: {exc})."
+    _print_error(detail, label="interrupted")
+    return EXIT_INTERRUPTED
 
 
-@runs_app.command("show")
-def runs_show(
-    run_ref: str = typer.Argument(..., metavar="RUN", help="Run name or id."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Show a run: each component's state, timing, outputs and log file."""
-    from rich.table import Table
-
-    from sluiceway.runners.local import run_record_to_run
-
+def _print_error(message: str, *, label: str = "error") -> None:
+    text = message.removeprefix(f"{label}: ")  # an error that already says "error:" does not say it twice
     try:
-        store = _store()
-        record = store.get_run(run_ref)
-        result = run_record_to_run(store, record)
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    if as_json:
-        _print_json({**record.to_dict(), "executions": {k: v.to_dict() for k, v in result.executions.items()},
-                     "not_run": result.not_run})
-        return
-    console.print(f"[bold]{record.name}[/bold]  pipeline {record.pipeline}  state {record.state}  started {_time(record.create_time)}", highlight=False)
-    table = Table("component", "state", "execution", "duration", "outputs", "log")
-    for cid, e in result.executions.items():
-        outputs = ", ".join(f"{k}=#{a.id}" for k, a in e.outputs.items())
-        duration = f"{e.duration_ms / 1000:.2f} s" if e.duration_ms is not None else "-"
-        state_text = e.state if e.cached_from is None else f"{e.state} (from {e.cached_from})"
-        table.add_row(cid, state_text, str(e.id), duration, outputs, e.log_uri or "")
-    for cid in result.not_run:
-        table.add_row(cid, "NOT RUN", "-", "-", "", "")
-    console.print(table)
-    for e in result.executions.values():
-        if e.state == "FAILED" and e.error:
-            console.print(f"[red]{e.component_id} failed:[/red] {e.error.strip().splitlines()[-1]}", highlight=False)
+        from rich.text import Text
+
+        from sluiceway.cli.common import err_console
+
+        err_console.print(
+            Text.assemble((f"{label}:", "bold red" if label == "error" else "yellow"), " ", text), soft_wrap=True
+        )
+    except BaseException:  # noqa: BLE001 - Rich unusable (e.g. interrupted while importing): plain text
+        sys.stderr.write(f"{label}: {text}\n")
 
 
-# -- artifacts and lineage ----------------------------------------------------------------------------
+def _print_traceback(exc: BaseException) -> None:
+    from sluiceway.metadata.urls import redact_text
+
+    sys.stderr.write(redact_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
 
 
-@artifacts_app.command("list")
-def artifacts_list(
-    type_name: Optional[str] = typer.Option(None, "--type", help="Only artifacts of this type, e.g. Examples."),
-    limit: int = typer.Option(50, "--limit", help="How many, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """List artifacts, newest first."""
-    from rich.table import Table
-
-    try:
-        items = _store().list_artifacts(type_name=type_name, limit=limit)
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    if as_json:
-        _print_json([a.to_dict() for a in items])
-        return
-    table = Table("id", "type", "producer", "output", "state", "uri")
-    for a in items:
-        table.add_row(str(a.id), a.TYPE_NAME, a.producer or "", a.name or "", a.state or "", a.uri)
-    console.print(table)
-
-
-def _artifact_id(value: str) -> int:
-    try:
-        return int(value.lstrip("#"))
-    except ValueError:
-        _fail(DefinitionError(f"An artifact id is a number (see `sluiceway artifacts list`). Got {value!r} instead."), 2)
-        raise
-
-
-@artifacts_app.command("show")
-def artifacts_show(
-    artifact_ref: str = typer.Argument(..., metavar="ID", help="Artifact id."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Show one artifact: type, URI, properties, fingerprint and files."""
-    try:
-        artifact = _store().get_artifact(_artifact_id(artifact_ref))
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    files = sorted(str(p.relative_to(artifact.path)) for p in artifact.path.rglob("*") if p.is_file()) if artifact.path.exists() else []
-    if as_json:
-        _print_json({**artifact.to_dict(), "files": files})
-        return
-    console.print(f"[bold]#{artifact.id}[/bold] {artifact.TYPE_NAME} ({artifact.state}) from {artifact.producer}.{artifact.name}", highlight=False)
-    console.print(f"uri: {artifact.uri}", highlight=False)
-    console.print(f"fingerprint: {artifact.fingerprint}", highlight=False)
-    console.print("properties: " + json.dumps(artifact.properties, indent=2, default=str), highlight=False)
-    console.print("files:\n  " + "\n  ".join(files[:50]) + (f"\n  … {len(files) - 50} more" if len(files) > 50 else ""), highlight=False)
-
-
-@app.command()
-def lineage(
-    artifact_ref: str = typer.Argument(..., metavar="ID", help="Artifact id."),
-    depth: int = typer.Option(20, "--depth", help="How many steps to follow each way."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """What produced an artifact (from what), and what consumed it: both directions."""
-    try:
-        result = _store().lineage(_artifact_id(artifact_ref), max_depth=depth)
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    if as_json:
-        _print_json(result.to_dict())
-        return
-    a = result.artifact
-    console.print(f"[bold]#{a.id} {a.TYPE_NAME}[/bold] {a.uri}", highlight=False)
-
-    def show(title: str, nodes: list[Any], arrow: str) -> None:
-        console.print(f"[bold]{title}[/bold]" + ("" if nodes else ": none"))
-        for node in nodes:
-            e = node.execution
-            ins = ", ".join(f"{k}=#{v.id} {v.TYPE_NAME}" for k, v in e.inputs.items()) or "-"
-            outs = ", ".join(f"{k}=#{v.id} {v.TYPE_NAME}" for k, v in e.outputs.items()) or "-"
-            console.print(f"{'  ' * node.depth}{arrow} {e.component_id} (execution {e.id}, {e.state}, run {node.run_name})  in: {ins}  out: {outs}", highlight=False)
-
-    show("produced by", result.upstream, "<-")
-    show("consumed by", result.downstream, "->")
-
-
-# -- init ---------------------------------------------------------------------------------------------
-
-
-@app.command()
-def init(
-    name: str = typer.Argument(..., help="Project name; a folder of this name is created."),
-    force: bool = typer.Option(False, "--force", help="Write into an existing non-empty folder."),
-) -> None:
-    """Scaffold a new project: a pipeline, a custom component, a test and a README, runnable as created."""
-    from sluiceway.cli.scaffold import scaffold
-
-    try:
-        folder = scaffold(Path(name), force=force)
-    except SluicewayError as exc:
-        _fail(exc, _exit_code(exc))
-        return
-    console.print(f"Created {folder}/. Next:\n  cd {folder}\n  sluiceway run pipeline.py\n  python -m pytest", highlight=False)
-
-
-def main() -> None:
-    import sluiceway.cli.data  # noqa: F401 - registers stats, schema and validate
-
-    try:
-        app()
-    except NotFoundError as exc:  # pragma: no cover - commands handle their own errors
-        _fail(exc, 1)
+def _exit(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed pipe or closed stream: nothing more can be shown anyway
+            pass
+    if threading.active_count() > 1:
+        # Worker threads may still be inside a component after a Ctrl-C: do not wait for them (their run is
+        # already recorded CANCELED).
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    # Run through the imported module: commands registered by sluiceway.cli.data attach to *its* app.
-    from sluiceway.cli.main import main as _main
-
-    _main()
+    main()

@@ -16,9 +16,6 @@ from sluiceway.artifacts import ExampleStatistics, Schema
 from sluiceway.data.schema.files import load_schema
 from sluiceway.dsl.component import Component, Input, Output
 
-# The data layer owns schema files; this name stays importable until the CLI imports it from there.
-load_schema_file = load_schema
-
 
 class SchemaGen(Component):
     """ExampleStatistics → Schema: types, presence, categorical domains (and ranges if asked)."""

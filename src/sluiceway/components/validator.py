@@ -14,9 +14,7 @@ from sluiceway.data.validation.model import describe_anomalies
 from sluiceway.dsl.component import Component, Input, Output
 from sluiceway.errors import DataValidationError
 
-# describe_anomalies lives in the data layer; the name stays importable here until the CLI imports it from
-# sluiceway.data.
-__all__ = ["ExampleValidator", "describe_anomalies"]
+__all__ = ["ExampleValidator"]
 
 
 class ExampleValidator(Component):

@@ -15,7 +15,8 @@ In a notebook::
 Names load on first use (``import sluiceway.data`` imports nothing heavy). The names listed in ``__all__``
 are the stable surface; the submodules are internal and may change.
 
-* statistics: ``compute_statistics``, ``load_statistics`` and the model (``StatisticsSet``,
+* statistics: ``compute_statistics``, ``statistics_of_file`` (a CSV/TSV/JSON-lines/Parquet file or folder,
+  or a statistics.json, as ``sluiceway stats`` reads it), ``load_statistics`` and the model (``StatisticsSet``,
   ``DatasetStatistics``, ``FeatureStatistics``, ``NumericStats``, ``StringStats``, ``Histogram``);
 * schema: ``infer_schema``, ``load_schema`` / ``write_schema``, ``DataSchema`` (the data model; the
   artifact type is ``sluiceway.Schema``), ``Feature``, ``Presence``, ``Range``, ``ValueCount``,
@@ -31,6 +32,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sluiceway.data.files import statistics_of_file
     from sluiceway.data.schema import (
         Comparator,
         DataSchema,
@@ -72,6 +74,7 @@ _VALIDATION = "sluiceway.data.validation"
 # public name → module that defines it (loaded on first access)
 _LAZY: dict[str, str] = {
     "compute_statistics": _STATISTICS,
+    "statistics_of_file": "sluiceway.data.files",
     "load_statistics": _STATISTICS,
     "StatisticsSet": _STATISTICS,
     "DatasetStatistics": _STATISTICS,
@@ -128,6 +131,7 @@ __all__ = [
     "ks_distance",
     "load_schema",
     "load_statistics",
+    "statistics_of_file",
     "validate_statistics",
     "write_schema",
 ]

@@ -8,24 +8,27 @@ from sluiceway.data.schema.model import DataSchema, read_schema_text
 from sluiceway.errors import DataError
 
 YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)  # the YAML document written as JSON (JSON is a subset of YAML, so it reads as YAML)
 PBTXT_SUFFIXES = (".pbtxt", ".txt", ".textproto")
 
 
-def _format_of(path: Path, what: str) -> str:
+def schema_format(path: Path, what: str) -> str:
     suffix = path.suffix.lower()
     if suffix in YAML_SUFFIXES:
         return "yaml"
+    if suffix in JSON_SUFFIXES:
+        return "json"
     if suffix in PBTXT_SUFFIXES:
         return "pbtxt"
     raise DataError(
         f"Cannot tell the format of schema file {str(path)!r} from its suffix {suffix or '(none)'!r}: {what} "
-        f"Sluiceway's YAML schema ({', '.join(YAML_SUFFIXES)}) or TFDV's text format "
+        f"Sluiceway's YAML schema ({', '.join(YAML_SUFFIXES)}), the same as JSON (.json) or TFDV's text format "
         f"({', '.join(PBTXT_SUFFIXES)}). Rename the file, or use DataSchema.from_yaml_text/from_pbtxt_text."
     )
 
 
 def load_schema(path: str | Path) -> DataSchema:
-    """Read a schema file: YAML (``.yaml``/``.yml``) or TFDV's text format (``.pbtxt``/``.txt``/``.textproto``).
+    """Read a schema file: YAML (``.yaml``/``.yml``), JSON (``.json``) or TFDV's text format (``.pbtxt``…).
 
     A ``sluiceway.Schema`` artifact folder (holding ``schema.yaml``) works too. Every problem — a missing
     file, an unknown suffix, malformed text, unknown fields, wrong types — is a ``DataError`` naming the
@@ -35,7 +38,7 @@ def load_schema(path: str | Path) -> DataSchema:
     file = Path(path)
     if file.is_dir() and (file / Schema.FILENAME).is_file():
         file = file / Schema.FILENAME
-    kind = _format_of(file, "it reads")
+    kind = schema_format(file, "it reads")
     text = read_schema_text(file)
     if kind == "pbtxt":
         return DataSchema.from_pbtxt_text(text, source=str(file))
@@ -43,12 +46,20 @@ def load_schema(path: str | Path) -> DataSchema:
 
 
 def write_schema(schema: DataSchema, path: str | Path) -> Path:
-    """Write ``schema`` as YAML or TFDV text format, by the suffix of ``path``; returns the path."""
+    """Write ``schema`` as YAML, JSON or TFDV text format, by the suffix of ``path``; returns the path."""
     file = Path(path)
-    kind = _format_of(file, "it writes")
+    kind = schema_format(file, "it writes")
     try:
         if kind == "pbtxt":
             schema.to_pbtxt(file)
+        elif kind == "json":
+            import json
+
+            import yaml
+
+            # The same document as the YAML form (one serialisation), written as JSON.
+            document = yaml.safe_load(schema.to_yaml())
+            file.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
             schema.to_yaml(file)
     except OSError as exc:
@@ -58,4 +69,4 @@ def write_schema(schema: DataSchema, path: str | Path) -> Path:
     return file
 
 
-__all__ = ["PBTXT_SUFFIXES", "YAML_SUFFIXES", "load_schema", "write_schema"]
+__all__ = ["JSON_SUFFIXES", "PBTXT_SUFFIXES", "YAML_SUFFIXES", "load_schema", "write_schema"]
