@@ -56,7 +56,9 @@ def test_load_model_predicts_on_raw_rows_what_run_fn_predicted(trained: tuple[sw
     assert model.flavor == flavor and model.classes == [0, 1, 2]
     expected = np.load(f"{root / flavor}.predict.npy")
     np.testing.assert_array_equal(model.predict(raw_eval), expected)
-    np.testing.assert_allclose(model.predict_proba(raw_eval), np.load(f"{root / flavor}.proba.npy"), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        model.predict_proba(raw_eval), np.load(f"{root / flavor}.proba.npy"), rtol=1e-6, atol=1e-9
+    )
     # one raw row as a dict (what a server receives): the label column may be left out
     row = {k: v for k, v in raw_eval.slice(0, 1).to_pylist()[0].items() if k != "species"}
     assert model.predict(row).tolist() == expected[:1].tolist()
