@@ -27,7 +27,15 @@ def export(flavor: str, model: Any, example: np.ndarray, folder: Path) -> dict[s
         )
     skl2onnx = require("skl2onnx", feature="ONNX export of scikit-learn models", extra="onnx")
     onnxruntime = require("onnxruntime", feature="ONNX export of scikit-learn models", extra="onnx")
-    onnx_model = skl2onnx.to_onnx(model, np.asarray(example[:1], dtype=np.float32), options={"zipmap": False})
+    # zipmap=False: a classifier's probabilities as one float tensor, not a list of dicts (regressors have none)
+    options = {"zipmap": False} if hasattr(model, "classes_") else None
+    try:
+        onnx_model = skl2onnx.to_onnx(model, np.asarray(example[:1], dtype=np.float32), options=options)
+    except (RuntimeError, NameError, TypeError, ValueError) as exc:  # skl2onnx's "no converter" and friends
+        raise ConfigError(
+            f"skl2onnx cannot export this {type(model).__name__} to ONNX ({type(exc).__name__}: {exc}). Train with "
+            "onnx=False (the native model serves as well), or use estimators skl2onnx supports."
+        ) from exc
     (folder / FILE).write_bytes(onnx_model.SerializeToString())
     return {
         "file": FILE,
