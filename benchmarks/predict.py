@@ -140,8 +140,8 @@ def main() -> None:
             reference = sw.load_model(uri).predict(batch)
             for runtime in ("native", "onnx"):
                 model = sw.load_model(uri, runtime=runtime)
-                one = timed(lambda model=model: model.predict(row), args.repeats)
-                many = timed(lambda model=model: model.predict(batch), max(20, args.repeats // 10))
+                one = timed(lambda model=model, row=row: model.predict(row), args.repeats)
+                many = timed(lambda model=model, batch=batch: model.predict(batch), max(20, args.repeats // 10))
                 predicted = model.predict(batch)
                 if predicted.dtype.kind == "f":
                     same = f"max abs diff {float(np.max(np.abs(predicted - reference))):.2g}"
