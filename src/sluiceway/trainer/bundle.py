@@ -182,6 +182,10 @@ class LoadedModel:
     def predict(self, rows: Any) -> np.ndarray:
         return self._flavor.predict(self.native, self.features_of(rows), self._spec)
 
+    def predict_features(self, X: Any) -> np.ndarray:
+        """Predict on the model's input itself (``features_of(rows)``: transformed, in ``features`` order)."""
+        return self._flavor.predict(self.native, X, self._spec)
+
     def predict_proba(self, rows: Any) -> np.ndarray:
         if self.classes is None:
             raise DataError(f"The model at {self.uri} is a regressor: it has no class probabilities; use predict().")
