@@ -194,3 +194,38 @@ def test_the_cache_follows_the_code_of_a_run_fn_named_by_string(
     third = run_once()
     assert third.executions["Trainer"].state == "COMPLETE"
     assert sw.load_model(third.output("Trainer", "model")).native.max_depth == 3
+
+
+def _forest_on_pandas(ctx):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = ctx.train.xy("pandas")
+    model = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    X_eval, _ = ctx.eval.xy("pandas")
+    np.save(ctx.train_args["probe"], model.predict_proba(X_eval))
+    ctx.save_model(model)
+
+
+def test_a_model_fitted_on_pandas_round_trips_with_its_column_names_and_onnx(
+    runner: sw.LocalRunner, tmp_path: Path
+) -> None:
+    components, transform, _, gen = fx.upstream()
+    trainer = Trainer(
+        examples=transform.transformed_examples,
+        transform_graph=transform.transform_graph,
+        run_fn=_forest_on_pandas,
+        features=["island_id", "bill_length_mm_z", "flipper_length_mm_z"],  # not the file order
+        train_args={"probe": str(tmp_path / "proba.npy")},
+        onnx=True,
+    )
+    run = runner.run(sw.Pipeline("pandas-forest", [*components, trainer]))
+    assert run.succeeded, {k: v.error for k, v in run.executions.items() if v.error}
+    artifact = run.output("Trainer", "model")
+    raw_eval = run.output("CsvExampleGen", "examples").read("eval").to_pandas()
+    # the forest's trees are scikit-learn types skops does not trust by default: trusted as scikit-learn's own
+    native = sw.load_model(artifact)
+    assert native.features == ["island_id", "bill_length_mm_z", "flipper_length_mm_z"]
+    np.testing.assert_allclose(native.predict_proba(raw_eval), np.load(tmp_path / "proba.npy"), rtol=1e-12)
+    onnx = sw.load_model(artifact, runtime="onnx")
+    np.testing.assert_array_equal(onnx.predict(raw_eval), native.predict(raw_eval))
+    np.testing.assert_allclose(onnx.predict_proba(raw_eval), native.predict_proba(raw_eval), atol=1e-5)
