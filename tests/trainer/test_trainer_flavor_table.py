@@ -92,3 +92,27 @@ def test_onnx_export_is_refused_for_a_library_without_an_exporter(tmp_path: Path
     with pytest.raises(sw.ConfigError, match=r"ONNX export is supported for the \['sklearn'\] flavor"):
         onnx.export("lightgbm", _regressors()["lightgbm"], X, tmp_path)
     assert not (tmp_path / "model.onnx").exists()
+
+
+class DoubleIt:
+    """A user's own estimator type: skops does not trust it, and neither does Sluiceway by default."""
+
+    def fit(self, X, y=None):  # noqa: ANN001, ANN201
+        return self
+
+    def predict(self, X):  # noqa: ANN001, ANN201
+        return np.asarray(X)[:, 0] * 2
+
+
+def test_a_users_own_type_is_saved_and_loaded_only_when_trusted_by_name(tmp_path: Path) -> None:
+    X, _ = _regression_data()
+    flavor = get_flavor("sklearn")
+    name = f"{DoubleIt.__module__}.DoubleIt"
+    with pytest.raises(sw.ComponentError, match=rf"types from outside scikit-learn: \['{name}'\]"):
+        flavor.save(DoubleIt(), tmp_path, example=X, options={})
+    assert not (tmp_path / "model.skops").exists()
+    spec = flavor.save(DoubleIt(), tmp_path, example=X, options={"trusted": [name]})
+    with pytest.raises(sw.DataError, match=rf"contains types that are not trusted: \['{name}'\]"):
+        flavor.load(tmp_path, spec, trusted=[])
+    loaded = flavor.load(tmp_path, spec, trusted=[name])
+    np.testing.assert_array_equal(flavor.predict(loaded, X, spec), X[:, 0] * 2)
