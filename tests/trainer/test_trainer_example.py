@@ -16,8 +16,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "penguin" / "pipeli
 
 def test_the_penguin_example_trains_a_model_that_predicts_raw_rows(cli_env: dict[str, str], tmp_path: Path) -> None:
     env = {**cli_env, "PYTHONPATH": str(Path(sw.__file__).resolve().parents[1])}
-    result = run_cli(["run", str(EXAMPLE), "--json"], env, cwd=tmp_path, timeout=300)
+    result = run_cli(["-v", "run", str(EXAMPLE), "--json"], env, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "metric eval_accuracy = " in result.stderr  # training progress, live, with -v
     artifacts = Path(cli_env["SLUICEWAY_ARTIFACT_ROOT"]) / "penguin"
     (manifest_file,) = list((artifacts / "Trainer").rglob("bundle.json"))
     manifest = json.loads(manifest_file.read_text())
