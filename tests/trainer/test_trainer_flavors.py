@@ -21,7 +21,7 @@ RUN_FNS = {
     "torch": fx.torch_run_fn,
 }
 LIBRARIES = {"sklearn": "scikit-learn", "lightgbm": "lightgbm", "xgboost": "xgboost", "torch": "torch"}
-MODEL_FILES = {"sklearn": "model.skops", "lightgbm": "model.txt", "xgboost": "model.json", "torch": "model.pt2"}
+MODEL_FILES = {"sklearn": "model.skops", "lightgbm": "model.txt", "xgboost": "model.json", "torch": "model.onnx"}
 
 
 @pytest.fixture(scope="module")

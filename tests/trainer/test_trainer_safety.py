@@ -77,7 +77,7 @@ def test_a_modified_transform_copy_is_refused(bundles: dict[str, Path], tmp_path
         sw.load_model(folder)
 
 
-@pytest.mark.parametrize(("flavor", "file"), [("sklearn", "model.skops"), ("torch", "model.pt2")])
+@pytest.mark.parametrize(("flavor", "file"), [("sklearn", "model.skops"), ("torch", "model.onnx")])
 def test_a_pickle_in_place_of_the_model_is_refused_and_never_executed(
     bundles: dict[str, Path], tmp_path: Path, flavor: str, file: str
 ) -> None:
@@ -89,17 +89,33 @@ def test_a_pickle_in_place_of_the_model_is_refused_and_never_executed(
     assert not marker.exists()
 
 
-def test_a_torch_archive_holding_a_pickled_object_is_not_executed(bundles: dict[str, Path], tmp_path: Path) -> None:
+def test_torch_archives_are_never_loaded(bundles: dict[str, Path], tmp_path: Path) -> None:
+    """A torch archive with a pickle inside, in place of the ONNX file or of the weights kept for warm
+    starts: the first is refused, the second is never read by load_model; neither runs."""
     import torch
 
     folder = _copy(bundles["torch"], tmp_path)
     marker = tmp_path / "pickle-was-executed"
     archive = tmp_path / "evil.pt"
     torch.save({"weights": _Payload(marker)}, archive)  # a real torch zip archive, pickle inside
-    _replace(folder, "model/model.pt2", archive.read_bytes())
-    with pytest.raises(sw.DataError, match=r"is not a readable torch.export program"):
+    _replace(folder, "model/state_dict.pt", archive.read_bytes())
+    model = sw.load_model(folder)
+    assert model.predict_proba(run_rows()).shape == (1, 3)
+    _replace(folder, "model/model.onnx", archive.read_bytes())
+    with pytest.raises(sw.DataError, match=r"model/model\.onnx is not a readable ONNX model"):
         sw.load_model(folder)
     assert not marker.exists()
+
+
+def run_rows() -> dict[str, object]:
+    return {
+        "bill_length_mm": 39.1,
+        "bill_depth_mm": 18.7,
+        "flipper_length_mm": 181,
+        "body_mass_g": 3750,
+        "island": "Torgersen",
+        "sex": "male",
+    }
 
 
 def test_a_skops_file_with_untrusted_types_is_refused(bundles: dict[str, Path], tmp_path: Path) -> None:

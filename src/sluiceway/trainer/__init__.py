@@ -3,7 +3,7 @@
 - ``context``: ``TrainerContext``, what the Trainer's ``run_fn`` gets (data, schema, hyperparameters,
   base model, ``log_metric``, ``save_model``).
 - ``flavors``: the plugin table of model libraries (scikit-learn via skops, LightGBM text, XGBoost
-  JSON/UBJ, PyTorch ``torch.export``, ONNX), each a module with safe save and load.
+  JSON/UBJ, PyTorch as ONNX, ONNX exports), each a module with safe save and load.
 - ``bundle``: the ``Model`` artifact's documented layout, writing it, and ``load_model``.
 """
 

@@ -12,7 +12,7 @@ Every flavor reads and writes the model library's own documented format, never p
 | ``sklearn`` | ``model.skops`` | skops (``skops.io``): only scikit-learn and NumPy types load |
 | ``lightgbm`` | ``model.txt`` | LightGBM's native text model |
 | ``xgboost`` | ``model.json`` / ``model.ubj`` | XGBoost's native JSON (default) or UBJSON |
-| ``torch`` | ``model.pt2`` | ``torch.export`` program (weights loaded with ``weights_only``) |
+| ``torch`` | ``model.onnx`` | ONNX exported from the module, run by onnxruntime (+ ``state_dict.pt`` weights) |
 | ``onnx`` | ``model.onnx`` | ONNX, run with onnxruntime (an export of another flavor, for fast serving) |
 """
 

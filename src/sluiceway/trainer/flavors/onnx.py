@@ -20,6 +20,10 @@ EXPORTERS = {"sklearn"}
 
 def export(flavor: str, model: Any, example: np.ndarray, folder: Path) -> dict[str, Any]:
     """Write ``folder/model.onnx`` converted from ``model`` of ``flavor``; its manifest entry."""
+    if flavor == "torch":
+        raise ConfigError(
+            "PyTorch models are saved as ONNX and served by onnxruntime already; save them with onnx=False."
+        )
     if flavor not in EXPORTERS:
         raise ConfigError(
             f"ONNX export is supported for the {sorted(EXPORTERS)} flavor(s); the model is a {flavor!r} model. Save "

@@ -1,10 +1,15 @@
-"""PyTorch models as a ``torch.export`` program (``model.pt2``; TorchScript is deprecated in PyTorch 2.x).
+"""PyTorch models as ONNX (``model.onnx``, run with onnxruntime) plus their weights (``state_dict.pt``).
+
+Why not ``torch.export``'s ``.pt2`` or TorchScript: loading either runs code from the file (``.pt2``
+guards are ``exec``-ed, its shape expressions go through ``sympy.sympify``, and it falls back to full
+pickle loading; PyTorch's own documentation says never to load one from an untrusted source), and
+TorchScript is deprecated. An ONNX file is data: onnxruntime executes only ONNX operators.
 
 ``save_model(module)`` exports an ``nn.Module`` (in eval mode) with a dynamic batch dimension, traced on
-a few training rows; an ``ExportedProgram`` is saved as it is. The module takes one float32 tensor of the
-features and returns one tensor: values (a regressor), or one score (logit) per class when the model is
-saved with ``classes=[...]`` (probabilities are their softmax, the label the highest).
-Loading reads tensors with ``weights_only``: no pickled objects are executed.
+two training rows. The module takes one float32 tensor of the features and returns one tensor: values (a
+regressor), or one score (logit) per class when saved with ``classes=[...]`` (probabilities are their
+softmax, the label the highest). ``state_dict.pt`` keeps the weights for a warm start into your own module
+class: ``torch.load(path, weights_only=True)`` (tensors only; never loaded by ``load_model``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import numpy as np
 from sluiceway.errors import DataError, require
 from sluiceway.trainer.flavors import pick_by_argmax
 
-FILE = "model.pt2"
+FILE = "model.onnx"
+WEIGHTS_FILE = "state_dict.pt"
 
 
 def _torch() -> Any:
@@ -30,34 +36,44 @@ class TorchFlavor:
 
     def save(self, model: Any, folder: Path, *, example: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
         torch = _torch()
-        program = model
-        if not isinstance(model, torch.export.ExportedProgram):
-            model.eval()
-            sample = torch.as_tensor(np.asarray(example[:2], dtype=np.float32))
-            batch = torch.export.Dim("batch")
-            program = torch.export.export(model, (sample,), dynamic_shapes=({0: batch},))
-        torch.export.save(program, str(folder / FILE))
+        onnx = require("onnx", feature="The PyTorch model flavor (saved as ONNX)", extra="torch")
+        onnxruntime = require("onnxruntime", feature="The PyTorch model flavor (served by onnxruntime)", extra="torch")
+        model.eval()
+        sample = torch.as_tensor(np.asarray(example[:2], dtype=np.float32))
+        require("onnxscript", feature="The PyTorch model flavor (torch.onnx's exporter)", extra="torch")
+        program = torch.onnx.export(
+            model,
+            (sample,),
+            input_names=["X"],
+            output_names=["scores"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            dynamo=True,  # the torch.export-based exporter (the TorchScript-based one is deprecated)
+            verbose=False,
+        )
+        program.save(str(folder / FILE))
+        torch.save(model.state_dict(), folder / WEIGHTS_FILE)
         classes = options.get("classes")
         return {
             "file": FILE,
-            "libraries": {"torch": torch.__version__},
+            "weights_file": WEIGHTS_FILE,
+            "libraries": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
             "classes": list(classes) if classes is not None else None,
             "input": "numpy",
         }
 
     def load(self, folder: Path, spec: dict[str, Any], *, trusted: list[str]) -> Any:
-        torch = _torch()
+        ort = require("onnxruntime", feature="The PyTorch model flavor (served by onnxruntime)", extra="torch")
         path = folder / FILE
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # small requests: threads cost more than they give
         try:
-            return torch.export.load(str(path)).module()
-        except Exception as exc:  # noqa: BLE001 - torch raises many types for a foreign or damaged archive
-            raise DataError(f"{path} is not a readable torch.export program ({type(exc).__name__}: {exc}).") from exc
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped failures for bad files
+            raise DataError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc}).") from exc
 
-    def _scores(self, model: Any, X: Any) -> np.ndarray:
-        torch = _torch()
-        with torch.no_grad():
-            out = model(torch.as_tensor(np.asarray(X, dtype=np.float32)))
-        return np.asarray(out.detach().cpu().numpy())
+    def _scores(self, session: Any, X: Any) -> np.ndarray:
+        feed = {session.get_inputs()[0].name: np.asarray(X, dtype=np.float32)}
+        return np.asarray(session.run(None, feed)[0])
 
     def predict(self, model: Any, X: Any, spec: dict[str, Any]) -> np.ndarray:
         scores = self._scores(model, X)
