@@ -145,5 +145,11 @@ def test_a_manifest_from_the_future_or_pointing_outside_is_refused(bundles: dict
     (folder / "bundle.json").write_text(json.dumps({**manifest, "files": files}))
     with pytest.raises(sw.DataError, match=r"lists the file '\.\./md\.db', outside the bundle"):
         sw.load_model(folder)
+    xgboost = _copy(bundles["xgboost"], tmp_path / "xgboost")
+    manifest = json.loads((xgboost / "bundle.json").read_text())
+    manifest["model"]["file"] = "../../../md.db"
+    (xgboost / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(sw.DataError, match=r"names the model file '\.\./\.\./\.\./md\.db', which is not among"):
+        sw.load_model(xgboost)
     with pytest.raises(sw.DataError, match=r"No model bundle at .* \(no bundle\.json\)"):
         sw.load_model(tmp_path)

@@ -251,6 +251,12 @@ def load_model(uri: Any, *, runtime: str = "native", trusted: list[str] | None =
                 f"The model at {folder} has no ONNX export. Train it with Trainer(..., onnx=True), or load it with "
                 "runtime='native'."
             )
+        listed = f"{Model.FOLDER}/{spec['file']}"
+        if listed not in manifest["files"]:
+            raise DataError(
+                f"The model manifest {folder / Model.FILENAME} names the model file {spec['file']!r}, which is not "
+                "among its checked files; the manifest is not trustworthy. Retrain or restore the artifact."
+            )
         flavor = get_flavor("onnx" if runtime == "onnx" else flavor_name)
         native = flavor.load(folder / Model.FOLDER, spec, trusted=list(trusted or []))
     except (KeyError, TypeError) as exc:
