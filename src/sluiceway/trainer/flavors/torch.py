@@ -38,18 +38,22 @@ class TorchFlavor:
         torch = _torch()
         onnx = require("onnx", feature="The PyTorch model flavor (saved as ONNX)", extra="torch")
         onnxruntime = require("onnxruntime", feature="The PyTorch model flavor (served by onnxruntime)", extra="torch")
-        model.eval()
-        sample = torch.as_tensor(np.asarray(example[:2], dtype=np.float32))
         require("onnxscript", feature="The PyTorch model flavor (torch.onnx's exporter)", extra="torch")
-        program = torch.onnx.export(
-            model,
-            (sample,),
-            input_names=["X"],
-            output_names=["scores"],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            dynamo=True,  # the torch.export-based exporter (the TorchScript-based one is deprecated)
-            verbose=False,
-        )
+        sample = torch.as_tensor(np.asarray(example[:2], dtype=np.float32))
+        was_training = model.training
+        model.eval()  # dropout off, batch norm frozen: the model as it serves
+        try:
+            program = torch.onnx.export(
+                model,
+                (sample,),
+                input_names=["X"],
+                output_names=["scores"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                dynamo=True,  # the torch.export-based exporter (the TorchScript-based one is deprecated)
+                verbose=False,
+            )
+        finally:
+            model.train(was_training)  # the caller's module is left as it was given
         program.save(str(folder / FILE))
         torch.save(model.state_dict(), folder / WEIGHTS_FILE)
         classes = options.get("classes")
