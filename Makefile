@@ -25,7 +25,11 @@ $(EXAMPLES_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[examples]'
 	touch $@
 
+# torch first, pinned to the CPU build (895 MB): left to the resolver, `torch>=2.5` may pull a multi-GB CUDA build.
+TORCH_CPU := torch==2.13.0
+
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install '$(TORCH_CPU)'
 	$(PIP) install -e '.[dev]'
 	touch $@ $(EXAMPLES_STAMP)
 
@@ -49,12 +53,12 @@ test: venv services
 	$(MAKE) --no-print-directory test-min
 
 # pip constraints pin every core dependency to its declared minimum (.ci/lowest_requirements.py); the
-# dev extras resolve around them. A failure here means a minimum in pyproject.toml is too low: raise it.
+# test extras resolve around them. A failure here means a minimum in pyproject.toml is too low: raise it.
 $(MIN_STAMP): pyproject.toml .ci/lowest_requirements.py
 	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
 	$(MIN_VENV)/bin/python -m pip --quiet --disable-pip-version-check install --upgrade pip
 	$(PYTHON) .ci/lowest_requirements.py > $(MIN_VENV)/constraints.txt
-	$(MIN_VENV)/bin/python -m pip --quiet --disable-pip-version-check install -c $(MIN_VENV)/constraints.txt -e '.[dev]'
+	$(MIN_VENV)/bin/python -m pip --quiet --disable-pip-version-check install -c $(MIN_VENV)/constraints.txt -e '.[test]'
 	touch $@
 
 test-min: $(MIN_STAMP) services
@@ -78,7 +82,7 @@ test-pythons:
 	@set -e; for v in 3.10 3.12 3.13; do \
 		py=$$(command -v python$$v || ls -d $$HOME/.pyenv/versions/$$v.*/bin/python 2>/dev/null | tail -n 1); \
 		if [ -z "$$py" ]; then echo "python$$v not found: skipped"; continue; fi; \
-		echo "== $$py"; $$py -m venv .venv-$$v; .venv-$$v/bin/pip install --quiet -e '.[dev]'; \
+		echo "== $$py"; $$py -m venv .venv-$$v; .venv-$$v/bin/pip install --quiet -e '.[test]'; \
 		.venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/dsl tests/runners/test_local.py tests/components tests/test_testing.py; \
 	done
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from sluiceway.metadata.store import MetadataStore
     from sluiceway.runners.hooks import RunHooks
     from sluiceway.runners.local import LocalRunner, Run
+    from sluiceway.trainer.bundle import load_model
     from sluiceway.transform.graph import load_transform
 
 # Heavier parts load on first use, so `import sluiceway` stays fast.
@@ -56,6 +57,7 @@ _LAZY = {
     "load_settings": "sluiceway.config",
     "Settings": "sluiceway.config",
     "load_transform": "sluiceway.transform.graph",
+    "load_model": "sluiceway.trainer.bundle",
 }
 
 
@@ -102,6 +104,7 @@ __all__ = [
     "load_settings",
     "Settings",
     "load_transform",
+    "load_model",
     "ComponentError",
     "ConfigError",
     "DataError",

@@ -148,7 +148,27 @@ class HyperParameters(Artifact):
 
 
 class Model(Artifact):
-    """A trained model bundle. Layout: ``{uri}/model/`` (flavor-specific), ``{uri}/MLmodel.yaml`` signature."""
+    """A trained model bundle, loaded with ``sw.load_model(artifact)``.
+
+    Layout (format version 1, see ``sluiceway.trainer.bundle``): ``{uri}/bundle.json`` (the manifest:
+    flavor, signature, features and label, library versions, training metrics, SHA-256 of every file),
+    ``{uri}/model/`` (the native model file in its flavor's format, and ``model.onnx`` when exported),
+    ``{uri}/transform/transform_graph.json`` (a copy of the TransformGraph, when trained behind one).
+    Properties: ``flavor`` (str), ``task`` ("classification" or "regression"), ``metrics`` ({name: value}),
+    ``format_version`` (int), ``onnx`` (bool).
+    """
+
+    PROPERTIES = {"flavor": str, "task": str, "metrics": dict, "format_version": int, "onnx": bool}
+    FILENAME = "bundle.json"
+    FOLDER = "model"
+
+    @property
+    def file(self) -> Path:
+        return self.path / self.FILENAME
+
+    @property
+    def folder(self) -> Path:
+        return self.path / self.FOLDER
 
 
 class ModelEvaluation(Artifact):

@@ -9,6 +9,7 @@ from sluiceway.components.example_gen import (
 )
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
 from sluiceway.components.statistics import StatisticsGen
+from sluiceway.components.trainer import Trainer
 from sluiceway.components.transform import Transform
 from sluiceway.components.tuner import Tuner
 from sluiceway.components.validator import ExampleValidator
@@ -23,6 +24,7 @@ __all__ = [
     "SchemaGen",
     "SqlExampleGen",
     "StatisticsGen",
+    "Trainer",
     "Transform",
     "Tuner",
 ]

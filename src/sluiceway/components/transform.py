@@ -18,14 +18,13 @@ file's bytes and the analyzer's input, so a refit over files already seen (a rol
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union
 
 from sluiceway.artifacts import Examples, ExampleStatistics, Schema, TransformGraph
 from sluiceway.dsl.component import Component, Input, Output
+from sluiceway.dsl.functions import function_cache_key, resolve_function
 from sluiceway.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -36,55 +35,15 @@ logger = logging.getLogger(__name__)
 PreprocessingFn = Union[Callable[..., Any], str]  # noqa: UP007 - pydantic validates this form at build time
 
 
-def resolve_preprocessing_fn(
-    value: Any,
-    owner: str = "Transform",
-    *,
-    parameter: str = "preprocessing_fn",
-    arguments: tuple[Any, ...] = ({},),
-    usage: str = "taking the inputs dict",
-    shape: str = "exactly one argument, the dict of input columns: def preprocessing_fn(inputs): ...",
-    reason: str = "a function's code is what the cache follows and what the graph is traced from",
-) -> Callable[..., Any]:
-    """The function a user-code parameter names; ``DefinitionError`` saying how to fix it if not.
-
-    Shared by every component that runs a user function given as a function or a ``"module:function"``
-    string (Transform's ``preprocessing_fn``, the Tuner's ``tuner_fn``): ``parameter`` names it in messages,
-    ``arguments`` are placeholders the function must accept, ``usage``/``shape``/``reason`` word the messages.
-    """
-    if isinstance(value, str):
-        module_name, _, attribute = value.partition(":")
-        if not module_name or not attribute:
-            raise DefinitionError(
-                f"The '{parameter}' parameter of {owner} must be a function or a 'module:function' string. "
-                f"Got {value!r} instead, e.g. write 'features:{parameter}'."
-            )
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise DefinitionError(
-                f"The '{parameter}' parameter of {owner} names the module {module_name!r}, which cannot be "
-                f"imported ({exc}). Put it on the Python path (next to the pipeline file) or pass the function itself."
-            ) from exc
-        try:
-            value = getattr(module, attribute)
-        except AttributeError:
-            raise DefinitionError(
-                f"The '{parameter}' parameter of {owner} names {attribute!r} in module {module_name!r}, which has "
-                "no such attribute. Check the spelling after the ':'."
-            ) from None
-    if not inspect.isfunction(value):
-        raise DefinitionError(
-            f"The '{parameter}' parameter of {owner} must be a function (def ...) {usage}. Got "
-            f"{value!r} instead; {reason}."
-        )
-    try:
-        inspect.signature(value).bind(*arguments)
-    except TypeError:
-        raise DefinitionError(
-            f"The '{parameter}' parameter of {owner}: {value.__qualname__} must take {shape}"
-        ) from None
-    return value
+def resolve_preprocessing_fn(value: Any, owner: str = "Transform") -> Callable[..., Any]:
+    """The function a ``preprocessing_fn`` parameter names; ``DefinitionError`` saying how to fix it if not."""
+    return resolve_function(
+        value,
+        parameter="preprocessing_fn",
+        owner=owner,
+        takes="the inputs dict (the graph is traced from it)",
+        usage="def preprocessing_fn(inputs): ...",
+    )
 
 
 class Transform(Component):
@@ -100,12 +59,8 @@ class Transform(Component):
             )
 
     def cache_key(self) -> dict[str, Any]:
-        value = self.parameters["preprocessing_fn"]
-        if not isinstance(value, str):
-            return {}  # a function parameter is fingerprinted with its code already
-        from sluiceway.dsl.fingerprint import callable_fingerprint
-
-        return {"preprocessing_fn_code": callable_fingerprint(resolve_preprocessing_fn(value))}
+        parameter = self.parameters["preprocessing_fn"]
+        return function_cache_key(parameter, "preprocessing_fn_code", resolve_preprocessing_fn)
 
     def execute(  # type: ignore[override]
         self,

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import pydantic
 
 from sluiceway.artifacts import Examples, HyperParameters, Schema, TransformGraph
-from sluiceway.components.transform import PreprocessingFn, resolve_preprocessing_fn
+from sluiceway.components.transform import PreprocessingFn
+from sluiceway.dsl.functions import function_cache_key, resolve_function
 from sluiceway.dsl.component import Component, Input, Output
 from sluiceway.errors import ComponentError, DataError
 
@@ -42,14 +43,13 @@ TunerFn = PreprocessingFn  # the same accepted forms: a function or a "module:fu
 
 def resolve_tuner_fn(value: Any, owner: str = "Tuner") -> Callable[..., Any]:
     """The function a ``tuner_fn`` parameter names; ``DefinitionError`` saying how to fix it if not."""
-    return resolve_preprocessing_fn(
+    return resolve_function(
         value,
-        owner,
         parameter="tuner_fn",
-        arguments=(None, None),
-        usage="taking (trial, ctx)",
-        shape="two arguments, the Optuna trial and the tuning context: def tuner_fn(trial, ctx): ... return score",
-        reason="a function's code is what the cache and the study name follow",
+        owner=owner,
+        takes="the Optuna trial and the tuning context",
+        usage="def tuner_fn(trial, ctx): ... return score",
+        arity=2,
     )
 
 
@@ -63,12 +63,7 @@ class Tuner(Component):
         require("optuna", feature="The Tuner", extra="optuna")
 
     def cache_key(self) -> dict[str, Any]:
-        value = self.parameters["tuner_fn"]
-        if not isinstance(value, str):
-            return {}  # a function parameter is fingerprinted with its code already
-        from sluiceway.dsl.fingerprint import callable_fingerprint
-
-        return {"tuner_fn_code": callable_fingerprint(resolve_tuner_fn(value))}
+        return function_cache_key(self.parameters["tuner_fn"], "tuner_fn_code", resolve_tuner_fn)
 
     def execute(  # type: ignore[override]
         self,
