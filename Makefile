@@ -48,7 +48,7 @@ services:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	fi
 
-test: venv services
+test: venv services lint
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-min
 
@@ -72,7 +72,7 @@ test-faults: venv services
 	SLUICEWAY_FAULTS_FULL=1 SLUICEWAY_FAULTS_REPORT=$(CURDIR)/.faults.jsonl $(BIN)/python -m pytest -q tests/faults; \
 	status=$$?; cd tests/faults && $(CURDIR)/$(BIN)/python report.py $(CURDIR)/.faults.jsonl && exit $$status
 
-# The linter and the type checker; `make test` runs them too once the tree passes them.
+# The linter and the type checker; `make test` runs them first.
 lint: venv
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy

@@ -48,7 +48,11 @@ def _postgres_bin_dir() -> Path | None:
     found = shutil.which("initdb")
     if found:
         return Path(os.path.realpath(found)).parent
-    candidates = sorted(glob.glob(PG_VERSION_BINS), key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0)
+    def version(path: str) -> int:
+        name = path.split("/")[-2]
+        return int(name) if name.isdigit() else 0
+
+    candidates = sorted(glob.glob(PG_VERSION_BINS), key=version)
     for candidate in reversed(candidates):
         if (Path(candidate) / "initdb").exists():
             return Path(candidate)

@@ -108,7 +108,8 @@ def test_import_schema_reruns_when_the_file_changes(runner: sw.LocalRunner, tmp_
 def test_tfdv_pbtxt_schema_imports(runner: sw.LocalRunner, tmp_path: Path) -> None:
     pbtxt = tmp_path / "schema.pbtxt"
     pbtxt.write_text('feature {\n  name: "island"\n  type: BYTES\n  domain: "island"\n}\n'
-                     'string_domain {\n  name: "island"\n  value: "Biscoe"\n  value: "Dream"\n  value: "Torgersen"\n}\n')
+                     'string_domain {\n  name: "island"\n  value: "Biscoe"\n  value: "Dream"\n'
+                     '  value: "Torgersen"\n}\n')
     run = runner.run(sw.Pipeline("pb", [ImportSchemaGen(schema_file=str(pbtxt))]))
     assert run.succeeded
     assert "Torgersen" in run.output("ImportSchemaGen", "schema").file.read_text()
