@@ -39,6 +39,14 @@ class Settings:
     cache: bool = True
     source: tuple[str, ...] = ()  # where each value came from, for `sluiceway --version -v` style diagnostics
 
+    def __repr__(self) -> str:  # the store URL may carry a password: never show it
+        from sluiceway.metadata.urls import redact_url
+
+        return (
+            f"Settings(store={redact_url(self.store)!r}, artifact_root={self.artifact_root!r}, "
+            f"parallelism={self.parallelism!r}, cache={self.cache!r}, source={self.source!r})"
+        )
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied (and validated)."""
         clean = {k: v for k, v in overrides.items() if v is not None}

@@ -17,3 +17,10 @@ def test_urls_without_password_unchanged() -> None:
 def test_every_url_in_free_text() -> None:
     text = "copy from mysql://a:b@h1/d to postgresql://c:d@h2/e failed"
     assert redact_text(text) == "copy from mysql://a:***@h1/d to postgresql://c:***@h2/e failed"
+
+
+def test_settings_repr_hides_the_password() -> None:
+    from sluiceway.config import load_settings
+
+    shown = repr(load_settings(store="postgresql://app:hunter2@db/x"))
+    assert "hunter2" not in shown and "postgresql://app:***@db/x" in shown
