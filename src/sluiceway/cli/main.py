@@ -183,14 +183,27 @@ def _invoke(args: list[str]) -> int:
     except typer.Abort:  # a prompt reached the end of its input
         _print_error("aborted.")
         return EXIT_FAILED
-    except typer.TyperException as exc:  # usage errors: bad option, missing argument, unknown command
+    except _usage_error_type() as exc:  # usage errors: bad option, missing argument, unknown command
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
-            _print_error(exc.format_message())
+            _print_error(getattr(exc, "format_message", exc.__str__)())
         return int(getattr(exc, "exit_code", EXIT_UNUSABLE))
     return 0
+
+
+def _usage_error_type() -> type[Exception]:
+    """The base class of Typer's usage errors: ``typer.TyperException`` in Typer releases that ship their own
+    copy of Click, ``click.ClickException`` in older ones (the declared minimum, 0.15, is one)."""
+    import typer
+
+    found = getattr(typer, "TyperException", None)
+    if found is None:
+        from click.exceptions import ClickException
+
+        found = ClickException
+    return found
 
 
 def exit_code_for(exc: BaseException) -> int:
