@@ -29,6 +29,9 @@ class Artifact:
 
     TYPE_NAME: ClassVar[str] = "Artifact"
     PROPERTIES: ClassVar[dict[str, type]] = {}
+    # The main file and the static report of types whose layout has them (e.g. ExampleStatistics).
+    FILENAME: ClassVar[str | None] = None
+    REPORT_FILENAME: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -71,6 +74,24 @@ class Artifact:
     def path(self) -> Path:
         """The artifact's folder as a local path (artifacts on the local file system only)."""
         return Path(self.uri)
+
+    @property
+    def file(self) -> Path:
+        """``{uri}/{FILENAME}``: the artifact's main file, for types whose layout has one."""
+        return self.path / self._layout_name("FILENAME")
+
+    @property
+    def report_file(self) -> Path:
+        """``{uri}/{REPORT_FILENAME}``: the artifact's static HTML report, for types that write one."""
+        return self.path / self._layout_name("REPORT_FILENAME")
+
+    def _layout_name(self, attribute: str) -> str:
+        name = getattr(self, attribute)
+        if name is None:
+            raise AttributeError(
+                f"{self.TYPE_NAME} declares no {attribute} in its layout; see the type's docstring for its files."
+            )
+        return str(name)
 
     def to_dict(self) -> dict[str, Any]:
         return {

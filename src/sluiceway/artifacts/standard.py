@@ -68,23 +68,11 @@ class ExampleStatistics(Artifact):
     REPORT_FILENAME = "report.html"
     TFDV_FILENAME = "statistics.pb"
 
-    @property
-    def file(self) -> Path:
-        return self.path / self.FILENAME
-
-    @property
-    def report_file(self) -> Path:
-        return self.path / self.REPORT_FILENAME
-
 
 class Schema(Artifact):
     """A curated data schema. Layout: ``{uri}/schema.yaml`` (human-editable, see ``sluiceway.data.schema``)."""
 
     FILENAME = "schema.yaml"
-
-    @property
-    def file(self) -> Path:
-        return self.path / self.FILENAME
 
 
 class ExampleAnomalies(Artifact):
@@ -97,14 +85,6 @@ class ExampleAnomalies(Artifact):
     PROPERTIES = {"anomaly_count": int, "split_names": list}
     FILENAME = "anomalies.json"
     REPORT_FILENAME = "report.html"
-
-    @property
-    def file(self) -> Path:
-        return self.path / self.FILENAME
-
-    @property
-    def report_file(self) -> Path:
-        return self.path / self.REPORT_FILENAME
 
 
 class TransformGraph(Artifact):
@@ -142,10 +122,6 @@ class HyperParameters(Artifact):
     PROPERTIES = {"best_value": float, "num_trials": int}
     FILENAME = "hyperparameters.json"
 
-    @property
-    def file(self) -> Path:
-        return self.path / self.FILENAME
-
 
 class Model(Artifact):
     """A trained model bundle, loaded with ``sw.load_model(artifact)``.
@@ -161,10 +137,6 @@ class Model(Artifact):
     PROPERTIES = {"flavor": str, "task": str, "metrics": dict, "format_version": int, "onnx": bool}
     FILENAME = "bundle.json"
     FOLDER = "model"
-
-    @property
-    def file(self) -> Path:
-        return self.path / self.FILENAME
 
     @property
     def folder(self) -> Path:
