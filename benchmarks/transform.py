@@ -144,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--scale-rows", type=int, default=10_000_000, help="Sluiceway-only memory check (0: skip)")
-    parser.add_argument("--data", default="/tmp/sluiceway-bench-transform")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / ".bench" / "transform"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
