@@ -88,10 +88,12 @@ test-pythons:
 
 # Each benchmark generates its data under .bench/ and installs its peers (TFDV, Kedro, Dagster) in their
 # own virtual environments there on first use; results go to benchmarks/RESULTS.md.
-bench: $(EXAMPLES_STAMP)
+bench: venv
 	$(BIN)/python benchmarks/orchestration.py
 	$(BIN)/python benchmarks/stats_vs_tfdv.py --write-results
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/transform.py
+	$(BIN)/python benchmarks/predict.py
 
 clean:
 	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP)

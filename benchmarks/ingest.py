@@ -7,9 +7,9 @@ prefer CPU time on a loaded machine. Two ways to read CSV with every error locat
 today's byte-level structure check + Polars, and pyarrow's reader with ``invalid_row_handler`` (which
 reports the line, field count and text of a bad row). ``sluiceway stats`` is also timed as a whole process.
 
-    .venv/bin/python benchmarks/ingest.py --rows 1000000 --generator path/to/gen_taxi.py
+    .venv/bin/python benchmarks/ingest.py --rows 1000000
 
-The data goes under ``.bench/ingest/`` of the checkout (ignored by git).
+The data is benchmarks/taxi_data.py's taxi-like table, under ``.bench/data/`` of the checkout (ignored by git).
 """
 
 from __future__ import annotations
@@ -25,9 +25,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_DIR = os.path.join(ROOT, ".bench", "ingest")
-#: The taxi-like generator: next to this script when the repository ships it, else given with --generator.
-DEFAULT_GENERATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen_taxi.py")
 
 TASKS = {
     "polars read_csv": "plain read_csv only (lower bound for reading)",
@@ -39,7 +36,7 @@ TASKS = {
 }
 
 
-def _median(values) -> float:  # not statistics.median: benchmarks/statistics.py shadows the module here
+def _median(values) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
@@ -123,14 +120,12 @@ def _whole_process(args: list[str], env: dict[str, str]) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "peak_mb": peak_kb / 1024, "rows": 0}
 
 
-def ensure_data(rows: int, generator: str) -> str:
-    path = os.path.join(DATA_DIR, f"taxi_{rows}.csv")
-    if not os.path.exists(path):
-        if not os.path.exists(generator):
-            sys.exit(f"no data at {path} and no generator at {generator}; pass --generator or --csv")
-        os.makedirs(DATA_DIR, exist_ok=True)
-        subprocess.run([sys.executable, generator, str(rows), "--out", DATA_DIR], check=True)
-    return path
+def ensure_data(rows: int) -> str:
+    """The taxi-like CSV of ``rows`` rows, generated under .bench/data/ on first use (benchmarks/taxi_data.py)."""
+    from taxi_data import taxi_files
+
+    csv, _parquet = taxi_files(rows)
+    return str(csv)
 
 
 def measure(task: str, csv_path: str, src: str | None = None) -> dict[str, float]:
@@ -157,7 +152,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of taxi-like CSV (default 1M)")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes a measurement (median)")
     parser.add_argument("--csv", help="an existing CSV file instead of generated data")
-    parser.add_argument("--generator", default=DEFAULT_GENERATOR, help="the taxi-like data generator script")
     parser.add_argument("--before", metavar="SRC",
                         help="also time ingest from another checkout's src folder (e.g. an older commit)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -165,7 +159,7 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    csv_path = args.csv or ensure_data(args.rows, args.generator)
+    csv_path = args.csv or ensure_data(args.rows)
     size_mb = os.path.getsize(csv_path) / 1e6
     print(f"input: {csv_path} ({size_mb:.0f} MB), {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}, median of {args.repeat} fresh processes")
