@@ -7,6 +7,7 @@ import json
 import math
 import typing
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -32,9 +33,28 @@ HEAD = '{"format": "sluiceway.statistics", "datasets": '
 BAD_FEATURE = '{"name": "x", "type": "complex", "count": 1, "missing": 0}'
 
 
-def test_a_file_written_by_format_1_reads_back_to_the_same_bytes(tmp_path: Path) -> None:
+def _as_format_2(node: Any) -> Any:
+    """A format-1 document as format 2 writes it: each ``quantiles`` list of {"rank", "value"} becomes
+    ``quantile_values``, a list of the values, in the same place."""
+    if isinstance(node, list):
+        return [_as_format_2(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "quantiles" and isinstance(value, list):
+            out["quantile_values"] = [q["value"] for q in value]
+        elif key == "version":
+            out[key] = 2
+        else:
+            out[key] = _as_format_2(value)
+    return out
+
+
+def test_a_file_written_by_format_1_reads_back_to_the_same_content_in_format_2(tmp_path: Path) -> None:
     # written by the dataclass model before the package split (penguins: slices, weights, a list)
-    text = FIXTURE.read_text(encoding="utf-8")
+    format_1 = FIXTURE.read_text(encoding="utf-8")
+    text = json.dumps(_as_format_2(json.loads(format_1)), indent=1, allow_nan=False)
     stats = load_statistics(FIXTURE)
     assert [d.name for d in stats] == [
         "train", "train/island=Biscoe", "train/island=Dream", "train/island=Torgersen",
@@ -45,9 +65,27 @@ def test_a_file_written_by_format_1_reads_back_to_the_same_bytes(tmp_path: Path)
     assert train.feature("species").string.top_values[0] == TopValue(value="Adelie", count=38.0)
     assert train.feature("bill_length_mm").numeric.weighted is not None
     assert stats.to_json() == text
+    # the quantiles read back with the ranks format 1 wrote beside them
+    old_bill = json.loads(format_1)["datasets"][0]["features"]
+    old_bill = next(f for f in old_bill if f["name"] == "bill_length_mm")["numeric"]
+    bill = train.feature("bill_length_mm").numeric
+    assert [q.model_dump(mode="json") for q in bill.quantiles] == old_bill["quantiles"]
+    assert [q.model_dump(mode="json") for q in bill.weighted.quantiles] == old_bill["weighted"]["quantiles"]
     (tmp_path / ExampleStatistics.FILENAME).write_text(text, encoding="utf-8")
     assert load_statistics(tmp_path) == stats  # an ExampleStatistics folder works too
     assert StatisticsSet.from_json(text) == stats
+    assert StatisticsSet.from_json(format_1) == stats
+
+
+def test_format_1_quantiles_at_uneven_ranks_are_a_data_error(tmp_path: Path) -> None:
+    # format 2 keeps only the values, at ranks 0, 1/n, ..., 1: other ranks cannot be read silently
+    quantiles = '[{"rank": 0.0, "value": 1}, {"rank": 0.3, "value": 2}, {"rank": 1.0, "value": 3}]'
+    feature = '{"name": "x", "type": "int", "count": 3, "missing": 0, "numeric": {"quantiles": ' + quantiles + "}}"
+    path = tmp_path / "statistics.json"
+    path.write_text(HEAD + '[{"split": "t", "num_examples": 3, "features": [' + feature + "]}]}", encoding="utf-8")
+    with pytest.raises(DataError, match=r"features/0/numeric.*quantile 1 has rank 0.3, expected 0.5") as info:
+        load_statistics(path)
+    assert str(path) in str(info.value)
 
 
 def test_nan_and_infinity_travel_as_strings_in_strict_json() -> None:

@@ -21,7 +21,7 @@ strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` so the file is strict JSON::
 
     {
       "format": "sluiceway.statistics",
-      "version": 1,
+      "version": 2,                     # 1 (quantiles as {"rank", "value"} objects) is read too
       "datasets": [
         {
           "name": "train",                  # split, or "train/payment_type=Cash" for a slice
@@ -42,13 +42,14 @@ strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` so the file is strict JSON::
                 "mean": 12.3, "std": 4.5,   # population std (ddof=0), like TFDV
                 "min": 0.0, "median": 9.75, "max": 3000.0,
                 "num_zeros": 10, "num_nan": 0, "num_inf": 0,
-                "quantiles": [{"rank": 0.0, "value": 0.0}, ..., {"rank": 1.0, "value": 3000.0}],
+                "quantile_values": [0.0, ..., 3000.0],  # at ranks 0, 1/n, ..., 1 (n = num_quantiles);
+                                            # NumericStats.quantiles gives them as Quantile(rank, value)
                 "histogram":          {"kind": "standard",  "buckets": [{"low": 0.0, "high": 300.0,
                                                                           "count": 990.0}, ...]},
                 "quantile_histogram": {"kind": "quantiles", "buckets": [...]},
                 "exact": false,             # true: quantiles exact (few distinct values), else KLL
                 "rank_error": 0.0033,       # KLL normalised rank error bound (0 when exact)
-                "weighted": null            # or {"mean", "std", "quantiles", "histogram",
+                "weighted": null            # or {"mean", "std", "quantile_values", "histogram",
                                             #      "quantile_histogram", "median"} with weights
               },
               "string": null,               # string and bytes (and lists of those):

@@ -340,7 +340,7 @@ class FeatureAccumulator:
             buckets = options.num_histogram_buckets
             return {
                 "median": acc.quantiles([0.5])[0],
-                "quantiles": [{"rank": r, "value": v} for r, v in zip(ranks, qs, strict=True)],
+                "quantile_values": qs,
                 "histogram": {"kind": "standard", "buckets": _buckets(acc.histogram(lo, hi, buckets))},
                 "quantile_histogram": {"kind": "quantiles", "buckets": _buckets(acc.quantile_histogram(buckets))},
             }

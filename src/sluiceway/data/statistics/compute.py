@@ -155,7 +155,9 @@ def _finish(
         split, col, value = key
         acc = results[key]
         names = sorted(acc.features, key=lambda n: (feature_order.get(n, len(feature_order)), n))
-        feats = tuple(acc.features[n].finish(n, options, weighted) for n in names)
+        # each accumulator is dropped once finished: its sketches make room for the results, so a
+        # wide table does not hold both at once (the accumulators are not used after this)
+        feats = tuple(acc.features.pop(n).finish(n, options, weighted) for n in names)
         datasets.append(
             DatasetStatistics(
                 split=split,
