@@ -196,20 +196,6 @@ def _split_cached(nodes: list[LineageNode]) -> tuple[list[LineageNode], list[Lin
     ]
 
 
-def _node_json(node: LineageNode) -> dict[str, Any]:
-    e = node.execution
-    return {
-        "depth": node.depth,
-        "run": node.run_name,
-        "execution_id": e.id,
-        "component_id": e.component_id,
-        "state": e.state,
-        "cached_from": e.cached_from,
-        "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
-        "outputs": {k: v.to_dict() for k, v in e.outputs.items()},
-    }
-
-
 def lineage(
     artifact_ref: str = typer.Argument(..., metavar="ID", help="Artifact id."),
     depth: int = typer.Option(20, "--depth", metavar="N", min=1, help="How many steps to follow each way."),
@@ -227,10 +213,10 @@ def lineage(
         print_json(
             {
                 "artifact": result.artifact.to_dict(),
-                "upstream": [_node_json(n) for n in upstream],
-                "upstream_cached": [_node_json(n) for n in upstream_cached],
-                "downstream": [_node_json(n) for n in downstream],
-                "downstream_cached": [_node_json(n) for n in downstream_cached],
+                "upstream": [n.to_dict() for n in upstream],
+                "upstream_cached": [n.to_dict() for n in upstream_cached],
+                "downstream": [n.to_dict() for n in downstream],
+                "downstream_cached": [n.to_dict() for n in downstream_cached],
             }
         )
         return

@@ -89,6 +89,19 @@ class LineageNode:
     run_name: str
     depth: int
 
+    def to_dict(self) -> dict[str, Any]:
+        e = self.execution
+        return {
+            "depth": self.depth,
+            "run": self.run_name,
+            "execution_id": e.id,
+            "component_id": e.component_id,
+            "state": e.state,
+            "cached_from": e.cached_from,
+            "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
+            "outputs": {k: v.to_dict() for k, v in e.outputs.items()},
+        }
+
 
 @dataclass(frozen=True)
 class Lineage:
@@ -97,20 +110,8 @@ class Lineage:
     downstream: list[LineageNode]  # what consumed it, and what consumed their outputs, ...
 
     def to_dict(self) -> dict[str, Any]:
-        def node(n: LineageNode) -> dict[str, Any]:
-            e = n.execution
-            return {
-                "depth": n.depth,
-                "run": n.run_name,
-                "execution_id": e.id,
-                "component_id": e.component_id,
-                "state": e.state,
-                "inputs": {k: v.to_dict() for k, v in e.inputs.items()},
-                "outputs": {k: v.to_dict() for k, v in e.outputs.items()},
-            }
-
         return {
             "artifact": self.artifact.to_dict(),
-            "upstream": [node(n) for n in self.upstream],
-            "downstream": [node(n) for n in self.downstream],
+            "upstream": [n.to_dict() for n in self.upstream],
+            "downstream": [n.to_dict() for n in self.downstream],
         }
