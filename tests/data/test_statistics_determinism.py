@@ -103,3 +103,23 @@ def test_check_component_statistics_gen_is_deterministic_on_100k_rows(tmp_path: 
     stats = outputs["statistics"]
     text = stats.file.read_text(encoding="utf-8")
     assert '"exact": false' in text  # the fare quantiles came from the sketch
+
+
+def test_weighted_top_values_are_the_same_bytes_every_run_and_match_pandas() -> None:
+    # Before: the weight sums per value came from a Polars group-by, whose summation order follows its
+    # threads' timing, so the last digits of weighted top-value counts changed from run to run.
+    rng = np.random.default_rng(12)
+    n = 400_000
+    frame = pl.DataFrame(
+        {
+            "company": [f"company-{v}" for v in rng.integers(0, 40, n)],
+            "weight": np.round(rng.uniform(0.1, 2.0, n), 4),
+        }
+    )
+    texts = {compute_statistics(frame, weight_column="weight").to_json() for _ in range(5)}
+    assert len(texts) == 1
+    weighted = compute_statistics(frame, weight_column="weight")["all"].feature("company").string.weighted
+    expected = frame.to_pandas().groupby("company")["weight"].sum()
+    for top in weighted.top_values:
+        assert top.count == pytest.approx(expected[top.value], abs=1e-3)  # kept in thousandths
+    assert [t.value for t in weighted.top_values] == list(expected.sort_values(ascending=False).index[:20])

@@ -1,7 +1,8 @@
 """Statistics of a data file or folder outside any pipeline: what ``sluiceway stats/schema/validate`` read.
 
 A CSV or JSON-lines file goes through the same reader as ExampleGen (so bad input gets the same
-``DataError`` naming file, line and problem) into a temporary Parquet copy; a Parquet file is read
+``DataError`` naming file, line and problem), whose tables feed the statistics as they are read (no
+Parquet copy; the same statistics as of the ingested ``Examples``); a Parquet file is read
 directly; a ``statistics.json`` written by StatisticsGen (or ``sluiceway stats --json``) is loaded as is.
 A folder is read as one dataset of all its data files, which must share one format: CSV (``.csv``),
 TSV (``.tsv``), JSON lines (``.jsonl``/``.ndjson``/``.json``) or Parquet (``.parquet``, also an
@@ -105,15 +106,34 @@ def _statistics_of_parquet(path: Path, options: dict[str, Any]) -> StatisticsSet
         ) from exc
 
 
+#: Options the read-once path understands; any other (an engine, split names) takes the Parquet-copy path.
+_STREAM_OPTIONS = frozenset(
+    {"columns", "slice_by", "weight_column", "top_k", "num_rank_histogram_buckets", "num_histogram_buckets",
+     "num_quantiles", "exact_cap"}
+)
+
+
 def _statistics_via_ingest(pattern: str, suffix: str, options: dict[str, Any]) -> StatisticsSet:
-    """Read CSV/JSON lines (a file, or a ``*`` pattern of a folder's files) through ExampleGen's reader."""
-    from sluiceway.artifacts import Examples
-    from sluiceway.data.ingest import CsvSource, JsonLinesSource, ingest
+    """Read CSV/JSON lines (a file, or a ``*`` pattern of a folder's files) through ExampleGen's reader.
+
+    The rows are read once: ingest's reader hands its checked tables straight to the statistics pass, cut
+    into the row groups ingest would have written, so the result is the same as statistics of the
+    ingested ``Examples``. Only an engine other than the local one (which maps over stored Parquet) or
+    ``split_names`` still goes through a temporary Parquet copy."""
+    from sluiceway.data.ingest import CsvSource, JsonLinesSource
 
     if suffix in _JSON_LINES:
         source: Any = JsonLinesSource({SPLIT: pattern})
     else:
         source = CsvSource({SPLIT: pattern}, delimiter="\t" if suffix in _TSV else ",")
+    if set(options) <= _STREAM_OPTIONS:
+        from sluiceway.data.ingest.driver import read_into
+        from sluiceway.data.statistics.stream import statistics_of_tables
+
+        return statistics_of_tables(lambda make_sink: read_into(source, make_sink), **options)
+    from sluiceway.artifacts import Examples
+    from sluiceway.data.ingest import ingest
+
     with tempfile.TemporaryDirectory(prefix="sluiceway-stats-") as scratch:
         ingest(source, Path(scratch) / "examples")
         return compute_statistics(Examples(str(Path(scratch) / "examples")), split_names=[SPLIT], **options)

@@ -2,15 +2,18 @@
 
 Parts are written under an ``.inprogress`` name and renamed only once every split is complete; on any error
 everything written is removed before the error propagates.
+
+``read_into`` is the same reading, checking and split assignment handing the tables to another sink (the
+statistics of a CSV file are computed from the tables as they are read, with no Parquet copy written).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sluiceway.data.ingest.diagnostics import DEFAULT_MAX_COLUMNS, _check_column_count, _check_column_names
 from sluiceway.data.ingest.file_reader import _FileReader
@@ -29,6 +32,7 @@ from sluiceway.data.splits import HashSplit, TimeSplit, _check_split_name
 from sluiceway.errors import DataError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 logger = logging.getLogger(__name__)
@@ -74,10 +78,69 @@ def ingest(
         raise DataError(f"The 'max_columns' parameter of ingest must be an int >= 1. Got {max_columns!r} instead.")
 
     reader = _reader_for(source, span=span, version=version, max_columns=max_columns)
+
+    def make_writer(split_names: list[str]) -> _ExamplesWriter:
+        return _ExamplesWriter(output, split_names, rows_per_file)
+
+    split_names, schema, writer, split_files = _read_with(reader, source, splits, presplit, batch_rows, make_writer,
+                                                          output=output)
+    return IngestResult(
+        uri=output,
+        split_names=tuple(split_names),
+        row_counts=MappingProxyType(dict(zip(split_names, writer.row_counts, strict=True))),
+        column_types=MappingProxyType({f.name: str(f.type) for f in schema}),
+        span=reader.span,
+        version=reader.version,
+        input_files=reader.files,
+        input_fingerprint=reader.fingerprint(),
+        split_files=MappingProxyType(split_files),
+    )
+
+
+class TableSink(Protocol):
+    """Where the reader's checked tables go: ``_ExamplesWriter`` (Parquet parts), or a consumer such as the
+    statistics of a file. ``abort`` drops everything received (the rows are read again after it, or the
+    error propagates); ``finish`` is called once all rows arrived and returns the sink's result."""
+
+    row_counts: list[int]
+
+    def write(self, index: int, table: pa.Table) -> None: ...
+
+    def write_assigned(self, table: pa.Table, assignment: np.ndarray) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def finish(self, schema: pa.Schema) -> Any: ...
+
+    def abort(self) -> None: ...
+
+
+def read_into(
+    source: Source,
+    make_sink: Callable[[list[str]], TableSink],
+    *,
+    splits: HashSplit | TimeSplit | None = None,
+    batch_rows: int = _BATCH_ROWS,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+) -> tuple[list[str], pa.Schema, Any]:
+    """Read ``source`` with every check ``ingest`` makes, handing its tables to ``make_sink(split_names)``
+    instead of writing Parquet parts: (split names, schema, what the sink's ``finish`` returned). A sink is
+    made again (after ``abort`` of the last one) when the reader must read the rows a second time."""
+    pattern = getattr(source, "pattern", None)
+    presplit = isinstance(pattern, Mapping)
+    if not presplit and splits is None:
+        splits = HashSplit()
+    reader = _reader_for(source, span=None, version=None, max_columns=max_columns)
+    split_names, schema, _sink, result = _read_with(reader, source, splits, presplit, batch_rows, make_sink)
+    return split_names, schema, result
+
+
+def _read_with(reader: _Reader, source: Source, splits: HashSplit | TimeSplit | None, presplit: bool,
+               batch_rows: int, make_sink: Callable[[list[str]], Any],
+               output: str | None = None) -> tuple[list[str], pa.Schema, Any, Any]:
     try:
         try:
-            split_names, schema, writer, split_files = _ingest_with(reader, source, output, splits, presplit,
-                                                                    rows_per_file, batch_rows)
+            return _ingest_with(reader, source, splits, presplit, batch_rows, make_sink, output)
         except _arrow_errors() as exc:  # a type the reader accepted but Arrow or Parquet cannot handle
             where = list(reader.files) or f"the {type(source).__name__}'s data"
             raise DataError(
@@ -96,31 +159,20 @@ def ingest(
     finally:
         reader.close()
 
-    return IngestResult(
-        uri=output,
-        split_names=tuple(split_names),
-        row_counts=MappingProxyType(dict(zip(split_names, writer.row_counts, strict=True))),
-        column_types=MappingProxyType({f.name: str(f.type) for f in schema}),
-        span=reader.span,
-        version=reader.version,
-        input_files=reader.files,
-        input_fingerprint=reader.fingerprint(),
-        split_files=MappingProxyType(split_files),
-    )
 
-
-def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit | TimeSplit | None,
-                 presplit: bool, rows_per_file: int,
-                 batch_rows: int) -> tuple[list[str], pa.Schema, _ExamplesWriter, dict[str, tuple[str, ...]]]:
+def _ingest_with(reader: _Reader, source: Source, splits: HashSplit | TimeSplit | None, presplit: bool,
+                 batch_rows: int, make_sink: Callable[[list[str]], Any],
+                 output: str | None) -> tuple[list[str], pa.Schema, Any, Any]:
     pattern = getattr(source, "pattern", None)
     split_names = list(pattern) if presplit else list(splits.split_names)  # type: ignore[union-attr,arg-type]
     for name in split_names:
         _check_split_name(name)
-    _check_output(output, split_names)
+    if output is not None:
+        _check_output(output, split_names)
 
     attempt = 0
     while attempt < 2:
-        writer = _ExamplesWriter(output, split_names, rows_per_file)
+        writer = make_sink(split_names)
         try:
             schema = reader.schema(full_inference=attempt == 1)
             _check_columns(schema, reader, source)
@@ -137,7 +189,7 @@ def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit
                     f"The input {list(reader.files) or type(source).__name__} has zero data rows; expected at "
                     "least one. Check the input."
                 )
-            split_files = writer.finish(schema)
+            result = writer.finish(schema)
         except _NullMarkersNeeded as exc:
             writer.abort()
             logger.info("Reading again with null markers applied by the reader: %s", exc)
@@ -154,7 +206,7 @@ def _ingest_with(reader: _Reader, source: Source, output: str, splits: HashSplit
             writer.abort()
             raise
         break
-    return split_names, schema, writer, split_files
+    return split_names, schema, writer, result
 
 
 def _check_output(output: str, split_names: list[str]) -> None:

@@ -204,6 +204,51 @@ class _ExamplesWriter:
                 pass
 
 
+class RowGroupCutter:
+    """The row groups ``_ExamplesWriter`` makes of one split's tables, cut the same way without writing them.
+
+    Why: statistics are computed a row group at a time (``sluiceway.data.statistics``), so a consumer that
+    takes the reader's tables directly (the statistics of a CSV file, with no Parquet copy) gets the same
+    bytes as statistics of the written ``Examples`` only when it cuts the rows into the same row groups:
+    tables are buffered until at least ``_ROW_GROUP_ROWS`` rows, then cut at every ``rows_per_file`` rows
+    (a new part) and into pieces of at most ``_MAX_ROW_GROUP_ROWS`` (what ``write_table`` does).
+    tests/data/test_ingest_stream.py checks that the two agree."""
+
+    def __init__(self, rows_per_file: int) -> None:
+        self.rows_per_file = rows_per_file
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+        self._rows_in_file = 0
+
+    def add(self, table: pa.Table) -> list[pa.Table]:
+        """The row groups completed by ``table`` (often none)."""
+        if table.num_rows == 0:
+            return []
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        return self.flush() if self._buffered >= _ROW_GROUP_ROWS else []
+
+    def flush(self) -> list[pa.Table]:
+        """The row groups of what is buffered (the end of the split)."""
+        import pyarrow as pa
+
+        if not self._buffer:
+            return []
+        table = self._buffer[0] if len(self._buffer) == 1 else pa.concat_tables(self._buffer)
+        self._buffer, self._buffered = [], 0
+        groups: list[pa.Table] = []
+        offset = 0
+        while offset < table.num_rows:
+            if self._rows_in_file >= self.rows_per_file:
+                self._rows_in_file = 0  # the writer opens the next part here
+            piece = table.slice(offset, self.rows_per_file - self._rows_in_file)
+            groups.extend(piece.slice(start, _MAX_ROW_GROUP_ROWS)
+                          for start in range(0, piece.num_rows, _MAX_ROW_GROUP_ROWS))
+            self._rows_in_file += piece.num_rows
+            offset += piece.num_rows
+        return groups
+
+
 def _boolean_array(mask: np.ndarray) -> pa.Array:
     """A NumPy bool mask as an Arrow BooleanArray, built from its bits (``pa.array`` would import pandas)."""
     import pyarrow as pa

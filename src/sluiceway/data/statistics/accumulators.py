@@ -291,11 +291,13 @@ class FeatureAccumulator:
                 freq.update_counts([], np.empty(0), reduced_by=reduced_by)
         freq.add_total(s.len())
         if w is not None and self.w_freq is not None:
-            frame = pl.DataFrame({"v": s, "w": w})
-            agg = frame.group_by("v").agg(pl.col("w").sum())
-            wsum = agg.get_column("w").to_numpy() * WEIGHT_SCALE
+            # weight sums per value in row order (bincount), values in sorted order: a Polars group-by sums
+            # in an order that depends on its threads' timing, which changed the last digits run to run
+            codes = s.rank("dense").to_numpy().astype(np.int64) - 1
+            wsum = np.bincount(codes, weights=w.cast(pl.Float64).fill_null(0.0).to_numpy()) * WEIGHT_SCALE
+            values = s.unique().sort()
             keep, reduced_by = self.w_freq.reduce_counts(wsum, self.w_freq.capacity)
-            lab = agg.get_column("v").filter(pl.Series(keep)) if not keep.all() else agg.get_column("v")
+            lab = values.filter(pl.Series(keep)) if not keep.all() else values
             self.w_freq.update_counts(_labels(lab), wsum[keep] - reduced_by, reduced_by=reduced_by)
 
     # -- results ------------------------------------------------------------------------------

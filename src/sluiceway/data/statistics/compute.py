@@ -295,20 +295,14 @@ def compute_statistics(
     """
     from sluiceway.data.engine import InProcessEngine, default_engine
 
-    options = StatisticsOptions(
-        slice_by=_names(slice_by),
-        weight_column=weight_column,
-        top_k=top_k,
-        num_rank_histogram_buckets=num_rank_histogram_buckets,
-        num_histogram_buckets=num_histogram_buckets,
-        num_quantiles=num_quantiles,
-        exact_cap=exact_cap,
-    )
-    if columns is not None and (isinstance(columns, str) or not all(isinstance(c, str) for c in columns)):
-        raise ConfigError(
-            "The 'columns' parameter of compute_statistics must be a list of column names or None. "
-            f"Got {columns!r} instead."
-        )
+    numbers = {
+        "top_k": top_k,
+        "num_rank_histogram_buckets": num_rank_histogram_buckets,
+        "num_histogram_buckets": num_histogram_buckets,
+        "num_quantiles": num_quantiles,
+        "exact_cap": exact_cap,
+    }
+    options = _make_options(slice_by, weight_column, columns, numbers)
     splits = _resolve_splits(data, split_names, default_split)
     mapper = StatisticsMapper(options)
     results: dict[Key, DatasetAccumulator] = {}
@@ -332,6 +326,17 @@ def compute_statistics(
         _list_features_of_empty_split(part.get((split, None, None)), plan, options)
         merge_results(results, part)
     return _finish(results, list(splits), options, feature_order)
+
+
+def _make_options(slice_by: Any, weight_column: str | None, columns: Any, numbers: dict[str, int]) -> StatisticsOptions:
+    """The checked options of a statistics pass (``StatisticsOptions`` checks its own fields)."""
+    options = StatisticsOptions(slice_by=_names(slice_by), weight_column=weight_column, **numbers)
+    if columns is not None and (isinstance(columns, str) or not all(isinstance(c, str) for c in columns)):
+        raise ConfigError(
+            "The 'columns' parameter of compute_statistics must be a list of column names or None. "
+            f"Got {columns!r} instead."
+        )
+    return options
 
 
 def _names(value: Any) -> Any:
