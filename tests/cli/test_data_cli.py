@@ -115,3 +115,29 @@ def test_python_dash_m_sluiceway_has_every_command() -> None:
     assert result.returncode == 0
     for command in ("run", "exec", "runs", "artifacts", "lineage", "init", "stats", "schema", "validate"):
         assert command in result.stdout
+
+
+def test_a_path_with_glob_characters_that_exists_is_read_literally(tmp_path: Path) -> None:
+    # Before: Polars expanded "train[1].csv" as a glob (matching "train1.csv") and found nothing.
+    frame = pd.read_csv(PENGUINS_CSV)
+    frame.iloc[:100].to_csv(tmp_path / "train[1].csv", index=False)
+    frame.iloc[:7].to_csv(tmp_path / "train1.csv", index=False)  # what the glob "train[1].csv" would match
+    frame.iloc[:30].to_json(tmp_path / "rows[2].jsonl", orient="records", lines=True)
+    frame.iloc[:40].to_parquet(tmp_path / "part[3].parquet")
+    frame.iloc[:50].to_csv(tmp_path / "a*b.csv", index=False)
+    frame.iloc[:9].to_csv(tmp_path / "axb.csv", index=False)  # what the wildcard "a*b.csv" would also match
+    for name, rows in (("train[1].csv", 100), ("rows[2].jsonl", 30), ("part[3].parquet", 40), ("a*b.csv", 50)):
+        result = run_cli(["stats", str(tmp_path / name), "--json"], ENV)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["datasets"][0]["num_examples"] == rows, name
+    missing = run_cli(["stats", str(tmp_path / "train[2].csv")], ENV)  # a path, never a pattern
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+@pytest.mark.parametrize("command", [["stats"], ["validate"], ["schema", "infer"]])
+def test_help_shows_the_positional_metavar_without_a_type(command: list[str]) -> None:
+    # Before: Typer printed the Python type after the metavar ("FILE <str>", then "FILE <path>").
+    result = run_cli([*command, "--help"], {**ENV, "COLUMNS": "120"})
+    assert result.returncode == 0
+    arguments = result.stdout.split("Arguments:", 1)[1].split("Options:", 1)[0]
+    assert arguments.lstrip().startswith("FILE ") and "<" not in arguments

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from sluiceway.cli.common import console, output_path, plural, print_json
 
@@ -17,16 +19,35 @@ from sluiceway.cli.common import console, output_path, plural, print_json
 
 
 def register(app: typer.Typer) -> None:
-    app.command(short_help="Statistics of a data file (like TFDV's).")(stats)
-    app.command(short_help="Validate data against a schema: exit 1 on anomalies.")(validate)
+    app.command(short_help="Statistics of a data file (like TFDV's).", cls=_MetavarCommand)(stats)
+    app.command(short_help="Validate data against a schema: exit 1 on anomalies.", cls=_MetavarCommand)(validate)
     schema_app = typer.Typer(help="Infer schemas from data.", no_args_is_help=True)
-    schema_app.command("infer")(schema_infer)
+    schema_app.command("infer", cls=_MetavarCommand)(schema_infer)
     app.add_typer(schema_app, name="schema")
+
+
+class _MetavarArgument(TyperArgument):
+    """A positional argument whose help shows its metavar alone (``FILE``), as options show theirs: Typer
+    prints the Python type after it (``FILE <path>``) even when a metavar is given."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+class _MetavarCommand(TyperCommand):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:  # Typer builds the parameters itself; only their help changes
+                param.__class__ = _MetavarArgument
 
 
 def stats(
     file: Path = typer.Argument(
-        ..., metavar="FILE", help="CSV, JSON-lines or Parquet file, or a folder of Parquet files."
+        ...,
+        metavar="FILE",
+        help="CSV, TSV, JSON-lines or Parquet file, or a folder of them. A path, not a pattern: "
+        "'train[1].csv' is that file; for several files pass their folder.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
     html: Path | None = typer.Option(None, "--html", metavar="PATH", help="Also write a static HTML report here."),

@@ -87,7 +87,7 @@ class Fragment:
         import polars as pl
 
         try:
-            lf = pl.scan_parquet(self.path)
+            lf = pl.scan_parquet(self.path, glob=False)  # a resolved file: "[" in its name is literal
             if self.columns is not None:
                 lf = lf.select(list(self.columns))
             if self.row_offset is not None:

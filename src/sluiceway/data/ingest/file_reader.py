@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sluiceway.data.ingest.column_types import check_integer_widths, polars_overrides
@@ -40,7 +41,13 @@ class _FileReader(_Reader):
         self.source = source
         self.max_columns = max_columns
         self.resolved: dict[str | None, ResolvedInput]
-        if isinstance(source.pattern, Mapping):
+        patterns = source.pattern if isinstance(source.pattern, Mapping) else {None: os.fspath(source.pattern)}
+        if span is None and version is None and all(_names_a_file(p) for p in patterns.values()):
+            # a path that names an existing file is that file, even with wildcard or placeholder characters
+            # in its name (``train[1].csv``, ``a*b.csv``): span 0, no version, like a path without them
+            self.resolved = {split: ResolvedInput(os.fspath(p), 0, None, (os.fspath(p),))
+                             for split, p in patterns.items()}
+        elif isinstance(source.pattern, Mapping):
             by_split = resolve_splits(source.pattern, span=span, version=version)
             self.resolved = {split: r for split, r in by_split.items()}
         else:
@@ -152,11 +159,11 @@ class _FileReader(_Reader):
         source = self.source
         try:
             if isinstance(source, CsvSource):
-                lazy = pl.scan_csv(list(self.files), infer_schema_length=length,
+                lazy = pl.scan_csv(list(self.files), infer_schema_length=length, glob=False,
                                    infer_schema_files=len(self.files), **self._polars_csv_options())
                 polars_schema = lazy.collect_schema()
             else:
-                polars_schema = pl.scan_ndjson(list(self.files), infer_schema_length=length).collect_schema()
+                polars_schema = pl.scan_ndjson(_polars_paths(self.files), infer_schema_length=length).collect_schema()
                 where = f"JSON lines input {list(self.files)}"
                 _check_column_count(len(polars_schema), self.max_columns, where)
                 _check_column_names(polars_schema.names(), where)  # before Polars' Arrow export panics on NUL
@@ -224,7 +231,7 @@ class _FileReader(_Reader):
         after_read: list[pl.Expr] = []
         nan_check: pl.Expr | None = None
         if isinstance(self.source, CsvSource):
-            lazy = pl.scan_csv(files, schema=self._polars_schema,
+            lazy = pl.scan_csv(files, schema=self._polars_schema, glob=False,
                                **self._polars_csv_options(fast_nulls=fast_nulls))
             if fast_nulls:
                 markers = [m for m in self.source.null_values if m != ""]
@@ -236,7 +243,7 @@ class _FileReader(_Reader):
                 if floats and any(_reads_as_nan(m) for m in markers):
                     nan_check = pl.any_horizontal(pl.col(floats).is_nan()).any()
         else:
-            lazy = pl.scan_ndjson(files, schema=self._polars_schema)
+            lazy = pl.scan_ndjson(_polars_paths(files), schema=self._polars_schema)
         where = f"{self._kind} file {files[0]!r}" if len(files) == 1 else f"{self._kind} files {files}"
         iterator = iter(lazy.collect_batches(chunk_size=batch_rows))
         structure = getattr(self, "_structure", None)
@@ -284,6 +291,16 @@ class _FileReader(_Reader):
             "named above around the position the reader reports."
         )
 
+
+
+def _names_a_file(pattern: object) -> bool:
+    return isinstance(pattern, (str, os.PathLike)) and os.path.isfile(pattern)
+
+
+def _polars_paths(files: Sequence[str]) -> list[str]:
+    """Resolved file names for a Polars reader that expands globs (``scan_ndjson`` has no ``glob=False``):
+    ``[``, ``*`` and ``?`` in a name are escaped so that ``t[1].jsonl`` is read as that file."""
+    return [glob.escape(f) for f in files]
 
 
 def _parquet_schema_and_rows(path: str, max_columns: int) -> tuple[pa.Schema, int]:
