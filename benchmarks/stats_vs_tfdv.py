@@ -248,6 +248,17 @@ def ensure_tfdv(python: str) -> None:
     marker.touch()
 
 
+def compile_bytecode() -> None:
+    """Byte-compile Sluiceway as ``pip install`` does (TFDV's venv is compiled by its install): with
+    PYTHONDONTWRITEBYTECODE set, as in some sandboxes, a source checkout would otherwise compile every
+    module again in every fresh process (about 0.2 s of each whole-process figure)."""
+    import compileall
+
+    import sluiceway
+
+    compileall.compile_dir(str(Path(sluiceway.__file__).parent), quiet=1)
+
+
 def ensure_data(rows: int, data_dir: Path) -> tuple[Path, Path]:
     from taxi_data import taxi_files
 
@@ -290,6 +301,7 @@ def main() -> None:
         return
 
     me = sys.executable
+    compile_bytecode()
     csv, parquet = ensure_data(a.rows, a.data_dir)
     load_start = os.getloadavg()[0]
     if not a.skip_tfdv:

@@ -321,3 +321,18 @@ def test_every_source_refuses_zero_rows_alike(tmp_path: Path) -> None:
                    JsonLinesSource(str(tmp_path / "zero.jsonl")), DataFrameSource(pd.DataFrame({"a": []}))):
         with pytest.raises(DataError, match="zero"):
             ingest(source, tmp_path / f"out-{type(source).__name__}")
+
+
+def test_a_pattern_that_names_an_existing_file_is_that_file(tmp_path: Path) -> None:
+    # Brackets are literal in patterns; "*" and "?" are wildcards, unless the pattern names a file that exists.
+    (tmp_path / "a*b.csv").write_text("x\n1\n2\n3\n", encoding="utf-8")
+    (tmp_path / "axb.csv").write_text("x\n4\n", encoding="utf-8")
+    (tmp_path / "t[1].csv").write_text("x\n5\n6\n", encoding="utf-8")
+    (tmp_path / "t1.csv").write_text("x\n7\n", encoding="utf-8")
+    literal = ingest(CsvSource(str(tmp_path / "a*b.csv")), tmp_path / "literal", splits=HashSplit({"all": 1}))
+    assert literal.input_files == (str(tmp_path / "a*b.csv"),) and literal.row_counts == {"all": 3}
+    bracket = ingest(CsvSource(str(tmp_path / "t[1].csv")), tmp_path / "bracket", splits=HashSplit({"all": 1}))
+    assert bracket.row_counts == {"all": 2}
+    wildcard = ingest(CsvSource(str(tmp_path / "a?b.csv")), tmp_path / "wildcard", splits=HashSplit({"all": 1}))
+    assert sorted(wildcard.input_files) == [str(tmp_path / "a*b.csv"), str(tmp_path / "axb.csv")]
+    assert wildcard.row_counts == {"all": 4}
