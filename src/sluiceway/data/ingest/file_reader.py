@@ -228,7 +228,6 @@ class _FileReader(_Reader):
 
         files = list(resolved.files)
         fast_nulls = self._can_read_fast_nulls()
-        after_read: list[pl.Expr] = []
         nan_check: pl.Expr | None = None
         if isinstance(self.source, CsvSource):
             lazy = pl.scan_csv(files, schema=self._polars_schema, glob=False,
@@ -236,9 +235,9 @@ class _FileReader(_Reader):
             if fast_nulls:
                 markers = [m for m in self.source.null_values if m != ""]
                 strings = [n for n, t in self._polars_schema.items() if t == pl.String]
-                if markers and strings:
-                    after_read = [pl.when(pl.col(n).is_in(markers)).then(None).otherwise(pl.col(n)).alias(n)
-                                  for n in strings]
+                if markers and strings:  # in the query: Polars applies them on its threads, batch by batch
+                    lazy = lazy.with_columns(pl.when(pl.col(n).is_in(markers)).then(None).otherwise(pl.col(n)).alias(n)
+                                             for n in strings)
                 floats = [n for n, t in self._polars_schema.items() if t in (pl.Float32, pl.Float64)]
                 if floats and any(_reads_as_nan(m) for m in markers):
                     nan_check = pl.any_horizontal(pl.col(floats).is_nan()).any()
@@ -264,11 +263,10 @@ class _FileReader(_Reader):
                 raise self._diagnose(exc, files) from exc
             if nan_check is not None and frame.select(nan_check).item():
                 raise _NullMarkersNeeded("a float column holds NaN, which may have been a null marker")
-            if after_read:
-                frame = frame.with_columns(after_read)
             # Polars reads a blank line as a row of nulls; readers such as pandas skip it, and so do we.
-            # Only a batch with an all-null row needs the structure check's count of blank lines.
-            if structure is not None and frame.width > 1:
+            # Only a batch with an all-null row needs the structure check's count of blank lines, and only
+            # a batch whose every column holds a null can have one (null counts are known without a scan).
+            if structure is not None and frame.width > 1 and min(c.null_count() for c in frame.iter_columns()):
                 all_null = pl.all_horizontal(pl.all().is_null())
                 if frame.select(all_null.any()).item():
                     structure.wait()
