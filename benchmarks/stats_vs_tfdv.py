@@ -223,6 +223,29 @@ def measure_pair(ours: tuple, theirs: tuple, repeats: int) -> tuple[dict, dict]:
     return out[0], out[1]
 
 
+def measure_rounds(tasks: dict[str, tuple]) -> dict[str, dict]:
+    """Like ``measure`` for several workers, interleaved: round i runs each task that has an i-th repeat, so
+    that every task sees the same (shared-machine) load. ``tasks``: name → (python, task, args, repeats)."""
+    runs: dict[str, list] = {name: [] for name in tasks}
+    for round_ in range(max(repeats for *_, repeats in tasks.values())):
+        for name, (python, task, args, repeats) in tasks.items():
+            if round_ >= repeats:
+                continue
+            r = run_worker(python, task, *args)
+            r["load"] = os.getloadavg()[0]
+            runs[name].append(r)
+            timed = "–" if r["timed"] is None else f"{r['timed']:.3f}s"
+            print(f"    {name}: timed {timed} wall {r['wall']:.2f}s rss {r['rss_mib']:.0f} MiB "
+                  f"(load {r['load']:.2f})", flush=True)
+    out = {}
+    for name, rs in runs.items():
+        med = {k: _median([r[k] for r in rs]) for k in ("wall", "rss_mib")}
+        med["timed"] = _median([r["timed"] for r in rs]) if rs[0]["timed"] is not None else None
+        med["runs"] = rs
+        out[name] = med
+    return out
+
+
 def _python311() -> str:
     for candidate in ("python3.11", str(Path.home() / ".pyenv" / "versions" / "3.11" / "bin" / "python")):
         found = shutil.which(candidate)
@@ -317,12 +340,15 @@ def main() -> None:
         )
     if not a.skip_csv:
         print("(a) CSV -> statistics", flush=True)
-        res["sw_csv"] = measure(me, "sw_csv", [str(csv), examples_dir], a.repeats)
-        res["sw_cli_csv"] = measure(me, "cli", ["stats", str(csv), "--json"], a.repeats)
-        res["sw_csv_polars"] = measure(me, "sw_csv", [str(csv), examples_dir, "polars"], a.repeats)
         csv_repeats = a.repeats if a.tfdv_csv_repeats is None else a.tfdv_csv_repeats
+        tasks = {
+            "sw_csv": (me, "sw_csv", [str(csv), examples_dir], a.repeats),
+            "sw_cli_csv": (me, "cli", ["stats", str(csv), "--json"], a.repeats),
+            "sw_csv_polars": (me, "sw_csv", [str(csv), examples_dir, "polars"], a.repeats),
+        }
         if not a.skip_tfdv and csv_repeats > 0:
-            res["tfdv_csv"] = measure(a.tfdv_python, "tfdv_csv", [str(csv)], csv_repeats)
+            tasks["tfdv_csv"] = (a.tfdv_python, "tfdv_csv", [str(csv)], csv_repeats)
+        res.update(measure_rounds(tasks))
     print("(c) schema inference + validation", flush=True)
     res["sw_schema"] = measure(me, "sw_schema", [str(parquet)], 1)
     if not a.skip_tfdv:
