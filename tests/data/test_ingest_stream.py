@@ -132,3 +132,22 @@ def test_bad_csv_is_the_same_located_data_error(tmp_path: Path) -> None:
     (tmp_path / "ok.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"Column\(s\) 'c' not found"):
         statistics_of_file(tmp_path / "ok.csv", columns=["a", "c"])
+
+
+def test_the_default_engine_named_explicitly_still_reads_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sluiceway.data.statistics import stream
+
+    (tmp_path / "small.csv").write_text("a,b\n1,x\n2,y\n", encoding="utf-8")
+    made: list[list[str]] = []
+    original = stream._StatisticsSink.__init__
+
+    def spy(self: stream._StatisticsSink, split_names: list[str], *args: object) -> None:
+        made.append(split_names)  # the real sink still does the work
+        original(self, split_names, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stream._StatisticsSink, "__init__", spy)
+    for engine in (None, "local"):
+        assert statistics_of_file(tmp_path / "small.csv", engine=engine)["all"].num_examples == 2
+    assert made == [["all"], ["all"]]
+    assert statistics_of_file(tmp_path / "small.csv", engine=InProcessEngine())["all"].num_examples == 2
+    assert len(made) == 2  # an explicit engine object maps over a temporary Parquet copy

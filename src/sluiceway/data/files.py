@@ -126,6 +126,8 @@ def _statistics_via_ingest(pattern: str, suffix: str, options: dict[str, Any]) -
         source: Any = JsonLinesSource({SPLIT: pattern})
     else:
         source = CsvSource({SPLIT: pattern}, delimiter="\t" if suffix in _TSV else ",")
+    if options.get("engine", "local") in (None, "local"):
+        options = {k: v for k, v in options.items() if k != "engine"}  # the default engine: threads, here too
     if set(options) <= _STREAM_OPTIONS:
         from sluiceway.data.ingest.driver import read_into
         from sluiceway.data.statistics.stream import statistics_of_tables
