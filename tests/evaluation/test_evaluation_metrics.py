@@ -99,12 +99,13 @@ def test_fairness_gaps_equal_fairlearns_on_the_same_predictions(data: dict) -> N
     assert [entry["feature"] for entry in result["fairness"]] == ["group", "region"]
     for entry in result["fairness"]:
         sensitive = frame[entry["feature"]]
-        expected = {
-            "demographic_parity_difference": demographic_parity_difference(y_true, y_pred, sensitive_features=sensitive),
-            "demographic_parity_ratio": demographic_parity_ratio(y_true, y_pred, sensitive_features=sensitive),
-            "equalized_odds_difference": equalized_odds_difference(y_true, y_pred, sensitive_features=sensitive),
-            "equalized_odds_ratio": equalized_odds_ratio(y_true, y_pred, sensitive_features=sensitive),
+        functions = {
+            "demographic_parity_difference": demographic_parity_difference,
+            "demographic_parity_ratio": demographic_parity_ratio,
+            "equalized_odds_difference": equalized_odds_difference,
+            "equalized_odds_ratio": equalized_odds_ratio,
         }
+        expected = {name: f(y_true, y_pred, sensitive_features=sensitive) for name, f in functions.items()}
         for name, value in expected.items():
             assert entry["gaps"][name] == pytest.approx(value, abs=1e-12), (entry["feature"], name)
     assert result["fairness"][0]["gaps"]["demographic_parity_difference"] > 0.15  # group "b" is favoured by design
@@ -174,4 +175,5 @@ def test_a_label_the_model_never_saw_is_a_clear_data_error(data: dict, tmp_path:
     with pytest.raises(sw.DataError, match="slice feature 'colour' is not a column"):
         evaluate_model(data["classifier"].uri, examples, EvalConfig(label="y", slices=[("colour",)]))
     with pytest.raises(sw.ConfigError, match="applies to classifiers"):
-        evaluate_model(data["regressor"].uri, examples, EvalConfig(label="target", fairness=Fairness(sensitive=["group"])))
+        config = EvalConfig(label="target", fairness=Fairness(sensitive=["group"]))
+        evaluate_model(data["regressor"].uri, examples, config)

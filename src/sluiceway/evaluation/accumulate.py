@@ -70,7 +70,7 @@ class EvalPlan:
                       ("calibration", k * CALIBRATION_BINS * 3)]
         else:
             blocks = [(name, 1) for name in REGRESSION_FIELDS]
-        blocks += [(f"custom:{metric.name}", size) for metric, size in zip(self.custom, self.custom_sizes)]
+        blocks += [(f"custom:{metric.name}", size) for metric, size in zip(self.custom, self.custom_sizes, strict=True)]
         layout, start = {}, 0
         for name, size in blocks:
             layout[name] = slice(start, start + size)
@@ -144,7 +144,8 @@ def map_fragment(plan: EvalPlan, fragment: Fragment, batches: Iterator[Any]) -> 
         custom = _custom_rows(plan, model, labeled, vectors)
         for spec in plan.specs:
             keys, groups = slice_groups(labeled, spec, plan.buckets)
-            for key, total in zip(keys, _group_sums(plan, vectors, custom, groups, len(keys), weights)):
+            sums = _group_sums(plan, vectors, custom, groups, len(keys), weights)
+            for key, total in zip(keys, sums, strict=True):
                 found = result.sums.get((spec, key))
                 result.sums[(spec, key)] = total if found is None else found + total
     return result
@@ -247,10 +248,9 @@ def _group_sums(
                 for r, w in enumerate(weights):
                     # resampled rows repeat as many times as their Poisson weight
                     take = np.repeat(np.flatnonzero(rows), w[rows].astype(np.int64))
-                    value = np.asarray(
-                        metric.update(labels[take], predictions[take], None if probabilities is None else probabilities[take]),
-                        dtype=np.float64,
-                    ).reshape(-1)
+                    scores = None if probabilities is None else probabilities[take]
+                    value = np.asarray(metric.update(labels[take], predictions[take], scores), dtype=np.float64)
+                    value = value.reshape(-1)
                     if value.shape[0] != place.stop - place.start:
                         raise DataError(
                             f"Evaluator: custom metric {metric.name!r}: update returned {value.shape[0]} sums, its "
@@ -282,11 +282,13 @@ def _classification_sums(
         index.reshape(-1), weights=repeated, minlength=count * k * bins * 2
     ).reshape(count, -1)
     calibration_bin = np.minimum((probs * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
-    base = groups[:, None] * (k * CALIBRATION_BINS * 3) + classes[None, :] * (CALIBRATION_BINS * 3) + calibration_bin * 3
+    per_class = CALIBRATION_BINS * 3
+    base = groups[:, None] * (k * per_class) + classes[None, :] * per_class + calibration_bin * 3
     size = count * k * CALIBRATION_BINS * 3
     calibration = np.zeros(size)
     for offset, values in enumerate((probs, positive, np.ones_like(probs))):
-        calibration += np.bincount((base + offset).reshape(-1), weights=(w[:, None] * values).reshape(-1), minlength=size)
+        weighted = (w[:, None] * values).reshape(-1)
+        calibration += np.bincount((base + offset).reshape(-1), weights=weighted, minlength=size)
     out[:, layout["calibration"]] = calibration.reshape(count, -1)
 
 
@@ -316,13 +318,13 @@ def _key_column(column: pl.Series, edges: tuple[float, ...] | None) -> pl.Series
     labels = bucket_labels(edges)
     position = pl.Series(column.name, np.searchsorted(np.asarray(edges), values, side="right"))
     named = position.replace_strict(list(range(len(labels))), labels, return_dtype=pl.String)
-    return named.set(pl.Series(np.isnan(values)), None)  # type: ignore[arg-type]
+    return named.set(pl.Series(np.isnan(values)), None)
 
 
 @functools.lru_cache(maxsize=64)
 def bucket_labels(edges: tuple[float, ...]) -> list[str]:
     """``< a``, ``[a, b)``, ..., ``>= z``: the names of the buckets cut at ``edges``."""
-    inner = [f"[{_short(lo)}, {_short(hi)})" for lo, hi in zip(edges, edges[1:])]
+    inner = [f"[{_short(lo)}, {_short(hi)})" for lo, hi in zip(edges, edges[1:], strict=False)]
     return [f"< {_short(edges[0])}", *inner, f">= {_short(edges[-1])}"]
 
 

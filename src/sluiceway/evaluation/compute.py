@@ -37,7 +37,8 @@ def slice_name(spec: tuple[str, ...], key: tuple[str | None, ...]) -> str:
     """``Overall`` or ``island=Biscoe, sex=female``."""
     if not spec:
         return "Overall"
-    return ", ".join(f"{name}={accumulate.NULL_KEY if value is None else value}" for name, value in zip(spec, key))
+    shown = (accumulate.NULL_KEY if value is None else value for value in key)
+    return ", ".join(f"{name}={value}" for name, value in zip(spec, shown, strict=True))
 
 
 def evaluate_model(
@@ -185,7 +186,7 @@ def _evaluate(
         # missing values last; buckets in the order of their ranges, other values by name
         return order[spec], tuple(
             (1, 0, "") if value is None else (0, bucket_order.get(name, {}).get(value, 0), value)
-            for name, value in zip(spec, key)
+            for name, value in zip(spec, key, strict=True)
         )
 
     slices = []
@@ -193,7 +194,7 @@ def _evaluate(
         entry = slice_metrics(plan, matrix[0], positive)
         entry = {
             "spec": list(spec),
-            "key": {name: value for name, value in zip(spec, key)},
+            "key": dict(zip(spec, key, strict=True)),
             "name": slice_name(spec, key),
             "gated": entry["count"] >= config.min_slice_size,
             **entry,
@@ -203,7 +204,8 @@ def _evaluate(
         slices.append(entry)
     if not any(not s["spec"] for s in slices):
         raise DataError(
-            f"Evaluator: no labeled rows to evaluate ({sums.rows} rows, {sums.unlabeled} without a label {plan.label!r})."
+            f"Evaluator: no labeled rows to evaluate ({sums.rows} rows, {sums.unlabeled} without a label "
+            f"{plan.label!r})."
         )
     return {"slices": slices, "rows": sums.rows, "unlabeled": sums.unlabeled}
 

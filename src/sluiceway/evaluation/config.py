@@ -51,6 +51,10 @@ DEFAULT_METRICS = {
 Task = Literal["classification", "regression"]
 
 
+def _overall_only() -> list[tuple[str, ...]]:
+    return [()]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -143,7 +147,7 @@ class EvalConfig(_Strict):
     label: str | None = None
     metrics: list[str] | None = None  # None: the task's defaults
     custom_metrics: list[CustomMetric] = Field(default_factory=list)
-    slices: list[tuple[str, ...]] = Field(default_factory=lambda: [()])
+    slices: list[tuple[str, ...]] = Field(default_factory=_overall_only)
     numeric_buckets: int = Field(default=4, ge=2, le=100)
     bucket_boundaries: dict[str, list[float]] = Field(default_factory=dict)
     min_slice_size: int = Field(default=30, ge=1)
@@ -178,7 +182,7 @@ class EvalConfig(_Strict):
     @classmethod
     def _boundaries(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
         for name, edges in value.items():
-            if not edges or any(b <= a for a, b in zip(edges, edges[1:])):
+            if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
                 raise ValueError(f"bucket_boundaries[{name!r}] must be a non-empty increasing list; got {edges}")
         return value
 

@@ -26,7 +26,7 @@ def sample_rows(files: list[str], rows: int, seed: int) -> pl.DataFrame:
     total = sum(sizes)
     chosen = np.sort(np.random.default_rng(seed).choice(total, size=min(rows, total), replace=False))
     parts, start = [], 0
-    for file, size in zip(files, sizes):
+    for file, size in zip(files, sizes, strict=True):
         local = chosen[(chosen >= start) & (chosen < start + size)] - start
         if local.size:
             parts.append(pl.read_parquet(file).gather(local))

@@ -40,7 +40,9 @@ def slice_metrics(plan: EvalPlan, vector: np.ndarray, positive: int | None) -> d
     return result
 
 
-def _classification(plan: EvalPlan, vector: np.ndarray, layout: dict[str, slice], positive: int | None) -> dict[str, Any]:
+def _classification(
+    plan: EvalPlan, vector: np.ndarray, layout: dict[str, slice], positive: int | None
+) -> dict[str, Any]:
     k, bins = plan.num_classes, plan.auc_bins
     count = float(vector[layout["count"]][0])
     confusion = vector[layout["confusion"]].reshape(k, k)

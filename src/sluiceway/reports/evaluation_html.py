@@ -82,7 +82,8 @@ def _slices(evaluation: dict[str, Any]) -> str:
     baseline = {s["name"]: s for s in (evaluation.get("baseline") or {}).get("slices", [])}
     head = "".join(f"<th>{escape(m)}</th>" for m in metrics)
     rows = []
-    for entry in evaluation["candidate"]["slices"]:
+    slices = evaluation["candidate"]["slices"]
+    for entry in slices:
         previous = baseline.get(entry["name"])
         cells = []
         for metric in metrics:
@@ -104,7 +105,7 @@ def _slices(evaluation: dict[str, Any]) -> str:
     note = (
         f"Slices with fewer than {evaluation['min_slice_size']} rows are reported but not gated. "
         + ("Under each value: the baseline's and the change (green: better). " if baseline else "")
-        + ("Brackets: bootstrap confidence interval. " if any("intervals" in s for s in evaluation["candidate"]["slices"]) else "")
+        + ("Brackets: bootstrap confidence interval. " if any("intervals" in s for s in slices) else "")
         + (escape(f"AUC: {evaluation['auc_method']}.") if evaluation.get("auc_method") else "")
     )
     return (
@@ -172,9 +173,12 @@ def _confusion(evaluation: dict[str, Any]) -> str:
     head = "".join(f"<th>predicted {c}</th>" for c in classes)
     rows = "".join(
         f"<tr><th>actual {name}</th>{''.join(f'<td class=num>{_number(v)}</td>' for v in row)}</tr>"
-        for name, row in zip(classes, overall["confusion_matrix"])
+        for name, row in zip(classes, overall["confusion_matrix"], strict=True)
     )
-    return f"<h2>Confusion matrix (overall)</h2><table><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return (
+        f"<h2>Confusion matrix (overall)</h2><table><thead><tr><th></th>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def render_evaluation_html(evaluation: dict[str, Any], *, title: str = "Model evaluation",
