@@ -13,6 +13,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from sluiceway.evaluation.accumulate import NULL_KEY
+
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;
 padding:0 1rem;color:#1f2328}
@@ -121,7 +123,7 @@ def _fairness(evaluation: dict[str, Any]) -> str:
     parts = []
     for entry in evaluation.get("fairness") or []:
         rows = "".join(
-            f"<tr><td>{escape(str(g['group']))}{'' if g['gated'] else _SMALL}</td>"
+            f"<tr><td>{escape(NULL_KEY if g['group'] is None else str(g['group']))}{'' if g['gated'] else _SMALL}</td>"
             f"<td class='num'>{_number(g['count'])}</td><td class='num'>{_number(g['selection_rate'])}</td>"
             f"<td class='num'>{_number(g['true_positive_rate'])}</td>"
             f"<td class='num'>{_number(g['false_positive_rate'])}</td></tr>"
