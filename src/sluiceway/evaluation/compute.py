@@ -318,8 +318,9 @@ def _sketch_map(columns: tuple[str, ...], limit: int, fragment: Fragment, batche
             values = batch.get_column(name).cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
             distinct, sketch = result[name]
             if distinct is not None:
-                distinct.update(np.unique(values).tolist())
-                if len(distinct) > limit:
+                seen = np.unique(values)
+                distinct = None if len(seen) > limit else distinct | set(seen.tolist())
+                if distinct is not None and len(distinct) > limit:
                     distinct = None
             sketch.update(values)
             result[name] = (distinct, sketch)
