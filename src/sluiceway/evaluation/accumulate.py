@@ -12,9 +12,10 @@ histogram, see ``metrics.auc``), 10 calibration bins per class (probability sum,
 the custom metrics' sums. Regression vector: count, sums of error, squared error, absolute error,
 absolute percentage error, non-zero labels, label, squared label, then the custom metrics' sums.
 
-With ``bootstrap=R`` each vector becomes a (1 + R) × L matrix: row 0 the data itself, row r the
-Poisson(1)-weighted resample r (the mergeable "Poisson bootstrap"), seeded by the seed, the file's name,
-the row group and the batch, so the same data gives the same intervals.
+With ``bootstrap=R`` each slice also keeps an R × L' matrix: row r the sums of the Poisson(1)-weighted
+resample r (the mergeable "Poisson bootstrap"), seeded by the seed, the file's name, the row group and the
+batch, so the same data gives the same intervals. Its score histograms have ``REPLICATE_AUC_BINS`` bins
+(coarser than the point estimate's), which keeps R replicates of many slices in memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import functools
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ REGRESSION_FIELDS = ("count", "error", "squared_error", "absolute_error", "absol
                      "label", "squared_label")
 OVERALL: tuple[str, ...] = ()
 NULL_KEY = "(missing)"
+REPLICATE_AUC_BINS = 100
 
 
 @dataclass(frozen=True)
@@ -81,21 +83,27 @@ class EvalPlan:
     def width(self) -> int:
         return max(s.stop for s in self.layout().values())
 
+    def replicate_plan(self) -> EvalPlan:
+        """The layout of the bootstrap replicates: the same sums with coarser score histograms."""
+        return replace(self, auc_bins=min(self.auc_bins, REPLICATE_AUC_BINS), bootstrap=0)
+
 
 @dataclass
 class SliceSums:
-    """Merged sums: ``sums[(spec, key)]`` is a (1 + bootstrap) × width matrix; ``unlabeled`` rows skipped."""
+    """Merged sums: ``sums[(spec, key)]`` a slice's vector, ``replicates[(spec, key)]`` its bootstrap matrix."""
 
     sums: dict[tuple[tuple[str, ...], tuple[str | None, ...]], np.ndarray] = field(default_factory=dict)
+    replicates: dict[tuple[tuple[str, ...], tuple[str | None, ...]], np.ndarray] = field(default_factory=dict)
     unlabeled: int = 0
     rows: int = 0
 
 
 def merge(left: SliceSums, right: SliceSums) -> SliceSums:
     """Add ``right`` into ``left`` (slices in first-seen order, so merging in fragment order is deterministic)."""
-    for key, value in right.sums.items():
-        mine = left.sums.get(key)
-        left.sums[key] = value if mine is None else mine + value
+    for target, source in ((left.sums, right.sums), (left.replicates, right.replicates)):
+        for key, value in source.items():
+            mine = target.get(key)
+            target[key] = value if mine is None else mine + value
     left.unlabeled += right.unlabeled
     left.rows += right.rows
     return left
@@ -144,10 +152,15 @@ def map_fragment(plan: EvalPlan, fragment: Fragment, batches: Iterator[Any]) -> 
         custom = _custom_rows(plan, model, labeled, vectors)
         for spec in plan.specs:
             keys, groups = slice_groups(labeled, spec, plan.buckets)
-            sums = _group_sums(plan, vectors, custom, groups, len(keys), weights)
-            for key, total in zip(keys, sums, strict=True):
-                found = result.sums.get((spec, key))
-                result.sums[(spec, key)] = total if found is None else found + total
+            count = len(keys)
+            parts = [(result.sums, _group_sums(plan, vectors, custom, groups, count, weights[:1])[:, 0])]
+            if plan.bootstrap:
+                resampled = _group_sums(plan.replicate_plan(), vectors, custom, groups, count, weights[1:])
+                parts.append((result.replicates, resampled))
+            for target, totals in parts:
+                for key, total in zip(keys, totals, strict=True):
+                    found = target.get((spec, key))
+                    target[(spec, key)] = total if found is None else found + total
     return result
 
 
@@ -229,8 +242,8 @@ def _custom_rows(plan: EvalPlan, model: Any, frame: pl.DataFrame, terms: _RowTer
 
 def _group_sums(
     plan: EvalPlan, terms: _RowTerms, custom: list[Any], groups: np.ndarray, count: int, weights: np.ndarray
-) -> list[np.ndarray]:
-    """One (1 + R) × width matrix per group of this batch."""
+) -> np.ndarray:
+    """Sums per group of this batch, one row per row of ``weights``: a groups × weights × width array."""
     layout = plan.layout()
     out = np.zeros((count, weights.shape[0], plan.width))
     for r, w in enumerate(weights):
@@ -257,7 +270,7 @@ def _group_sums(
                             f"size= says {place.stop - place.start}."
                         )
                     out[g, r, place] = value
-    return list(out)
+    return out
 
 
 def _classification_sums(

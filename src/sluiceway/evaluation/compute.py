@@ -190,8 +190,8 @@ def _evaluate(
         )
 
     slices = []
-    for (spec, key), matrix in sorted(sums.sums.items(), key=position):
-        entry = slice_metrics(plan, matrix[0], positive)
+    for (spec, key), vector in sorted(sums.sums.items(), key=position):
+        entry = slice_metrics(plan, vector, positive)
         entry = {
             "spec": list(spec),
             "key": dict(zip(spec, key, strict=True)),
@@ -200,7 +200,7 @@ def _evaluate(
             **entry,
         }
         if plan.bootstrap:
-            entry["intervals"] = _intervals(plan, matrix[1:], positive, config.confidence)
+            entry["intervals"] = _intervals(plan, sums.replicates[(spec, key)], positive, config.confidence)
         slices.append(entry)
     if not any(not s["spec"] for s in slices):
         raise DataError(
@@ -213,8 +213,9 @@ def _evaluate(
 def _intervals(plan: EvalPlan, replicates: np.ndarray, positive: int | None, confidence: float) -> dict[str, Any]:
     """Percentile bootstrap intervals of every metric from the Poisson-resampled sums."""
     values: dict[str, list[float]] = {}
+    layout = plan.replicate_plan()
     for row in replicates:
-        for name, value in slice_metrics(plan, row, positive)["metrics"].items():
+        for name, value in slice_metrics(layout, row, positive)["metrics"].items():
             if value is not None:
                 values.setdefault(name, []).append(value)
     tail = (1 - confidence) / 2 * 100
