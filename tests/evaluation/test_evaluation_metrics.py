@@ -177,3 +177,39 @@ def test_a_label_the_model_never_saw_is_a_clear_data_error(data: dict, tmp_path:
     with pytest.raises(sw.ConfigError, match="applies to classifiers"):
         config = EvalConfig(label="target", fairness=Fairness(sensitive=["group"]))
         evaluate_model(data["regressor"].uri, examples, config)
+
+
+def test_the_engine_work_pickles_for_remote_workers(data: dict) -> None:
+    import functools
+    import pickle
+
+    from sluiceway.evaluation import accumulate
+    from sluiceway.evaluation.accumulate import EvalPlan, SliceSums
+
+    custom = CustomMetric(name="share_yes", update=positives_and_rows, result=share, size=2)
+    plan = EvalPlan(model_uri=data["classifier"].uri, task="classification", label="y", classes=("no", "yes"),
+                    specs=((), ("group",)), custom=(custom,), custom_sizes=(2,), bootstrap=3)
+    mapper = pickle.loads(pickle.dumps(functools.partial(accumulate.map_fragment, plan)))
+    merger = pickle.loads(pickle.dumps(accumulate.merge))
+    files = data["examples"].split_files("eval")
+    from sluiceway.data.engine import plan_fragments
+
+    fragments = plan_fragments([str(f) for f in files], parallelism=1)
+    results = [pickle.loads(pickle.dumps(mapper(f, f.iter_batches(batch_format="polars")))) for f in fragments]
+    merged = functools.reduce(merger, results, SliceSums())
+    assert merged.rows == 3000 and merged.sums[((), ())][0] == 3000  # the count leads the vector
+    assert merged.replicates[((), ())].shape[0] == 3
+
+
+def test_importing_sluiceway_loads_no_evaluation_code_until_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sluiceway as sw\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sluiceway.resolve', 'sluiceway.evaluation'))))\n"
+        "print(sw.resolve.latest_blessed_model(evaluator='Evaluator'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "<latest blessed Model of this pipeline, blessed by 'Evaluator'>"]
