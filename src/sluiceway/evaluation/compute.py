@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import replace
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,14 +91,8 @@ def evaluate_model(
     candidate = _evaluate(runner, fragments, plan, config, positive)
     baseline = None
     if baseline_uri is not None:
-        baseline_model = load_model(baseline_uri)
-        if baseline_model.manifest["task"] != task or baseline_model.classes != model.classes:
-            raise DataError(
-                f"Evaluator: the baseline model at {baseline_uri} ({baseline_model.manifest['task']}, classes "
-                f"{baseline_model.classes}) cannot be compared with the candidate ({task}, classes {model.classes})."
-            )
-        baseline_plan = EvalPlan(**{**plan.__dict__, "model_uri": str(baseline_uri)})
-        baseline = _evaluate(runner, fragments, baseline_plan, config, positive)
+        _check_comparable(model, load_model(baseline_uri), baseline_uri)
+        baseline = _evaluate(runner, fragments, replace(plan, model_uri=str(baseline_uri)), config, positive)
     result: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -123,6 +118,15 @@ def evaluate_model(
 
         result["feature_importance"] = permutation_importance(model, files, label, task, config)
     return result
+
+
+def _check_comparable(model: Any, baseline: Any, baseline_uri: str) -> None:
+    task = model.manifest["task"]
+    if baseline.manifest["task"] != task or baseline.classes != model.classes:
+        raise DataError(
+            f"Evaluator: the baseline model at {baseline_uri} ({baseline.manifest['task']}, classes "
+            f"{baseline.classes}) cannot be compared with the candidate ({task}, classes {model.classes})."
+        )
 
 
 def _metric_names(config: EvalConfig, task: str) -> list[str]:
