@@ -83,6 +83,10 @@ def test_a_crippled_second_model_is_judged_against_the_first_and_not_blessed(sto
     assert third["Trainer"].state == "CACHED" and third["Evaluator"].state == "COMPLETE"
     assert _blessing(third)["blessed"] is True and _blessing(third)["baseline_uri"] == good_model.uri
 
+    good_model.path.rename(tmp_path / "removed-model")  # what `sluiceway gc` or a hand may do
+    with MetadataStore(store_url) as store:
+        assert find_latest_blessed_model(store, "credit") is None  # never a baseline that cannot be loaded
+
 
 def test_the_gate_option_stops_the_run_with_every_reason(tmp_path: Path) -> None:
     runner = sw.LocalRunner(store=f"sqlite:///{tmp_path / 'md.db'}", artifact_root=tmp_path / "artifacts")
