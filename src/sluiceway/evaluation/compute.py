@@ -292,9 +292,7 @@ def _bucket_boundaries(
     if not numeric:
         return found
     limit = 2 * config.numeric_buckets
-    column_fragments = [
-        Fragment(f.path, f.row_groups, tuple(numeric), f.num_rows, 0, f.tag, f.row_offset) for f in fragments
-    ]
+    column_fragments = [replace(f, columns=tuple(numeric)) for f in fragments]
     sketches = runner.map_reduce(
         column_fragments, functools.partial(_sketch_map, tuple(numeric), limit), _sketch_merge, batch_format="polars"
     ) or {}
