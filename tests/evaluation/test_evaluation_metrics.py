@@ -213,3 +213,13 @@ def test_importing_sluiceway_loads_no_evaluation_code_until_used() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[]", "<latest blessed Model of this pipeline, blessed by 'Evaluator'>"]
+
+
+def test_labels_are_matched_to_the_classes_in_the_label_columns_own_type() -> None:
+    from sluiceway.evaluation.accumulate import label_positions
+
+    assert label_positions(pl.Series("y", [True, False]), (False, True), "E").tolist() == [1, 0]
+    assert label_positions(pl.Series("y", [1.0, 0.0]), (0, 1), "E").tolist() == [1, 0]  # a float label, int classes
+    assert label_positions(pl.Series("y", ["1", "0"]), (0, 1), "E").tolist() == [1, 0]
+    with pytest.raises(sw.DataError, match=r"holds value\(s\) \['5'\] that are not among the model's classes \[0, 1\]"):
+        label_positions(pl.Series("y", [0, 1, 5]), (0, 1), "E")

@@ -185,20 +185,31 @@ class _RowTerms:
     predictions: np.ndarray | None = None
 
 
-def _classification_rows(plan: EvalPlan, model: Any, frame: pl.DataFrame) -> _RowTerms:
-    classes = [str(c) for c in plan.classes or ()]
-    position = {c: i for i, c in enumerate(classes)}
-    labels = frame.get_column(plan.label).cast(pl.String).to_list()
+def label_positions(labels: pl.Series, classes: tuple[Any, ...], where: str) -> np.ndarray:
+    """Each label's index in the model's ``classes``, compared in the label column's own type (``True`` is the
+    class ``True`` and ``1.0`` the class ``1``); a label the model never saw is a ``DataError``."""
+    positions = pl.Series(range(len(classes)), dtype=pl.Int64)
     try:
-        label_index = np.fromiter((position[v] for v in labels), dtype=np.int64, count=len(labels))
-    except KeyError:
-        unseen = sorted({v for v in labels if v not in position})[:10]
+        known = pl.Series(list(classes)).cast(labels.dtype, strict=True)
+        found = labels.replace_strict(known, positions, default=None, return_dtype=pl.Int64)
+    except (pl.exceptions.PolarsError, TypeError, ValueError):  # classes of another type: compare as text
+        names = [str(c) for c in classes]
+        text = labels.cast(pl.String)
+        found = text.replace_strict(names, positions, default=None, return_dtype=pl.Int64)
+    unseen = labels.filter(found.is_null()).unique(maintain_order=True).head(10).to_list()
+    if unseen:
         raise DataError(
-            f"Evaluator: the label column {plan.label!r} holds value(s) {unseen} that are not among the model's "
-            f"classes {classes}. Evaluate on data whose labels the model was trained on, or retrain."
-        ) from None
+            f"{where}: the label column {labels.name!r} holds value(s) {sorted(map(str, unseen))} that are not "
+            f"among the model's classes {list(classes)}. Evaluate on data whose labels the model was trained on, "
+            "or retrain."
+        )
+    return found.to_numpy()
+
+
+def _classification_rows(plan: EvalPlan, model: Any, frame: pl.DataFrame) -> _RowTerms:
+    label_index = label_positions(frame.get_column(plan.label), plan.classes or (), "Evaluator")
     probabilities = np.asarray(model.predict_proba(frame.drop(plan.label)), dtype=np.float64)
-    rows = np.arange(len(labels))
+    rows = np.arange(len(label_index))
     chosen = np.clip(probabilities[rows, label_index], LOG_EPS, 1.0)
     onehot = np.zeros_like(probabilities)
     onehot[rows, label_index] = 1.0
