@@ -94,6 +94,7 @@ bench: venv
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/transform.py
 	$(BIN)/python benchmarks/predict.py
+	$(BIN)/python benchmarks/evaluate.py
 
 clean:
 	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP)

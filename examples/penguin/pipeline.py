@@ -1,12 +1,15 @@
 """The penguin pipeline: TFX's canonical example, end to end on embedded defaults.
 
     sluiceway run examples/penguin/pipeline.py
+    sluiceway run examples/penguin/pipeline.py:crippled_pipeline   # a worse model: evaluated, not blessed
 
 Ingest the Palmer penguins CSV (shipped by the `palmerpenguins` package), compute statistics, infer a
 schema, validate the data against it (a gate before training), engineer features with Transform (its
 fitted graph is what serving applies to raw rows), train a scikit-learn classifier on its output with
-the standard Trainer (a Model bundle: skops file, transform, signature) and evaluate it on raw rows
-against a blessing threshold. Metadata and artifacts go to ./.sluiceway/.
+the standard Trainer (a Model bundle: skops file, transform, signature) and evaluate it on the raw eval
+rows with the Evaluator: metrics overall and per island and sex, fairness across sexes, feature
+importance, and thresholds, against the last blessed model of this pipeline as baseline (none on the
+first run). Metadata and artifacts go to ./.sluiceway/.
 """
 
 from __future__ import annotations
@@ -16,12 +19,33 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import sluiceway as sw
-from sluiceway.components import CsvExampleGen, ExampleValidator, SchemaGen, StatisticsGen, Trainer, Transform
+from sluiceway.components import (
+    CsvExampleGen,
+    Evaluator,
+    ExampleValidator,
+    SchemaGen,
+    StatisticsGen,
+    Trainer,
+    Transform,
+)
+from sluiceway.evaluation import EvalConfig, Fairness, Threshold
 
 sys.path.insert(0, str(Path(__file__).parent))
-from components import evaluate_classifier  # noqa: E402
 from features import preprocessing_fn  # noqa: E402
 from model import run_fn  # noqa: E402
+
+# What a model must do to be blessed: value bounds always, change bounds against the last blessed model.
+EVAL_CONFIG = EvalConfig(
+    label="species",
+    slices=[(), ("island",), ("sex",), ("island", "sex")],
+    metrics=["accuracy", "f1", "auc", "log_loss", "calibration_error"],
+    thresholds={
+        "accuracy": Threshold(lower=0.9, max_drop=0.02),
+        "log_loss": Threshold(upper=0.5, max_rise=0.1),
+    },
+    fairness=Fairness(sensitive=["sex"], positive_class="Adelie"),
+    min_slice_size=30,  # smaller slices (island x sex) are reported, not gated
+)
 
 
 def penguins_csv() -> str:
@@ -31,7 +55,7 @@ def penguins_csv() -> str:
     return str(Path(spec.submodule_search_locations[0]) / "data" / "penguins.csv")
 
 
-def create_pipeline() -> sw.Pipeline:
+def create_pipeline(regularization: float = 1.0) -> sw.Pipeline:
     example_gen = CsvExampleGen(input_pattern=penguins_csv())
     statistics = StatisticsGen(examples=example_gen.examples)
     schema = SchemaGen(statistics=statistics.statistics, label="species")
@@ -44,11 +68,23 @@ def create_pipeline() -> sw.Pipeline:
         transform_graph=transform.transform_graph,
         schema=schema.schema,
         run_fn=run_fn,
-        train_args={"C": 1.0},
+        train_args={"C": regularization},
         after=[validator],
     )
-    evaluator = evaluate_classifier(model=trainer.model, examples=example_gen.examples, min_accuracy=0.9)
-    return sw.Pipeline("penguin", [example_gen, statistics, schema, validator, transform, trainer, evaluator])
+    # On raw rows, through the bundle's own transform (the server's path); the baseline is found at run time.
+    evaluator = Evaluator(
+        model=trainer.model,
+        examples=example_gen.examples,
+        baseline_model=sw.resolve.latest_blessed_model(),
+        eval_config=EVAL_CONFIG,
+    )
+    components = [example_gen, statistics, schema, validator, transform, trainer, evaluator]
+    return sw.Pipeline("penguin", components)
+
+
+def crippled_pipeline() -> sw.Pipeline:
+    """The same pipeline with a deliberately bad model (almost no regularization budget): not blessed."""
+    return create_pipeline(regularization=1e-4)
 
 
 pipeline = create_pipeline()

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sluiceway.runners.local import LocalRunner, Run
     from sluiceway.trainer.bundle import load_model
     from sluiceway.transform.graph import load_transform
+    from sluiceway import resolve
 
 # Heavier parts load on first use, so `import sluiceway` stays fast.
 _LAZY = {
@@ -58,6 +59,7 @@ _LAZY = {
     "Settings": "sluiceway.config",
     "load_transform": "sluiceway.transform.graph",
     "load_model": "sluiceway.trainer.bundle",
+    "resolve": "sluiceway.resolve",  # a module: sw.resolve.latest_blessed_model()
 }
 
 
@@ -68,7 +70,8 @@ def __getattr__(name: str) -> Any:
     # Lazy names resolve on first use; dir() and __all__ list them before that.
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 
@@ -105,6 +108,7 @@ __all__ = [
     "Settings",
     "load_transform",
     "load_model",
+    "resolve",
     "ComponentError",
     "ConfigError",
     "DataError",

@@ -38,6 +38,7 @@ def test_the_penguin_example_trains_a_model_that_predicts_raw_rows(cli_env: dict
     }
     assert model.predict(row).tolist() == ["Gentoo"]
     assert abs(model.predict_proba(row).sum() - 1.0) < 1e-9
-    (evaluation,) = list((artifacts / "evaluate_classifier").rglob("evaluation.json"))
-    assert json.loads(evaluation.read_text())["accuracy"] >= 0.9
-    assert list((artifacts / "evaluate_classifier").rglob("BLESSED"))
+    (evaluation,) = list((artifacts / "Evaluator").rglob(sw.ModelEvaluation.FILENAME))
+    overall = json.loads(evaluation.read_text())["candidate"]["slices"][0]
+    assert overall["name"] == "Overall" and overall["metrics"]["accuracy"] >= 0.9
+    assert list((artifacts / "Evaluator").rglob(sw.ModelBlessing.BLESSED_MARKER))

@@ -144,13 +144,31 @@ class Model(Artifact):
 
 
 class ModelEvaluation(Artifact):
-    """Evaluation metrics, overall and per slice. Layout: ``{uri}/evaluation.json``, ``{uri}/report.html``."""
+    """Evaluation metrics, overall and per slice, against the baseline model when there was one.
+
+    Layout: ``{uri}/evaluation.json`` (format ``sluiceway.evaluation``, see ``sluiceway.evaluation.compute``:
+    per slice its metrics, confusion matrix and calibration; fairness per sensitive feature; feature
+    importance; every threshold check), ``{uri}/report.html`` (a static report). Properties: ``blessed``
+    (bool), ``metrics`` ({name: value} of the overall slice), ``has_baseline`` (bool).
+    """
+
+    PROPERTIES = {"blessed": bool, "metrics": dict, "has_baseline": bool}
+    FILENAME = "evaluation.json"
+    REPORT_FILENAME = "report.html"
 
 
 class ModelBlessing(Artifact):
-    """Whether a model passed evaluation. Layout: ``{uri}/BLESSED`` or ``{uri}/NOT_BLESSED``. Property ``blessed``."""
+    """Whether a model passed evaluation.
 
-    PROPERTIES = {"blessed": bool}
+    Layout: a marker file ``{uri}/BLESSED`` or ``{uri}/NOT_BLESSED``, and ``{uri}/blessing.json``:
+    ``{"blessed": bool, "reasons": [str, ...], "model_uri", "baseline_uri", "failed": [check, ...]}`` (every
+    failed threshold with its values). Properties: ``blessed`` (bool), ``model_uri`` (str).
+    """
+
+    PROPERTIES = {"blessed": bool, "model_uri": str}
+    FILENAME = "blessing.json"
+    BLESSED_MARKER = "BLESSED"
+    NOT_BLESSED_MARKER = "NOT_BLESSED"
 
 
 class InfraBlessing(Artifact):

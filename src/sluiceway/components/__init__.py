@@ -1,5 +1,6 @@
 """The standard components. Each lives in its own module; this package re-exports them."""
 
+from sluiceway.components.evaluator import Evaluator
 from sluiceway.components.example_gen import (
     CsvExampleGen,
     DataFrameExampleGen,
@@ -17,6 +18,7 @@ from sluiceway.components.validator import ExampleValidator
 __all__ = [
     "CsvExampleGen",
     "DataFrameExampleGen",
+    "Evaluator",
     "ExampleValidator",
     "ImportSchemaGen",
     "JsonExampleGen",

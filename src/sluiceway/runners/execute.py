@@ -219,8 +219,12 @@ def resolve_inputs(
     """
     resolved: dict[str, Artifact] = {}
     for input_name, channel in component.inputs.items():
-        if not isinstance(channel, OutputChannel):  # pragma: no cover - resolver channels arrive later
-            raise RunError(f"Component {component.id!r} input {input_name!r}: unsupported channel {channel!r}.")
+        if not isinstance(channel, OutputChannel):
+            # a resolver (sluiceway.resolve): found in the store now; nothing found leaves an optional input out
+            artifact = _resolve_from_store(target, component, input_name, channel)
+            if artifact is not None:
+                resolved[input_name] = artifact
+            continue
         producer = channel.producer
         known = upstream.get(producer.id) if upstream else None
         record = (
@@ -242,6 +246,21 @@ def resolve_inputs(
             )
         resolved[input_name] = artifact
     return resolved
+
+
+def _resolve_from_store(
+    target: ExecutionTarget, component: Component, input_name: str, channel: Any
+) -> Artifact | None:
+    resolve = getattr(channel, "resolve", None)
+    if resolve is None:
+        raise RunError(f"Component {component.id!r} input {input_name!r}: unsupported channel {channel!r}.")
+    artifact = resolve(target.store, pipeline=target.pipeline.name, run=target.run)
+    if artifact is None and not type(component).SPEC.inputs[input_name].optional:
+        raise RunError(
+            f"Component {component.id!r} input {input_name!r} comes from {channel!r}, which found nothing in the "
+            f"metadata store for run {target.run.name!r}. Make the input optional, or run what produces it first."
+        )
+    return cast("Artifact | None", artifact)
 
 
 def execution_fingerprint(component: Component, parameters_json: str, inputs: dict[str, Artifact]) -> str:
