@@ -28,6 +28,7 @@ from sluiceway.artifacts.standard import TransformGraph
 from sluiceway.errors import DataError
 from sluiceway.transform.analyzers import tokens
 from sluiceway.transform.expressions import Expr
+from sluiceway.transform.rows import SMALL_ROWS, Fallback, RowProgram, compile_rows
 
 FORMAT = "sluiceway-transform-graph"
 FORMAT_VERSION = 1
@@ -59,10 +60,13 @@ def stable_hash_buckets(series: pl.Series, buckets: int) -> pl.Series:
     """``blake2b(str(value)) mod buckets`` per value: the same in every process, platform and version.
     Hashed once per distinct value, then mapped."""
     unique = series.drop_nulls().unique().to_list()
-    codes = [
-        int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little") % buckets for v in unique
-    ]
+    codes = [stable_hash_code(v, buckets) for v in unique]
     return series.replace_strict(unique, codes, default=None, return_dtype=pl.Int64)
+
+
+def stable_hash_code(value: Any, buckets: int) -> int:
+    """The bucket of one value (see ``stable_hash_buckets``)."""
+    return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "little") % buckets
 
 
 # ---- evaluation: one function per op ----------------------------------------------------------------
@@ -196,7 +200,10 @@ def _tfidf(args: list[Value], params: Mapping[str, Any]) -> Value:
         weights[row_ids, term_index] = hits["len"].to_numpy() / lengths[row_ids]
     weights *= idf
     result = pl.Series(weights, dtype=pl.Array(pl.Float64, len(terms))).cast(pl.List(pl.Float64))
-    return result.scatter(text.is_null().arg_true(), None) if text.null_count() else result
+    if not text.null_count():
+        return result
+    # a null row gives null (Series.scatter does not take list columns)
+    return pl.select(pl.when(pl.lit(text.is_null())).then(None).otherwise(pl.lit(result))).to_series()
 
 
 EVALUATORS: dict[str, Callable[[list[Value], Mapping[str, Any]], Value]] = {
@@ -213,9 +220,12 @@ EVALUATORS: dict[str, Callable[[list[Value], Mapping[str, Any]], Value]] = {
 KNOWN_OPS = frozenset({"column", "literal", "constant", *EVALUATORS})
 
 
-def evaluate(node: Expr, frame: pl.DataFrame, constants: Mapping[str, Any]) -> Value:
-    """The value of ``node`` on ``frame``: a Series, or a scalar for a constant sub-expression."""
+def evaluate(node: Expr, frame: pl.DataFrame | None, constants: Mapping[str, Any]) -> Value:
+    """The value of ``node`` on ``frame``: a Series, or a scalar for a constant sub-expression (``frame`` may
+    be None for those)."""
     if node.op == "column":
+        if frame is None:
+            raise DataError(f"{node.describe()} needs rows to be evaluated.")
         return frame.get_column(node.params["name"])
     if node.op == "literal":
         return node.params["value"]
@@ -257,6 +267,7 @@ class FittedTransform:
         self.outputs = dict(outputs)
         self.constants = dict(constants)
         self.metadata = dict(metadata or {})
+        self._compiled_rows: tuple[RowProgram | None] | None = None
 
     def __repr__(self) -> str:
         outputs = ", ".join(f"{name}: {kind}" for name, kind in self.output_schema.items())
@@ -340,12 +351,25 @@ class FittedTransform:
         schema marks as absent at serving time (a label) are left out when those columns are missing."""
         if isinstance(rows, (list, tuple)) and not rows:
             return []  # no rows, no columns to check
+        if isinstance(rows, Mapping) or (isinstance(rows, (list, tuple)) and len(rows) <= SMALL_ROWS):
+            program = self._row_program()
+            if program is not None:
+                try:
+                    out = program.run([rows] if isinstance(rows, Mapping) else rows)
+                except Fallback:  # the frame path computes these rows, or raises its own typed error
+                    pass
+                else:
+                    return out[0] if isinstance(rows, Mapping) else out
+        return self._transform_as_frame(rows)
+
+    def _transform_as_frame(self, rows: Any) -> Any:
+        """``transform`` through a Polars DataFrame, whatever the number of rows (the reference path)."""
         frame, convert_back = _to_polars(rows)
         return convert_back(self.transform_frame(frame, serving=True))
 
     def transform_frame(self, frame: pl.DataFrame, *, serving: bool = False) -> pl.DataFrame:
         """Apply to a Polars DataFrame. ``serving=False`` (training data) requires every input column."""
-        selected = self._outputs_for(frame, serving)
+        selected = self.select_outputs(set(frame.columns), serving)
         frame = self._checked_inputs(frame, {c for name in selected for c in self.outputs[name].columns()})
         columns = []
         for name in selected:
@@ -359,8 +383,20 @@ class FittedTransform:
                 ) from exc
         return pl.DataFrame(columns, height=frame.height) if columns else pl.DataFrame(height=frame.height)
 
-    def _outputs_for(self, frame: pl.DataFrame, serving: bool) -> list[str]:
-        present = set(frame.columns)
+    def _row_program(self) -> RowProgram | None:
+        """The small-input path (``rows.py``), compiled on first use; None when an output needs the frame path."""
+        if self._compiled_rows is None:
+            self._compiled_rows = (compile_rows(self),)
+        return self._compiled_rows[0]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_compiled_rows"] = None  # closures do not pickle; recompiled on first use
+        return state
+
+    def select_outputs(self, present: set[str], serving: bool) -> list[str]:
+        """The outputs computable from the columns ``present`` (all of them, but at serving time the ones that
+        need only a column absent in SERVING); ``DataError`` naming any other missing column."""
         selected: list[str] = []
         missing_needed: dict[str, list[str]] = {}
         for name, expr in self.outputs.items():
