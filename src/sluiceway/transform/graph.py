@@ -360,6 +360,13 @@ class FittedTransform:
                     pass
                 else:
                     return out[0] if isinstance(rows, Mapping) else out
+        if isinstance(rows, pl.DataFrame) and 0 < rows.height <= SMALL_ROWS:
+            program = self._row_program()
+            if program is not None:
+                try:
+                    return program.run_frame(rows)
+                except Fallback:  # as above
+                    pass
         return self._transform_as_frame(rows)
 
     def _transform_as_frame(self, rows: Any) -> Any:

@@ -399,21 +399,56 @@ class RowProgram:
             self.functions[name] = (_row_fn(compile_expr(expr, transform.constants)), _output_converter(expr.kind))
 
     def run(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Dict rows -> dict rows (what ``transform`` returns for a dict or a list of dicts)."""
         columns = _column_types(rows)
-        selected = self.transform.select_outputs(set(columns), serving=True)  # raises the frame path's error
-        if not selected:
-            raise Fallback
-        needed = {c for name in selected for c in self.transform.outputs[name].columns()}
+        selected, needed = self._select(set(columns))
         converters = {}
         for name in needed:
             converter = _input_converter(self.transform.inputs[name]["type"], columns[name])
             if converter is not None:
                 converters[name] = converter
+        return self._evaluate(rows, selected, needed, converters, complete=len(columns))
+
+    def run_frame(self, frame: Any) -> Any:
+        """A small Polars DataFrame -> the output DataFrame (the same schema as the frame path's)."""
+        import polars as pl
+
+        from sluiceway.transform.graph import KIND_DTYPES
+
+        selected, needed = self._select(set(frame.columns))
+        converters: dict[str, Callable[[Any], Any]] = {}
+        for name in needed:
+            dtype, expected = frame.schema[name], self.transform.inputs[name]["type"]
+            if dtype == pl.Int64 and expected == "float":
+                converters[name] = _as_float
+            elif dtype != KIND_DTYPES[expected] and dtype != pl.Null:
+                raise Fallback  # Int32, Float32, Categorical...: Polars' own arithmetic and checks decide
+        names = sorted(needed)
+        columns = [frame[n].to_list() for n in names]
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        out = self._evaluate(rows, selected, needed, converters, complete=len(names))
+        schema = {name: KIND_DTYPES[self.transform.outputs[name].kind] for name in selected}
+        return pl.from_dicts(out, schema=schema)
+
+    def _select(self, present: set[str]) -> tuple[list[str], set[str]]:
+        selected = self.transform.select_outputs(present, serving=True)  # raises the frame path's error
+        if not selected:
+            raise Fallback
+        return selected, {c for name in selected for c in self.transform.outputs[name].columns()}
+
+    def _evaluate(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        selected: list[str],
+        needed: set[str],
+        converters: Mapping[str, Callable[[Any], Any]],
+        complete: int,
+    ) -> list[dict[str, Any]]:
         functions = [(name, *self.functions[name]) for name in selected]
         results = []
         for row in rows:
             values = row
-            if converters or len(row) < len(columns):
+            if converters or len(row) < complete:  # a row lacking a key another row has: a null
                 values = {name: row.get(name) for name in needed}
                 for name, converter in converters.items():
                     values[name] = converter(values[name])
