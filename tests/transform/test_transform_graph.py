@@ -76,9 +76,11 @@ def test_a_newer_format_says_which_version_to_install(fitted_folder: Path, tmp_p
     data.update(format_version=T.FORMAT_VERSION + 1, sluiceway_version="9.0.0")
     path = tmp_path / "transform_graph.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(
-        DataError, match=r"format version 2 .*reads format versions up to 1\. Install sluiceway>=9\.0\.0"
-    ):
+    with pytest.raises(DataError, match=r"format version 3 .*reads format versions 1, 2\. Install sluiceway>=9\.0\.0"):
+        sw.load_transform(path)
+    data.update(format_version=0)
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=r"format version 0 .*reads format versions 1, 2\. Refit the transform"):
         sw.load_transform(path)
     data.update(format_version=T.FORMAT_VERSION)
     data["outputs"][0]["expression"]["op"] = "warp_drive"
@@ -105,3 +107,26 @@ def test_transform_refuses_what_it_cannot_read(fitted_folder: Path) -> None:
         sw.load_transform(fitted_folder).transform([{"year": 1}, {"year": "x"}])
     with pytest.raises(DataError, match=r"Column 'island' mixes values of types \['bool', 'str'\]"):
         sw.load_transform(fitted_folder).transform([{"island": True}, {"island": "Dream"}])
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_graph_written_by_format_version_1_still_loads_and_gives_its_outputs() -> None:
+    """transform_graph_v1.json was written by the first version (bottom-k quantiles), with its outputs."""
+    assert json.loads((FIXTURES / "transform_graph_v1.json").read_text())["format_version"] == 1
+    loaded = sw.load_transform(FIXTURES / "transform_graph_v1.json")
+    stored = json.loads((FIXTURES / "transform_graph_v1_rows.json").read_text())
+    assert loaded.transform(stored["rows"]) == stored["expected"]  # the row path
+    frame = loaded.transform(pl.from_dicts(stored["rows"], infer_schema_length=None))
+    assert frame.to_dicts() == stored["expected"]  # the frame path
+    label_outputs = {"species", "species_tfidf"}  # the outputs of the label, absent in SERVING
+    assert loaded.transform({k: v for k, v in stored["rows"][0].items() if k != "species"}) == {
+        k: v for k, v in stored["expected"][0].items() if k not in label_outputs
+    }
+
+
+def test_quantile_constants_record_their_accuracy(fitted_folder: Path) -> None:
+    data = json.loads((fitted_folder / "transform" / "transform_graph.json").read_text())
+    quantiles = [c for c in data["constants"].values() if c["analyzer"] == "quantiles"]
+    assert quantiles and all(c["accuracy"] == {"exact": True, "rank_error": 0.0} for c in quantiles)

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import difflib
 import logging
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +162,33 @@ def fit(
     return FittedTransform(inputs=inputs, outputs=final, constants=constants, metadata=metadata)
 
 
+@dataclass(frozen=True)
+class _AnalyzePlan:
+    """What a worker needs to fold one fragment into accumulators (picklable, for a Ray engine)."""
+
+    groups: tuple[tuple[str, ...], ...]  # the accumulator ids of each fragment tag (its column group)
+    inputs: Mapping[str, tuple[str, Expr]]  # accumulator id -> (accumulator kind, input expression)
+    constants: Mapping[str, Any]  # the analyzers fitted by earlier passes (nested analyzers)
+
+
+def _analyze_fragment(plan: _AnalyzePlan, fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[Any, Any]:
+    """map: one fragment -> {(accumulator id, file): accumulator}."""
+    ids = plan.groups[int(fragment.tag)]
+    accumulators = {i: new_accumulator(plan.inputs[i][0]) for i in ids}
+    for batch in batches:
+        for i, accumulator in accumulators.items():
+            value = evaluate(plan.inputs[i][1], batch, plan.constants)
+            accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
+    return {(i, fragment.path): accumulator for i, accumulator in accumulators.items()}
+
+
+def _merge_accumulators(left: dict[Any, Any], right: dict[Any, Any]) -> dict[Any, Any]:
+    """merge: per (accumulator id, file), in the engine's fragment order."""
+    for key, accumulator in right.items():
+        left[key] = left[key].merge(accumulator) if key in left else accumulator
+    return left
+
+
 def _analyze(
     ready: Mapping[str, Expr],
     files: Sequence[str],
@@ -167,7 +197,11 @@ def _analyze(
     constants: dict[str, dict[str, Any]],
     cache: AnalyzerCache | None,
 ) -> None:
-    """One pass over ``files`` computing the analyzers in ``ready`` (their inputs are fully fitted)."""
+    """One pass over ``files`` computing the analyzers in ``ready`` (their inputs are fully fitted).
+
+    Accumulators are kept per (accumulator, file) and merged file by file in the order of ``files``, with or
+    without a cache: the quantile sketch depends on merge order, so one order for both keeps the graph's bytes.
+    """
     accumulator_inputs: dict[str, tuple[str, Expr]] = {}  # accumulator id -> (kind, input expression)
     for node in ready.values():
         source = _substitute(node.args[0], fitted)
@@ -179,7 +213,7 @@ def _analyze(
     for accumulator_id, (_, source) in accumulator_inputs.items():
         groups.setdefault(tuple(sorted(source.columns())), []).append(accumulator_id)
     group_list = list(groups.items())
-    per_file: dict[tuple[str, str], Any] = {}  # (accumulator id, file or "" without a cache) -> accumulator
+    per_file: dict[tuple[str, str], Any] = {}  # (accumulator id, file) -> accumulator
     fragments: list[Fragment] = []
     for index, (columns, ids) in enumerate(group_list):
         for path in files:
@@ -189,30 +223,20 @@ def _analyze(
                     per_file.update({(i, path): a for i, a in loaded.items()})
                     continue
             fragments.extend(plan_fragments([path], columns=list(columns), parallelism=1, tag=str(index)))
-
-    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[tuple[str, str], Any]:
-        ids = group_list[int(fragment.tag)][1]
-        accumulators = {i: new_accumulator(accumulator_inputs[i][0]) for i in ids}
-        for batch in batches:
-            for i, accumulator in accumulators.items():
-                value = evaluate(accumulator_inputs[i][1], batch, constants)
-                accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
-        file_key = fragment.path if cache is not None else ""
-        return {(i, file_key): a for i, a in accumulators.items()}
-
-    def merge_fn(left: dict[tuple[str, str], Any], right: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
-        for i, accumulator in right.items():
-            left[i] = left[i].merge(accumulator) if i in left else accumulator
-        return left
-
-    computed = runner.map_reduce(fragments, map_fn, merge_fn, initial=None, batch_format="polars") or {}
+    plan = _AnalyzePlan(tuple(tuple(ids) for _, ids in group_list), accumulator_inputs, dict(constants))
+    computed = runner.map_reduce(
+        fragments, partial(_analyze_fragment, plan), _merge_accumulators, initial=None, batch_format="polars"
+    )
     if cache is not None:
-        for (i, path), accumulator in computed.items():
+        for (i, path), accumulator in (computed or {}).items():
             cache.save(cache.key(i, path), accumulator)
-    per_file.update(computed)
+    per_file.update(computed or {})
     merged: dict[str, Any] = {}
-    for (i, _), accumulator in sorted(per_file.items(), key=lambda item: item[0]):
-        merged[i] = merged[i].merge(accumulator) if i in merged else accumulator
+    for path in files:
+        for i in accumulator_inputs:
+            accumulator = per_file.get((i, path))
+            if accumulator is not None:
+                merged[i] = merged[i].merge(accumulator) if i in merged else accumulator
     for key, node in ready.items():
         source = _substitute(node.args[0], fitted)
         analyzer = node.params["analyzer"]
@@ -228,7 +252,27 @@ def _analyze(
             )
         constant_id = f"c{len(constants)}"
         constants[constant_id] = {"analyzer": analyzer, "input": source.to_json(), "params": params, "value": value}
+        if hasattr(accumulator, "accuracy"):
+            constants[constant_id]["accuracy"] = accumulator.accuracy()
         fitted[key] = constant_id
+
+
+@dataclass(frozen=True)
+class _ApplyJob:
+    """What a worker needs to transform and write one fragment (picklable, for a Ray engine)."""
+
+    transform: FittedTransform
+    out_folder: str
+    file_index: Mapping[str, int]
+
+
+def _apply_fragment(job: _ApplyJob, fragment: Fragment, batches: Iterator[pl.DataFrame]) -> int:
+    """map: transform one fragment's batches and write them as one Parquet part; returns its rows."""
+    parts = [job.transform.transform_frame(batch) for batch in batches]
+    frame = pl.concat(parts) if parts else _empty_output(job.transform)
+    row_group = fragment.row_groups[0] if fragment.row_groups else 0
+    _write(frame, Path(job.out_folder) / f"part-{job.file_index[fragment.path]:05d}-{row_group:05d}.parquet")
+    return frame.height
 
 
 def apply_to_files(
@@ -240,17 +284,10 @@ def apply_to_files(
     out = Path(out_folder)
     out.mkdir(parents=True, exist_ok=True)
     needed = sorted({c for expr in transform.outputs.values() for c in expr.columns()})
-    index_of = {str(f): i for i, f in enumerate(files)}
     fragments = plan_fragments(files, columns=needed or None, parallelism=1) if files else []
-
-    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> int:
-        parts = [transform.transform_frame(batch) for batch in batches]
-        frame = pl.concat(parts) if parts else _empty_output(transform)
-        row_group = fragment.row_groups[0] if fragment.row_groups else 0
-        _write(frame, out / f"part-{index_of[fragment.path]:05d}-{row_group:05d}.parquet")
-        return frame.height
-
-    rows = runner.map_reduce(fragments, map_fn, lambda a, b: a + b, initial=None, batch_format="polars")
+    job = _ApplyJob(transform, str(out), {str(f): i for i, f in enumerate(files)})
+    apply = partial(_apply_fragment, job)
+    rows = runner.map_reduce(fragments, apply, operator.add, initial=None, batch_format="polars")
     if not fragments:
         _write(_empty_output(transform), out / "part-00000-00000.parquet")
     return int(rows or 0)

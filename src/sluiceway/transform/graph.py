@@ -31,7 +31,12 @@ from sluiceway.transform.expressions import Expr
 from sluiceway.transform.rows import SMALL_ROWS, Fallback, RowProgram, compile_rows
 
 FORMAT = "sluiceway-transform-graph"
-FORMAT_VERSION = 1
+# Format versions this Sluiceway reads (a graph records the one it was written with):
+#   1  the first version: quantile boundaries from a bottom-k sample of distinct values
+#   2  quantile boundaries from the statistics' exact-then-KLL sketch; each quantiles constant records its
+#      ``accuracy`` ({"exact": bool, "rank_error": float}). Applying a graph is the same in both.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 GRAPH_FILENAME = TransformGraph.FILENAME  # the artifact type owns its file names
 
 KIND_DTYPES: dict[str, pl.DataType] = {
@@ -310,12 +315,14 @@ class FittedTransform:
         if data.get("format") != FORMAT:
             raise DataError(f"{source} is not a Sluiceway transform graph (its 'format' is {data.get('format')!r}).")
         version = data.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
             writer = data.get("sluiceway_version", "a newer version")
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
             raise DataError(
                 f"The transform graph {source} has format version {version!r} (written by Sluiceway {writer}); this "
-                f"Sluiceway ({__version__}) reads format versions up to {FORMAT_VERSION}. Install sluiceway>={writer} "
-                "to load it, or refit the transform with this version."
+                f"Sluiceway ({__version__}) reads format versions {', '.join(map(str, READABLE_VERSIONS))}. "
+                + (f"Install sluiceway>={writer} to load it, or refit" if newer else "Refit")
+                + " the transform with this version."
             )
         try:
             outputs = {str(spec["name"]): Expr.from_json(spec["expression"]) for spec in data["outputs"]}
@@ -436,7 +443,9 @@ class FittedTransform:
                 continue
             if expected == "int" and actual == "float":
                 exact = series.drop_nulls()
-                if exact.len() == 0 or bool((exact == exact.round(0)).all()):
+                # whole numbers an Int64 holds (NaN and inf compare equal to their rounding in Polars)
+                whole = exact.is_finite() & (exact == exact.round(0)) & (exact >= -(2.0**63)) & (exact < 2.0**63)
+                if exact.len() == 0 or bool(whole.all()):
                     fixes.append(pl.col(name).cast(pl.Int64))
                     continue
             example = series.drop_nulls().head(1).to_list()
