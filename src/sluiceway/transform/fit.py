@@ -1,8 +1,8 @@
 """Fitting a ``preprocessing_fn``: trace it, compute its analyzers in one pass, apply it split by split.
 
-1. **Trace**: ``preprocessing_fn`` runs once on column placeholders (typed from the Parquet schema) and
-   returns expression trees; unknown columns, type mistakes and unrecordable Python fail here, as a
-   ``DefinitionError`` that names the function and the column it was reading.
+1. **Trace** (``tracing.py``): ``preprocessing_fn`` runs once on column placeholders (typed from the Parquet
+   schema) and returns expression trees; unknown columns, type mistakes and unrecordable Python fail here,
+   as a ``DefinitionError`` that names the function, the output and the column it was reading.
 2. **Analyze**: every analyzer is computed by one ``Engine.map_reduce`` pass over the analyze splits
    (analyzers over the same input share one accumulator; fragments are planned per set of input columns
    so one worker sees every column an analyzer's input needs; with an ``AnalyzerCache`` only the
@@ -14,10 +14,9 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,90 +28,11 @@ from sluiceway.data.engine import Engine, Fragment, default_engine, plan_fragmen
 from sluiceway.errors import DataError, DefinitionError
 from sluiceway.transform.analyzers import ACCUMULATOR_OF, new_accumulator
 from sluiceway.transform.cache import AnalyzerCache
-from sluiceway.transform.expressions import Expr, column
-from sluiceway.transform.graph import KIND_DTYPES, FittedTransform, evaluate, kind_of_dtype
+from sluiceway.transform.expressions import Expr
+from sluiceway.transform.graph import KIND_DTYPES, FittedTransform, evaluate
+from sluiceway.transform.tracing import column_kinds, trace
 
 logger = logging.getLogger(__name__)
-
-OUTPUT_KINDS = ("int", "float", "string", "bool", "list<float>")
-
-
-class _Inputs(Mapping[str, Expr]):
-    """What ``preprocessing_fn`` receives: ``inputs[name]`` is a typed placeholder for a column."""
-
-    def __init__(self, kinds: Mapping[str, str | None]) -> None:
-        self._kinds = dict(kinds)
-        self.last_read: str | None = None
-
-    def __getitem__(self, name: str) -> Expr:
-        if name not in self._kinds:
-            close = difflib.get_close_matches(str(name), list(self._kinds), n=1)
-            raise DefinitionError(
-                f"preprocessing_fn reads inputs[{name!r}], but the examples have no such column; they have "
-                f"{sorted(self._kinds)}." + (f" Did you mean {close[0]!r}?" if close else "")
-            )
-        kind = self._kinds[name]
-        if kind is None:
-            raise DefinitionError(
-                f"preprocessing_fn reads inputs[{name!r}], whose type Transform cannot take yet (it takes int, float, "
-                "string and bool columns). Convert it in ExampleGen or leave it out."
-            )
-        self.last_read = name
-        return column(name, kind)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._kinds)
-
-    def __len__(self) -> int:
-        return len(self._kinds)
-
-
-def column_kinds(files: Sequence[str]) -> dict[str, str | None]:
-    """Column name -> value kind, from the first Parquet file's schema."""
-    if not files:
-        raise DataError("No Parquet files to read the column types from; the examples are empty.")
-    try:
-        schema = pl.read_parquet_schema(files[0])
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"Cannot read the schema of {files[0]}: {exc}") from exc
-    return {name: kind_of_dtype(dtype) for name, dtype in schema.items()}
-
-
-def trace(preprocessing_fn: Callable[..., Any], kinds: Mapping[str, str | None]) -> dict[str, Expr]:
-    """Run ``preprocessing_fn`` on placeholders and check what it returns (see the module docstring)."""
-    name = getattr(preprocessing_fn, "__qualname__", repr(preprocessing_fn))
-    inputs = _Inputs(kinds)
-    try:
-        result = preprocessing_fn(inputs)
-    except Exception as exc:
-        where = f" (last input column read: {inputs.last_read!r})" if inputs.last_read else ""
-        raise DefinitionError(f"preprocessing_fn {name} failed while building its outputs{where}: {exc}") from exc
-    if not isinstance(result, Mapping) or not result:
-        raise DefinitionError(
-            f"preprocessing_fn {name} must return a non-empty dict of output name -> expression. "
-            f"Got {type(result).__name__} instead."
-        )
-    outputs: dict[str, Expr] = {}
-    for key, value in result.items():
-        if not isinstance(key, str) or not key:
-            raise DefinitionError(
-                f"preprocessing_fn {name} returned an output named {key!r}; output names must be non-empty strings."
-            )
-        if not isinstance(value, Expr):
-            raise DefinitionError(
-                f"preprocessing_fn {name}: output {key!r} is a {type(value).__name__}, not a transform expression. "
-                "Outputs "
-                "must be built from inputs[...] and sluiceway.transform functions so the fitted graph can re-create "
-                "them at serving time without your code; arbitrary Python functions cannot be recorded."
-            )
-        if value.kind not in OUTPUT_KINDS:
-            raise DefinitionError(
-                f"preprocessing_fn {name}: output {key!r} is {value.describe()}, a {value.kind} and not a per-row "
-                "value. "
-                "Apply it to a column (T.apply_vocabulary, T.apply_buckets) instead of returning it."
-            )
-        outputs[key] = value
-    return outputs
 
 
 def _unfitted_analyzers(node: Expr, fitted: Mapping[str, str]) -> Iterator[Expr]:
@@ -146,6 +66,11 @@ def fit(
     runner = default_engine(engine)
     kinds = column_kinds(files)
     fitted: dict[str, str] = {}  # analyzer key -> constant id
+    users: dict[str, list[str]] = {}  # analyzer key -> the outputs using it (named by fit errors)
+    for name, expr in outputs.items():
+        for node in expr.walk():
+            if node.op == "analyzer" and name not in users.setdefault(node.key(), []):
+                users[node.key()].append(name)
     constants: dict[str, dict[str, Any]] = {}
     while True:
         ready: dict[str, Expr] = {}
@@ -155,7 +80,7 @@ def fit(
                     ready[node.key()] = node
         if not ready:
             break
-        _analyze(ready, files, runner, fitted, constants, cache)
+        _analyze(ready, files, runner, fitted, constants, cache, users)
     final = {name: _substitute(expr, fitted) for name, expr in outputs.items()}
     used = {c for expr in final.values() for c in expr.columns()}
     inputs = {c: {"type": kinds[c], "serving": bool((serving or {}).get(c, True))} for c in sorted(used)}
@@ -196,6 +121,7 @@ def _analyze(
     fitted: dict[str, str],
     constants: dict[str, dict[str, Any]],
     cache: AnalyzerCache | None,
+    users: Mapping[str, list[str]],
 ) -> None:
     """One pass over ``files`` computing the analyzers in ``ready`` (their inputs are fully fitted).
 
@@ -246,9 +172,11 @@ def _analyze(
         params = {k: v for k, v in node.params.items() if k != "analyzer"}
         value = accumulator.result(analyzer, params)
         if value is None:
+            named = " and ".join(repr(n) for n in users.get(key, []))
             raise DataError(
-                f"The analyzer {analyzer}({source.describe()}) saw no values in the analyze split(s): every value is "
-                "null or NaN, or there are no rows. Analyze splits with data, or fill_missing the column first."
+                f"Output {named}: the analyzer {analyzer}({source.describe()}) saw no values in the analyze split(s): "
+                "every value is null or NaN, or there are no rows. Analyze splits with data, or fill_missing the "
+                "column first."
             )
         constant_id = f"c{len(constants)}"
         constants[constant_id] = {"analyzer": analyzer, "input": source.to_json(), "params": params, "value": value}
@@ -302,4 +230,4 @@ def _empty_output(transform: FittedTransform) -> pl.DataFrame:
     return pl.DataFrame(schema={name: KIND_DTYPES[expr.kind] for name, expr in transform.outputs.items()})
 
 
-__all__ = ["apply_to_files", "column_kinds", "fit", "trace"]
+__all__ = ["apply_to_files", "column_kinds", "fit", "trace"]  # column_kinds and trace: from tracing.py
