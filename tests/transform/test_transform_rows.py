@@ -234,3 +234,12 @@ def test_small_polars_frames_equal_the_frame_path(fitted) -> None:
         except Exception:  # counted below: most frames must take the row path
             pass
     assert taken > 150
+
+
+def test_a_fitted_transform_still_pickles_after_the_row_path_ran(fitted) -> None:
+    import pickle
+
+    row = penguins_frame().row(0, named=True)
+    before = fitted.transform(row)
+    copy = pickle.loads(pickle.dumps(fitted))  # closures are not pickled: recompiled on first use
+    assert same(copy.transform(row), before) and copy._row_program() is not None

@@ -399,9 +399,10 @@ class FittedTransform:
 
     def _row_program(self) -> RowProgram | None:
         """The small-input path (``rows.py``), compiled on first use; None when an output needs the frame path."""
-        if self._compiled_rows is None:
-            self._compiled_rows = (compile_rows(self),)
-        return self._compiled_rows[0]
+        compiled = getattr(self, "_compiled_rows", None)  # absent on an object unpickled from an older version
+        if compiled is None:
+            compiled = self._compiled_rows = (compile_rows(self),)
+        return compiled[0]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
