@@ -107,3 +107,36 @@ def test_kll_boundaries_on_the_files_are_within_the_rank_error(wide_files: list[
     for i, boundary in enumerate(constant["value"], start=1):
         rank = np.searchsorted(ordered, boundary, side="right") / ordered.size
         assert abs(rank - i / 10) < constant["accuracy"]["rank_error"], (i, rank)
+
+
+class PicklingEngine:
+    """An engine that ships every map function, fragment and result through pickle, as a Ray engine does."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def map_reduce(self, fragments, map_fn, merge_fn, *, initial=None, batch_format="arrow"):
+        result = initial
+        for fragment in fragments:
+            remote_fn, remote_fragment = pickle.loads(pickle.dumps((map_fn, fragment)))
+            value = pickle.loads(
+                pickle.dumps(remote_fn(remote_fragment, remote_fragment.iter_batches(1 << 18, batch_format)))
+            )
+            merge = pickle.loads(pickle.dumps(merge_fn))
+            result = value if result is None else merge(result, value)
+            self.calls += 1
+        return result
+
+
+def test_analyze_and_apply_run_on_an_engine_that_pickles_everything(wide_files: list[str], tmp_path: Path) -> None:
+    from sluiceway.transform.fit import apply_to_files
+
+    engine = PicklingEngine()
+    shipped = fit_fn(_bucketize, wide_files, engine=engine).save(tmp_path / "shipped")
+    local = fit_fn(_bucketize, wide_files, engine=InProcessEngine(max_workers=2)).save(tmp_path / "local")
+    assert engine.calls == 2 * 12  # 2 inputs x 12 row groups
+    assert shipped.read_bytes() == local.read_bytes()
+    fitted = T.load_transform(shipped)
+    assert apply_to_files(fitted, wide_files, tmp_path / "out", engine=engine) == 180_000
+    expected = fitted.transform_frame(pl.read_parquet(wide_files))
+    assert pl.read_parquet(tmp_path / "out").equals(expected)

@@ -20,6 +20,9 @@ that needs a check, an int beyond Int64, an arithmetic exception, an op it does 
 ``Fallback`` and ``transform`` hands the same rows to the frame path, which computes them or raises its
 usual error. Missing columns go through the frame path's own selection function, so they raise the same
 ``DataError``. ``tests/transform/test_transform_rows.py`` checks both paths for equality on every op.
+
+(Over 500 lines on purpose: one scalar compiler per op of ``graph.EVALUATORS`` plus the input checks they
+rely on; split apart, the reason for each bit-level choice would sit away from the check that needs it.)
 """
 
 from __future__ import annotations
