@@ -171,3 +171,17 @@ def test_inputs_behave_as_a_mapping_of_the_columns(penguins_file: str) -> None:
 
     fit_fn(fn, [penguins_file])
     assert seen == {"has_island": True, "has_typo": False, "default": 7}
+
+
+def test_a_file_unlike_the_first_names_the_outputs_it_breaks(tmp_path) -> None:
+    import polars as pl
+
+    from sluiceway.errors import DataError
+
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pl.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]}).write_parquet(first)
+    pl.DataFrame({"x": [5.0, 6.0]}).write_parquet(second)  # a later span lost column y
+    with pytest.raises(DataError, match=r"Output\(s\) \['y_z'\]: the analyzers of column 'y' failed on .*b\.parquet"):
+        fit_fn(
+            lambda i: {"x_z": T.scale_to_z_score(i["x"]), "y_z": T.scale_to_z_score(i["y"])}, [str(first), str(second)]
+        )

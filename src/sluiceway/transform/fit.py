@@ -94,16 +94,25 @@ class _AnalyzePlan:
     groups: tuple[tuple[str, ...], ...]  # the accumulator ids of each fragment tag (its column group)
     inputs: Mapping[str, tuple[str, Expr]]  # accumulator id -> (accumulator kind, input expression)
     constants: Mapping[str, Any]  # the analyzers fitted by earlier passes (nested analyzers)
+    outputs: Mapping[str, tuple[str, ...]]  # accumulator id -> the outputs using it (named by errors)
 
 
 def _analyze_fragment(plan: _AnalyzePlan, fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[Any, Any]:
     """map: one fragment -> {(accumulator id, file): accumulator}."""
     ids = plan.groups[int(fragment.tag)]
     accumulators = {i: new_accumulator(plan.inputs[i][0]) for i in ids}
-    for batch in batches:
-        for i, accumulator in accumulators.items():
-            value = evaluate(plan.inputs[i][1], batch, plan.constants)
-            accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
+    try:
+        for batch in batches:
+            for i, accumulator in accumulators.items():
+                value = evaluate(plan.inputs[i][1], batch, plan.constants)
+                accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
+    except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:  # a file unlike the first one, mostly
+        names = sorted({name for i in ids for name in plan.outputs.get(i, ())})
+        inputs = ", ".join(sorted({plan.inputs[i][1].describe() for i in ids}))
+        raise DataError(
+            f"Output(s) {names}: the analyzers of {inputs} failed on {fragment.path}: {exc}. Every file of the "
+            "analyze splits must have the columns and types of the first one."
+        ) from exc
     return {(i, fragment.path): accumulator for i, accumulator in accumulators.items()}
 
 
@@ -149,7 +158,11 @@ def _analyze(
                     per_file.update({(i, path): a for i, a in loaded.items()})
                     continue
             fragments.extend(plan_fragments([path], columns=list(columns), parallelism=1, tag=str(index)))
-    plan = _AnalyzePlan(tuple(tuple(ids) for _, ids in group_list), accumulator_inputs, dict(constants))
+    outputs_of: dict[str, tuple[str, ...]] = {}
+    for key, node in ready.items():
+        accumulator_id = f"{ACCUMULATOR_OF[node.params['analyzer']]}:{_substitute(node.args[0], fitted).key()}"
+        outputs_of[accumulator_id] = tuple(dict.fromkeys([*outputs_of.get(accumulator_id, ()), *users.get(key, [])]))
+    plan = _AnalyzePlan(tuple(tuple(ids) for _, ids in group_list), accumulator_inputs, dict(constants), outputs_of)
     computed = runner.map_reduce(
         fragments, partial(_analyze_fragment, plan), _merge_accumulators, initial=None, batch_format="polars"
     )
