@@ -103,6 +103,8 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
 def test_transform_refuses_what_it_cannot_read(fitted_folder: Path) -> None:
     with pytest.raises(DataError, match="takes a dict .* Got int instead"):
         sw.load_transform(fitted_folder).transform(42)
+    with pytest.raises(DataError, match="takes a dict .* Got list instead"):
+        sw.load_transform(fitted_folder).transform([{"year": 2008}, 42])
     with pytest.raises(DataError, match=r"Column 'year' mixes values of types \['int', 'str'\] across rows"):
         sw.load_transform(fitted_folder).transform([{"year": 1}, {"year": "x"}])
     with pytest.raises(DataError, match=r"Column 'island' mixes values of types \['bool', 'str'\]"):

@@ -367,8 +367,8 @@ class FittedTransform:
             if program is not None:
                 try:
                     out = program.run([rows] if isinstance(rows, Mapping) else rows)
-                except Fallback:  # the frame path computes these rows, or raises its own typed error
-                    pass
+                except (Fallback, ArithmeticError, TypeError, ValueError):
+                    pass  # the frame path computes these rows, or raises its own typed error
                 else:
                     return out[0] if isinstance(rows, Mapping) else out
         if isinstance(rows, pl.DataFrame) and 0 < rows.height <= SMALL_ROWS:
@@ -376,8 +376,8 @@ class FittedTransform:
             if program is not None:
                 try:
                     return program.run_frame(rows)
-                except Fallback:  # as above
-                    pass
+                except (Fallback, ArithmeticError, TypeError, ValueError):
+                    pass  # as above
         return self._transform_as_frame(rows)
 
     def _transform_as_frame(self, rows: Any) -> Any:

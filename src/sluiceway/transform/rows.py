@@ -467,6 +467,8 @@ def _column_types(rows: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[type
     """Each column's value types (None excluded), refusing what only the frame path may judge."""
     found: dict[str, set[type]] = {}
     for row in rows:
+        if not isinstance(row, Mapping):
+            raise Fallback  # the frame path's "takes a dict, a list of dicts, ..." error
         for name, value in row.items():
             kind = type(value)
             if type(name) is not str or (value is not None and kind not in _VALUE_KINDS):
