@@ -93,6 +93,7 @@ bench: venv
 	$(BIN)/python benchmarks/stats_vs_tfdv.py --write-results
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/transform.py
+	$(BIN)/python benchmarks/transform_rows.py
 	$(BIN)/python benchmarks/predict.py
 	$(BIN)/python benchmarks/evaluate.py
 

@@ -1,24 +1,26 @@
 #!/usr/bin/env python
 """Transform: Sluiceway's analyze + apply vs scikit-learn's ColumnTransformer fit + transform, same data, same run.
 
-    .venv/bin/python benchmarks/transform.py                     # 1M rows (+ Sluiceway alone at 10M)
-    .venv/bin/python benchmarks/transform.py --rows 200000 --scale-rows 0   # quick
+    .venv/bin/python benchmarks/transform.py                          # 1M and 10M rows, both libraries
+    .venv/bin/python benchmarks/transform.py --rows 1000000           # one size
+    .venv/bin/python benchmarks/transform.py --rows 200000 --repeats 1   # quick
 
-Data: a taxi-like table from a small deterministic generator in this script (helper H is adding a shared
-generator to benchmarks/; switch to it when it lands): fare, tips, trip_miles (floats), trip_seconds (float
-with 3 % nulls), pickup_community_area (int), trip_start_hour (int), company (~120 Zipf strings),
-payment_type (8 strings). Parquet, row groups of 256k rows, written chunk by chunk (memory stays flat).
+Data: benchmarks/taxi_data.py's taxi-like table (19 columns, nulls, skewed categoricals, heavy tails), as
+Parquet in row groups of 1M rows written group by group (``taxi_parquet_in_row_groups``: 10M rows never sit
+in memory while generating), under ``.bench/data/``.
 
-The same features both ways:
-  z-score of fare, trip_miles, trip_seconds  | StandardScaler
-  0..1 scale of tips                         | MinMaxScaler
-  vocabulary ids of company, payment_type    | OrdinalEncoder
-  10 quantile buckets of trip_miles and fare | KBinsDiscretizer(strategy="quantile", encode="ordinal")
-Sluiceway: ``fit`` (one pass over the Parquet file, analyzers on the in-process engine) then
-``apply_to_files`` (transformed Parquet written). scikit-learn: ``pd.read_parquet`` then
-``ColumnTransformer.fit_transform`` (in memory, nothing written). Each measurement runs in a fresh
-subprocess; "timed" excludes imports; peak RSS is the whole process (``os.wait4``).
-The machine may be shared: every figure is printed with the load average, and is provisional under load.
+The same features both ways (missing values handled the same way on both sides):
+  z-score of fare, trip_miles, trip_seconds (nulls stay null)   | StandardScaler (NaN stays NaN)
+  0..1 scale of tips (nulls stay null)                          | MinMaxScaler
+  vocabulary ids of company, payment_type (null -> "(missing)") | SimpleImputer(constant) + OrdinalEncoder
+  10 quantile buckets of trip_miles, fare, pickup_latitude      | SimpleImputer(constant) +
+     (null -> a constant)                                       |   KBinsDiscretizer(quantile, ordinal)
+Sluiceway: ``fit`` (one pass over the Parquet file: analyzers on the in-process engine; quantiles from the
+deterministic KLL sketch, pickup_latitude has ~2M distinct values) and ``apply_to_files`` (the transformed
+table written as Parquet). scikit-learn: ``pd.read_parquet`` of the columns used, ``fit``, then
+``transform`` (in memory, nothing written). Each measurement runs in a fresh subprocess; times exclude
+imports; peak RSS is the whole process (``os.wait4``). The machine may be shared: every figure is printed
+with the load average before and after, and is provisional under load.
 """
 
 from __future__ import annotations
@@ -32,48 +34,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CHUNK_ROWS = 256 * 1024
+sys.path.insert(0, str(HERE))
+
+GROUP_ROWS = 1_000_000
+LATITUDE_FILL = 41.85  # a missing pickup latitude: the city centre, on both sides
 
 
-def generate(rows: int, path: Path, seed: int = 7) -> None:
-    """Write ``rows`` taxi-like rows to ``path`` (deterministic: same rows and seed, same file)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    companies = np.array([f"{i:04d} - Cab Co {i}" for i in range(120)])
-    company_p = 1.0 / np.arange(1, 121) ** 1.1
-    company_p /= company_p.sum()
-    payments = np.array(["Cash", "Credit Card", "Mobile", "Prcard", "Unknown", "No Charge", "Dispute", "Pcard"])
-    payment_p = np.array([0.45, 0.4, 0.05, 0.04, 0.03, 0.015, 0.01, 0.005])
-    writer = None
-    try:
-        for start in range(0, rows, CHUNK_ROWS):
-            n = min(CHUNK_ROWS, rows - start)
-            rng = np.random.default_rng([seed, start])
-            miles = np.round(rng.gamma(1.5, 2.2, n), 2)
-            seconds = np.round(miles * 180 + rng.normal(300, 120, n)).clip(60)
-            table = pa.table(
-                {
-                    "fare": np.round(3.25 + miles * 2.25 + rng.normal(0, 1.5, n).clip(-3), 2),
-                    "tips": np.round(rng.exponential(1.5, n) * (rng.random(n) < 0.6), 2),
-                    "trip_miles": miles,
-                    "trip_seconds": pa.array(seconds, mask=rng.random(n) < 0.03),
-                    "pickup_community_area": rng.integers(1, 78, n),
-                    "trip_start_hour": rng.integers(0, 24, n),
-                    "company": companies[rng.choice(120, n, p=company_p)],
-                    "payment_type": payments[rng.choice(8, n, p=payment_p)],
-                }
-            )
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table, row_group_size=CHUNK_ROWS)
-    finally:
-        if writer is not None:
-            writer.close()
-
-
-def preprocessing_fn(inputs):  # noqa: ANN001, ANN201
+def preprocessing_fn(inputs):  # noqa: ANN001, ANN201 - the inputs dict of column placeholders
     import sluiceway.transform as T
 
     return {
@@ -81,15 +48,19 @@ def preprocessing_fn(inputs):  # noqa: ANN001, ANN201
         "miles_z": T.scale_to_z_score(inputs["trip_miles"]),
         "seconds_z": T.scale_to_z_score(inputs["trip_seconds"]),
         "tips_01": T.scale_to_0_1(inputs["tips"]),
-        "company_id": T.compute_and_apply_vocabulary(inputs["company"]),
-        "payment_id": T.compute_and_apply_vocabulary(inputs["payment_type"]),
-        "miles_bucket": T.bucketize(inputs["trip_miles"], 10),
-        "fare_bucket": T.bucketize(inputs["fare"], 10),
+        "company_id": T.compute_and_apply_vocabulary(T.fill_missing(inputs["company"], "(missing)")),
+        "payment_id": T.compute_and_apply_vocabulary(T.fill_missing(inputs["payment_type"], "(missing)")),
+        "miles_bucket": T.bucketize(T.fill_missing(inputs["trip_miles"], 0.0), 10),
+        "fare_bucket": T.bucketize(T.fill_missing(inputs["fare"], 0.0), 10),
+        "latitude_bucket": T.bucketize(T.fill_missing(inputs["pickup_latitude"], LATITUDE_FILL), 10),
     }
 
 
+COLUMNS = ["fare", "trip_miles", "trip_seconds", "tips", "company", "payment_type", "pickup_latitude"]
+
+
 # ------------------------------------------------------------------------------------------ workers
-def worker_sluiceway(path: str, out: str, analyze_only: bool) -> dict:
+def worker_sluiceway(path: str, out: str) -> dict:
     import polars  # noqa: F401 (imports are not part of the timed work)
 
     from sluiceway.transform.fit import apply_to_files, column_kinds, fit, trace
@@ -97,34 +68,48 @@ def worker_sluiceway(path: str, out: str, analyze_only: bool) -> dict:
     start = time.perf_counter()
     fitted = fit(trace(preprocessing_fn, column_kinds([path])), [path])
     analyze = time.perf_counter() - start
-    if analyze_only:
-        return {"analyze": analyze}
     rows = apply_to_files(fitted, [path], out)
-    return {"analyze": analyze, "apply": time.perf_counter() - start - analyze, "rows": rows}
+    return {"fit": analyze, "transform": time.perf_counter() - start - analyze, "rows": rows}
 
 
 def worker_sklearn(path: str) -> dict:
     import pandas as pd
     from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import KBinsDiscretizer, MinMaxScaler, OrdinalEncoder, StandardScaler
 
+    def buckets(fill: float):  # noqa: ANN202
+        return make_pipeline(
+            SimpleImputer(strategy="constant", fill_value=fill),
+            KBinsDiscretizer(n_bins=10, encode="ordinal", strategy="quantile", subsample=None),
+        )
+
     start = time.perf_counter()
-    frame = pd.read_parquet(path)
+    frame = pd.read_parquet(path, columns=COLUMNS)
     read = time.perf_counter() - start
     transformer = ColumnTransformer(
         [
             ("z", StandardScaler(), ["fare", "trip_miles", "trip_seconds"]),
             ("unit", MinMaxScaler(), ["tips"]),
-            ("ids", OrdinalEncoder(), ["company", "payment_type"]),
             (
-                "buckets",
-                KBinsDiscretizer(n_bins=10, encode="ordinal", strategy="quantile", subsample=None),
-                ["trip_miles", "fare"],
+                "ids",
+                make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"), OrdinalEncoder()),
+                ["company", "payment_type"],
             ),
+            ("buckets", buckets(0.0), ["trip_miles", "fare"]),
+            ("latitude", buckets(LATITUDE_FILL), ["pickup_latitude"]),
         ]
     )
-    result = transformer.fit_transform(frame)
-    return {"read": read, "fit_transform": time.perf_counter() - start - read, "rows": int(result.shape[0])}
+    transformer.fit(frame)
+    fitted = time.perf_counter() - start - read
+    result = transformer.transform(frame)
+    return {
+        "read": read,
+        "fit": fitted,
+        "transform": time.perf_counter() - start - read - fitted,
+        "rows": int(result.shape[0]),
+    }
 
 
 def run_worker(*args: str) -> dict:
@@ -140,60 +125,54 @@ def run_worker(*args: str) -> dict:
     return result
 
 
+def _median(results: list[dict], key: str) -> float:
+    return sorted(r.get(key, 0.0) for r in results)[len(results) // 2]
+
+
+def measure(rows: int, repeats: int, data: Path) -> None:
+    from taxi_data import taxi_parquet_in_row_groups
+
+    path = str(taxi_parquet_in_row_groups(rows, data, group_rows=min(GROUP_ROWS, rows)))
+    load_before = os.getloadavg()
+    ours = [run_worker("sluiceway", path, str(data / f"transformed_{rows}_{i}")) for i in range(repeats)]
+    theirs = [run_worker("sklearn", path) for _ in range(repeats)]
+    load_after = os.getloadavg()
+    sw = {k: _median(ours, k) for k in ("fit", "transform")}
+    sk = {k: _median(theirs, k) for k in ("read", "fit", "transform")}
+    sw_total, sk_total = sw["fit"] + sw["transform"], sk["read"] + sk["fit"] + sk["transform"]
+    sw_peak, sk_peak = max(r["peak_rss_mb"] for r in ours), max(r["peak_rss_mb"] for r in theirs)
+    print(f"{rows:,} rows, median of {repeats} fresh process(es); load average {load_before} -> {load_after}")
+    print(f"  {'':<13}{'fit':>9}{'transform':>11}{'total':>9}{'rows/s':>12}{'peak RSS':>12}")
+    print(
+        f"  {'Sluiceway':<13}{sw['fit']:>8.2f}s{sw['transform']:>10.2f}s{sw_total:>8.2f}s"
+        f"{rows / sw_total:>12,.0f}{sw_peak:>9,.0f} MB   (fit reads the Parquet; transform writes Parquet)"
+    )
+    print(
+        f"  {'scikit-learn':<13}{sk['fit']:>8.2f}s{sk['transform']:>10.2f}s{sk_total:>8.2f}s"
+        f"{rows / sk_total:>12,.0f}{sk_peak:>9,.0f} MB   (+ read {sk['read']:.2f}s in total; in memory)"
+    )
+    print(
+        f"  ratio (scikit-learn / Sluiceway): fit {sk['fit'] / sw['fit']:.1f}x, transform "
+        f"{sk['transform'] / sw['transform']:.1f}x, total {sk_total / sw_total:.1f}x, peak RSS {sk_peak / sw_peak:.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--scale-rows", type=int, default=10_000_000, help="Sluiceway-only memory check (0: skip)")
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / ".bench" / "transform"))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--data", default=str(HERE.parent / ".bench" / "data"))
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
-        if kind == "sluiceway":
-            result = worker_sluiceway(rest[0], rest[1], analyze_only=rest[2] == "analyze")
-        else:
-            result = worker_sklearn(rest[0])
+        result = worker_sluiceway(rest[0], rest[1]) if kind == "sluiceway" else worker_sklearn(rest[0])
         print(json.dumps(result))
         return
-
     data = Path(args.data)
-    data.mkdir(parents=True, exist_ok=True)
-    sizes = [args.rows] + ([args.scale_rows] if args.scale_rows else [])
-    for rows in sizes:
-        path = data / f"taxi_{rows}.parquet"
-        if not path.exists():
-            generate(rows, path)
-    path = str(data / f"taxi_{args.rows}.parquet")
-
-    def median(results: list[dict], key: str) -> float:
-        return sorted(r[key] for r in results)[len(results) // 2]
-
-    print(f"load average before: {os.getloadavg()}, cores: {os.cpu_count()}")
-    ours = [run_worker("sluiceway", path, str(data / f"out_{i}"), "full") for i in range(args.repeats)]
-    theirs = [run_worker("sklearn", path) for _ in range(args.repeats)]
-    sw_total = median(ours, "analyze") + median(ours, "apply")
-    sk_total = median(theirs, "read") + median(theirs, "fit_transform")
-    print(f"{args.rows:,} rows, median of {args.repeats} fresh processes")
-    print(
-        f"  Sluiceway  analyze {median(ours, 'analyze'):.2f} s + apply (Parquet written) {median(ours, 'apply'):.2f} s"
-        f" = {sw_total:.2f} s, {args.rows / sw_total:,.0f} rows/s, peak RSS {max(r['peak_rss_mb'] for r in ours)} MB"
-    )
-    print(
-        f"  sklearn    read {median(theirs, 'read'):.2f} s + fit_transform {median(theirs, 'fit_transform'):.2f} s"
-        f" = {sk_total:.2f} s, {args.rows / sk_total:,.0f} rows/s, peak RSS {max(r['peak_rss_mb'] for r in theirs)} MB"
-    )
-    print(f"  speed-up: {sk_total / sw_total:.1f}x")
-    for rows in sizes:  # memory against rows: the analyze pass alone, then analyze + apply
-        source = str(data / f"taxi_{rows}.parquet")
-        analyze = run_worker("sluiceway", source, str(data / "unused"), "analyze")
-        full = run_worker("sluiceway", source, str(data / f"out_scale_{rows}"), "full")
-        print(
-            f"  {rows:,} rows: analyze only {analyze['analyze']:.2f} s, peak RSS {analyze['peak_rss_mb']} MB; "
-            f"analyze + apply {full['analyze'] + full['apply']:.2f} s "
-            f"({rows / (full['analyze'] + full['apply']):,.0f} rows/s), peak RSS {full['peak_rss_mb']} MB"
-        )
-    print(f"load average after: {os.getloadavg()}")
+    print(f"cores: {os.cpu_count()}; command: {' '.join(sys.argv)}")
+    for rows in args.rows:
+        measure(rows, args.repeats, data)
 
 
 if __name__ == "__main__":

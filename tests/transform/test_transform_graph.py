@@ -8,36 +8,13 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pytest
-from transform_fixtures import fit_fn
+from transform_fixtures import every_op, fit_fn
 
 import sluiceway as sw
 import sluiceway.transform as T
 from sluiceway.data.engine import InProcessEngine
 from sluiceway.errors import DataError
 from sluiceway.transform.fit import apply_to_files
-
-
-def every_op(inputs):
-    """One output per analyzer-backed op and per kind of plain expression."""
-    return {
-        "z": T.scale_to_z_score(inputs["bill_length_mm"]),
-        "unit": T.scale_to_0_1(inputs["body_mass_g"]),
-        "range": T.scale_by_min_max(inputs["flipper_length_mm"], output_min=-1.0, output_max=1.0),
-        "island": T.compute_and_apply_vocabulary(inputs["island"], top_k=2, num_oov_buckets=2),
-        "island_default": T.apply_vocabulary(inputs["island"], T.vocabulary(inputs["island"], frequency_threshold=60)),
-        "year_id": T.compute_and_apply_vocabulary(inputs["year"]),
-        "mass_bucket": T.bucketize(inputs["body_mass_g"], num_buckets=5),
-        "depth_bucket": T.apply_buckets(inputs["bill_depth_mm"], [15.0, 18.0]),
-        "sex_hash": T.hash_strings(inputs["sex"], 5),
-        "species_tfidf": T.tfidf(inputs["species"], top_k=3),
-        "filled": T.fill_missing(inputs["bill_depth_mm"], T.mean(inputs["bill_depth_mm"])),
-        "ratio": T.log1p(inputs["flipper_length_mm"] / inputs["bill_length_mm"]) - T.sqrt(T.var(inputs["year"])),
-        "centered": inputs["body_mass_g"] - T.mean(inputs["body_mass_g"]),
-        "rows": inputs["year"] * 0 + T.count(inputs["sex"]),
-        "low": abs(-inputs["bill_depth_mm"]) ** 2 + T.min(inputs["bill_depth_mm"]) - T.max(inputs["bill_depth_mm"]),
-        "exp": T.exp(inputs["bill_depth_mm"] / 100),
-        "species": inputs["species"],
-    }
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +76,11 @@ def test_a_newer_format_says_which_version_to_install(fitted_folder: Path, tmp_p
     data.update(format_version=T.FORMAT_VERSION + 1, sluiceway_version="9.0.0")
     path = tmp_path / "transform_graph.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(
-        DataError, match=r"format version 2 .*reads format versions up to 1\. Install sluiceway>=9\.0\.0"
-    ):
+    with pytest.raises(DataError, match=r"format version 3 .*reads format versions 1, 2\. Install sluiceway>=9\.0\.0"):
+        sw.load_transform(path)
+    data.update(format_version=0)
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=r"format version 0 .*reads format versions 1, 2\. Refit the transform"):
         sw.load_transform(path)
     data.update(format_version=T.FORMAT_VERSION)
     data["outputs"][0]["expression"]["op"] = "warp_drive"
@@ -124,7 +103,32 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
 def test_transform_refuses_what_it_cannot_read(fitted_folder: Path) -> None:
     with pytest.raises(DataError, match="takes a dict .* Got int instead"):
         sw.load_transform(fitted_folder).transform(42)
+    with pytest.raises(DataError, match="takes a dict .* Got list instead"):
+        sw.load_transform(fitted_folder).transform([{"year": 2008}, 42])
     with pytest.raises(DataError, match=r"Column 'year' mixes values of types \['int', 'str'\] across rows"):
         sw.load_transform(fitted_folder).transform([{"year": 1}, {"year": "x"}])
     with pytest.raises(DataError, match=r"Column 'island' mixes values of types \['bool', 'str'\]"):
         sw.load_transform(fitted_folder).transform([{"island": True}, {"island": "Dream"}])
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_graph_written_by_format_version_1_still_loads_and_gives_its_outputs() -> None:
+    """transform_graph_v1.json was written by the first version (bottom-k quantiles), with its outputs."""
+    assert json.loads((FIXTURES / "transform_graph_v1.json").read_text())["format_version"] == 1
+    loaded = sw.load_transform(FIXTURES / "transform_graph_v1.json")
+    stored = json.loads((FIXTURES / "transform_graph_v1_rows.json").read_text())
+    assert loaded.transform(stored["rows"]) == stored["expected"]  # the row path
+    frame = loaded.transform(pl.from_dicts(stored["rows"], infer_schema_length=None))
+    assert frame.to_dicts() == stored["expected"]  # the frame path
+    label_outputs = {"species", "species_tfidf"}  # the outputs of the label, absent in SERVING
+    assert loaded.transform({k: v for k, v in stored["rows"][0].items() if k != "species"}) == {
+        k: v for k, v in stored["expected"][0].items() if k not in label_outputs
+    }
+
+
+def test_quantile_constants_record_their_accuracy(fitted_folder: Path) -> None:
+    data = json.loads((fitted_folder / "transform" / "transform_graph.json").read_text())
+    quantiles = [c for c in data["constants"].values() if c["analyzer"] == "quantiles"]
+    assert quantiles and all(c["accuracy"] == {"exact": True, "rank_error": 0.0} for c in quantiles)

@@ -57,6 +57,8 @@ def test_a_missing_serving_column_is_a_clear_error(fitted) -> None:
     [
         ("body_mass_g", "heavy", r"Column 'body_mass_g' must hold int values .*got String such as 'heavy'"),
         ("body_mass_g", 4000.5, r"Column 'body_mass_g' must hold int values .*got Float64 such as 4000.5"),
+        ("body_mass_g", float("nan"), r"Column 'body_mass_g' must hold int values .*got Float64 such as nan"),
+        ("body_mass_g", 1e300, r"Column 'body_mass_g' must hold int values .*got Float64 such as 1e\+300"),
         ("island", 3, r"Column 'island' must hold string values .*got Int64 such as 3"),
         ("bill_length_mm", True, r"Column 'bill_length_mm' must hold float values .*got Boolean"),
     ],

@@ -1,13 +1,14 @@
 """Mergeable, picklable accumulators behind the analyzers, and the fitted values they produce.
 
 One accumulator serves every analyzer over the same input (``mean``, ``var`` and ``scale_to_z_score`` of a
-column share one ``Moments``). ``merge`` is associative and commutative and results do not depend on the
-order of merges, so the engine may run and merge fragments in any order (threads today, Ray later) and
-the fitted constants stay byte-identical:
+column share one ``Moments``). ``merge`` is associative and commutative (for quantiles: up to the sketch's
+error, see below) and the engine merges in fragment order (threads today, Ray later), so the fitted
+constants stay byte-identical:
 
 - ``Moments`` keeps one (n, mean, M2) triple per batch and combines them in sorted order at the end;
 - ``Range`` and the integer counts (``Count``, ``ValueCounts``, ``DocumentFrequency``) are order-free;
-- quantiles use the deterministic sample of ``quantiles.py``.
+- quantiles use the statistics' deterministic sketch (``quantiles.py``: exact, then KLL), whose state
+  depends on order: the fit merges it in a fixed order (fragment order within a file, then file order).
 
 ``ValueCounts`` and ``DocumentFrequency`` hold one row per distinct value (the vocabulary itself); the
 others are bounded whatever the number of rows.
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sluiceway.transform.quantiles import make_quantile_accumulator
+from sluiceway.transform.quantiles import QuantileSketch
 
 # analyzer name -> accumulator kind
 ACCUMULATOR_OF = {
@@ -112,17 +113,21 @@ class Count:
 
 class Quantiles:
     def __init__(self) -> None:
-        self.sample = make_quantile_accumulator()
+        self.sketch = QuantileSketch()
 
     def update(self, series: pl.Series) -> None:
-        self.sample.update(_numbers(series))
+        values = series.drop_nulls().cast(pl.Float64)
+        self.sketch.update(values.filter(values.is_not_nan()))
 
     def merge(self, other: Quantiles) -> Quantiles:
-        self.sample.merge(other.sample)
+        self.sketch.merge(other.sketch)
         return self
 
     def result(self, analyzer: str, params: dict[str, Any]) -> list[float]:
-        return self.sample.boundaries(int(params["num_buckets"]))
+        return self.sketch.boundaries(int(params["num_buckets"]))
+
+    def accuracy(self) -> dict[str, Any]:
+        return self.sketch.accuracy()
 
 
 def _top(counts: pl.DataFrame | None, top_k: int | None, threshold: int) -> pl.DataFrame:

@@ -26,7 +26,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: quantiles as the statistics sketch (QuantileSketch), not a bottom-k sample
 _file_digests: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
 

@@ -6,14 +6,20 @@ is a tree of ``Expr`` nodes (an op name, child nodes, JSON-able parameters) that
 form and is evaluated column-wise on Polars, in training and at serving time alike. Python that cannot be
 recorded (``if x > 0``, ``math.log(x)``, ``numpy.log(x)``, a lambda over values) is refused with a
 ``DefinitionError`` the moment it touches a placeholder, so a graph never silently misses a step.
+
+Mistakes that can wait (a string given to arithmetic or to ``T.bucketize``, a bad parameter, an unknown
+column) do not raise where they happen: the node becomes an ``invalid`` node carrying the message, every
+node built on it stays invalid, and ``trace`` raises the message prefixed with the name of the output it
+ended up in (``output 'mass_bucket': T.bucketize needs ...``), which a traceback alone cannot tell.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sluiceway.errors import DefinitionError
 
@@ -40,6 +46,9 @@ class Expr:
 
     # ---- arithmetic (recorded, not computed) -------------------------------------------------------
     def _binary(self, op: str, other: Any, reverse: bool = False) -> Expr:
+        return _binary_node(self, op, other, reverse)
+
+    def _binary_checked(self, op: str, other: Any, reverse: bool = False) -> Expr:
         right = as_expr(other, f"the right side of {BINARY_OPS[op]}")
         left, right = (right, self) if reverse else (self, right)
         for side in (left, right):
@@ -136,6 +145,8 @@ class Expr:
             return f"column {self.params['name']!r}"
         if self.op == "literal":
             return repr(self.params["value"])
+        if self.op == INVALID:
+            return "an invalid expression"
         return f"{self.op}({', '.join(a.describe() for a in self.args)})"
 
     def columns(self) -> list[str]:
@@ -181,6 +192,40 @@ class Expr:
         return f"<Expr {self.describe()} ({self.kind})>"
 
 
+INVALID = "invalid"  # the op and kind of a node whose construction failed (see the module docstring)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def invalid(message: str) -> Expr:
+    return Expr(INVALID, (), {"message": message}, INVALID)
+
+
+def deferred(build: F) -> F:
+    """A node builder whose ``DefinitionError`` becomes an invalid node, and which returns the first invalid
+    argument it is given unchanged (so the first mistake is the one reported)."""
+
+    @functools.wraps(build)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, Expr) and value.kind == INVALID:
+                return value
+        try:
+            return build(*args, **kwargs)
+        except DefinitionError as exc:
+            return invalid(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def first_invalid(node: Expr) -> Expr | None:
+    return next((n for n in node.walk() if n.op == INVALID), None)
+
+
+@deferred
+def _binary_node(left: Expr, op: str, other: Any, reverse: bool) -> Expr:
+    return left._binary_checked(op, other, reverse)
+
+
 def as_expr(value: Any, what: str) -> Expr:
     """A Python scalar becomes a literal node; anything else that is not an ``Expr`` is refused."""
     if isinstance(value, Expr):
@@ -199,6 +244,7 @@ def as_expr(value: Any, what: str) -> Expr:
     )
 
 
+@deferred
 def unary(op: str, value: Any) -> Expr:
     node = as_expr(value, f"the argument of {op}")
     if node.kind not in NUMERIC:
@@ -211,4 +257,17 @@ def column(name: str, kind: str) -> Expr:
     return Expr("column", (), {"name": name}, kind)
 
 
-__all__ = ["BINARY_OPS", "NUMERIC", "SCALAR_KINDS", "UNARY_OPS", "Expr", "as_expr", "column", "unary"]
+__all__ = [
+    "BINARY_OPS",
+    "INVALID",
+    "NUMERIC",
+    "SCALAR_KINDS",
+    "UNARY_OPS",
+    "Expr",
+    "as_expr",
+    "column",
+    "deferred",
+    "first_invalid",
+    "invalid",
+    "unary",
+]

@@ -1,8 +1,8 @@
 """Fitting a ``preprocessing_fn``: trace it, compute its analyzers in one pass, apply it split by split.
 
-1. **Trace**: ``preprocessing_fn`` runs once on column placeholders (typed from the Parquet schema) and
-   returns expression trees; unknown columns, type mistakes and unrecordable Python fail here, as a
-   ``DefinitionError`` that names the function and the column it was reading.
+1. **Trace** (``tracing.py``): ``preprocessing_fn`` runs once on column placeholders (typed from the Parquet
+   schema) and returns expression trees; unknown columns, type mistakes and unrecordable Python fail here,
+   as a ``DefinitionError`` that names the function, the output and the column it was reading.
 2. **Analyze**: every analyzer is computed by one ``Engine.map_reduce`` pass over the analyze splits
    (analyzers over the same input share one accumulator; fragments are planned per set of input columns
    so one worker sees every column an analyzer's input needs; with an ``AnalyzerCache`` only the
@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import operator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,90 +28,11 @@ from sluiceway.data.engine import Engine, Fragment, default_engine, plan_fragmen
 from sluiceway.errors import DataError, DefinitionError
 from sluiceway.transform.analyzers import ACCUMULATOR_OF, new_accumulator
 from sluiceway.transform.cache import AnalyzerCache
-from sluiceway.transform.expressions import Expr, column
-from sluiceway.transform.graph import KIND_DTYPES, FittedTransform, evaluate, kind_of_dtype
+from sluiceway.transform.expressions import Expr
+from sluiceway.transform.graph import KIND_DTYPES, FittedTransform, evaluate
+from sluiceway.transform.tracing import column_kinds, trace
 
 logger = logging.getLogger(__name__)
-
-OUTPUT_KINDS = ("int", "float", "string", "bool", "list<float>")
-
-
-class _Inputs(Mapping[str, Expr]):
-    """What ``preprocessing_fn`` receives: ``inputs[name]`` is a typed placeholder for a column."""
-
-    def __init__(self, kinds: Mapping[str, str | None]) -> None:
-        self._kinds = dict(kinds)
-        self.last_read: str | None = None
-
-    def __getitem__(self, name: str) -> Expr:
-        if name not in self._kinds:
-            close = difflib.get_close_matches(str(name), list(self._kinds), n=1)
-            raise DefinitionError(
-                f"preprocessing_fn reads inputs[{name!r}], but the examples have no such column; they have "
-                f"{sorted(self._kinds)}." + (f" Did you mean {close[0]!r}?" if close else "")
-            )
-        kind = self._kinds[name]
-        if kind is None:
-            raise DefinitionError(
-                f"preprocessing_fn reads inputs[{name!r}], whose type Transform cannot take yet (it takes int, float, "
-                "string and bool columns). Convert it in ExampleGen or leave it out."
-            )
-        self.last_read = name
-        return column(name, kind)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._kinds)
-
-    def __len__(self) -> int:
-        return len(self._kinds)
-
-
-def column_kinds(files: Sequence[str]) -> dict[str, str | None]:
-    """Column name -> value kind, from the first Parquet file's schema."""
-    if not files:
-        raise DataError("No Parquet files to read the column types from; the examples are empty.")
-    try:
-        schema = pl.read_parquet_schema(files[0])
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"Cannot read the schema of {files[0]}: {exc}") from exc
-    return {name: kind_of_dtype(dtype) for name, dtype in schema.items()}
-
-
-def trace(preprocessing_fn: Callable[..., Any], kinds: Mapping[str, str | None]) -> dict[str, Expr]:
-    """Run ``preprocessing_fn`` on placeholders and check what it returns (see the module docstring)."""
-    name = getattr(preprocessing_fn, "__qualname__", repr(preprocessing_fn))
-    inputs = _Inputs(kinds)
-    try:
-        result = preprocessing_fn(inputs)
-    except Exception as exc:
-        where = f" (last input column read: {inputs.last_read!r})" if inputs.last_read else ""
-        raise DefinitionError(f"preprocessing_fn {name} failed while building its outputs{where}: {exc}") from exc
-    if not isinstance(result, Mapping) or not result:
-        raise DefinitionError(
-            f"preprocessing_fn {name} must return a non-empty dict of output name -> expression. "
-            f"Got {type(result).__name__} instead."
-        )
-    outputs: dict[str, Expr] = {}
-    for key, value in result.items():
-        if not isinstance(key, str) or not key:
-            raise DefinitionError(
-                f"preprocessing_fn {name} returned an output named {key!r}; output names must be non-empty strings."
-            )
-        if not isinstance(value, Expr):
-            raise DefinitionError(
-                f"preprocessing_fn {name}: output {key!r} is a {type(value).__name__}, not a transform expression. "
-                "Outputs "
-                "must be built from inputs[...] and sluiceway.transform functions so the fitted graph can re-create "
-                "them at serving time without your code; arbitrary Python functions cannot be recorded."
-            )
-        if value.kind not in OUTPUT_KINDS:
-            raise DefinitionError(
-                f"preprocessing_fn {name}: output {key!r} is {value.describe()}, a {value.kind} and not a per-row "
-                "value. "
-                "Apply it to a column (T.apply_vocabulary, T.apply_buckets) instead of returning it."
-            )
-        outputs[key] = value
-    return outputs
 
 
 def _unfitted_analyzers(node: Expr, fitted: Mapping[str, str]) -> Iterator[Expr]:
@@ -143,6 +66,11 @@ def fit(
     runner = default_engine(engine)
     kinds = column_kinds(files)
     fitted: dict[str, str] = {}  # analyzer key -> constant id
+    users: dict[str, list[str]] = {}  # analyzer key -> the outputs using it (named by fit errors)
+    for name, expr in outputs.items():
+        for node in expr.walk():
+            if node.op == "analyzer" and name not in users.setdefault(node.key(), []):
+                users[node.key()].append(name)
     constants: dict[str, dict[str, Any]] = {}
     while True:
         ready: dict[str, Expr] = {}
@@ -152,11 +80,47 @@ def fit(
                     ready[node.key()] = node
         if not ready:
             break
-        _analyze(ready, files, runner, fitted, constants, cache)
+        _analyze(ready, files, runner, fitted, constants, cache, users)
     final = {name: _substitute(expr, fitted) for name, expr in outputs.items()}
     used = {c for expr in final.values() for c in expr.columns()}
     inputs = {c: {"type": kinds[c], "serving": bool((serving or {}).get(c, True))} for c in sorted(used)}
     return FittedTransform(inputs=inputs, outputs=final, constants=constants, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class _AnalyzePlan:
+    """What a worker needs to fold one fragment into accumulators (picklable, for a Ray engine)."""
+
+    groups: tuple[tuple[str, ...], ...]  # the accumulator ids of each fragment tag (its column group)
+    inputs: Mapping[str, tuple[str, Expr]]  # accumulator id -> (accumulator kind, input expression)
+    constants: Mapping[str, Any]  # the analyzers fitted by earlier passes (nested analyzers)
+    outputs: Mapping[str, tuple[str, ...]]  # accumulator id -> the outputs using it (named by errors)
+
+
+def _analyze_fragment(plan: _AnalyzePlan, fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[Any, Any]:
+    """map: one fragment -> {(accumulator id, file): accumulator}."""
+    ids = plan.groups[int(fragment.tag)]
+    accumulators = {i: new_accumulator(plan.inputs[i][0]) for i in ids}
+    try:
+        for batch in batches:
+            for i, accumulator in accumulators.items():
+                value = evaluate(plan.inputs[i][1], batch, plan.constants)
+                accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
+    except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:  # a file unlike the first one, mostly
+        names = sorted({name for i in ids for name in plan.outputs.get(i, ())})
+        inputs = ", ".join(sorted({plan.inputs[i][1].describe() for i in ids}))
+        raise DataError(
+            f"Output(s) {names}: the analyzers of {inputs} failed on {fragment.path}: {exc}. Every file of the "
+            "analyze splits must have the columns and types of the first one."
+        ) from exc
+    return {(i, fragment.path): accumulator for i, accumulator in accumulators.items()}
+
+
+def _merge_accumulators(left: dict[Any, Any], right: dict[Any, Any]) -> dict[Any, Any]:
+    """merge: per (accumulator id, file), in the engine's fragment order."""
+    for key, accumulator in right.items():
+        left[key] = left[key].merge(accumulator) if key in left else accumulator
+    return left
 
 
 def _analyze(
@@ -166,8 +130,13 @@ def _analyze(
     fitted: dict[str, str],
     constants: dict[str, dict[str, Any]],
     cache: AnalyzerCache | None,
+    users: Mapping[str, list[str]],
 ) -> None:
-    """One pass over ``files`` computing the analyzers in ``ready`` (their inputs are fully fitted)."""
+    """One pass over ``files`` computing the analyzers in ``ready`` (their inputs are fully fitted).
+
+    Accumulators are kept per (accumulator, file) and merged file by file in the order of ``files``, with or
+    without a cache: the quantile sketch depends on merge order, so one order for both keeps the graph's bytes.
+    """
     accumulator_inputs: dict[str, tuple[str, Expr]] = {}  # accumulator id -> (kind, input expression)
     for node in ready.values():
         source = _substitute(node.args[0], fitted)
@@ -179,7 +148,7 @@ def _analyze(
     for accumulator_id, (_, source) in accumulator_inputs.items():
         groups.setdefault(tuple(sorted(source.columns())), []).append(accumulator_id)
     group_list = list(groups.items())
-    per_file: dict[tuple[str, str], Any] = {}  # (accumulator id, file or "" without a cache) -> accumulator
+    per_file: dict[tuple[str, str], Any] = {}  # (accumulator id, file) -> accumulator
     fragments: list[Fragment] = []
     for index, (columns, ids) in enumerate(group_list):
         for path in files:
@@ -189,30 +158,24 @@ def _analyze(
                     per_file.update({(i, path): a for i, a in loaded.items()})
                     continue
             fragments.extend(plan_fragments([path], columns=list(columns), parallelism=1, tag=str(index)))
-
-    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> dict[tuple[str, str], Any]:
-        ids = group_list[int(fragment.tag)][1]
-        accumulators = {i: new_accumulator(accumulator_inputs[i][0]) for i in ids}
-        for batch in batches:
-            for i, accumulator in accumulators.items():
-                value = evaluate(accumulator_inputs[i][1], batch, constants)
-                accumulator.update(value if isinstance(value, pl.Series) else pl.Series([value] * batch.height))
-        file_key = fragment.path if cache is not None else ""
-        return {(i, file_key): a for i, a in accumulators.items()}
-
-    def merge_fn(left: dict[tuple[str, str], Any], right: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
-        for i, accumulator in right.items():
-            left[i] = left[i].merge(accumulator) if i in left else accumulator
-        return left
-
-    computed = runner.map_reduce(fragments, map_fn, merge_fn, initial=None, batch_format="polars") or {}
+    outputs_of: dict[str, tuple[str, ...]] = {}
+    for key, node in ready.items():
+        accumulator_id = f"{ACCUMULATOR_OF[node.params['analyzer']]}:{_substitute(node.args[0], fitted).key()}"
+        outputs_of[accumulator_id] = tuple(dict.fromkeys([*outputs_of.get(accumulator_id, ()), *users.get(key, [])]))
+    plan = _AnalyzePlan(tuple(tuple(ids) for _, ids in group_list), accumulator_inputs, dict(constants), outputs_of)
+    computed = runner.map_reduce(
+        fragments, partial(_analyze_fragment, plan), _merge_accumulators, initial=None, batch_format="polars"
+    )
     if cache is not None:
-        for (i, path), accumulator in computed.items():
+        for (i, path), accumulator in (computed or {}).items():
             cache.save(cache.key(i, path), accumulator)
-    per_file.update(computed)
+    per_file.update(computed or {})
     merged: dict[str, Any] = {}
-    for (i, _), accumulator in sorted(per_file.items(), key=lambda item: item[0]):
-        merged[i] = merged[i].merge(accumulator) if i in merged else accumulator
+    for path in files:
+        for i in accumulator_inputs:
+            accumulator = per_file.get((i, path))
+            if accumulator is not None:
+                merged[i] = merged[i].merge(accumulator) if i in merged else accumulator
     for key, node in ready.items():
         source = _substitute(node.args[0], fitted)
         analyzer = node.params["analyzer"]
@@ -222,13 +185,35 @@ def _analyze(
         params = {k: v for k, v in node.params.items() if k != "analyzer"}
         value = accumulator.result(analyzer, params)
         if value is None:
+            named = " and ".join(repr(n) for n in users.get(key, []))
             raise DataError(
-                f"The analyzer {analyzer}({source.describe()}) saw no values in the analyze split(s): every value is "
-                "null or NaN, or there are no rows. Analyze splits with data, or fill_missing the column first."
+                f"Output {named}: the analyzer {analyzer}({source.describe()}) saw no values in the analyze split(s): "
+                "every value is null or NaN, or there are no rows. Analyze splits with data, or fill_missing the "
+                "column first."
             )
         constant_id = f"c{len(constants)}"
         constants[constant_id] = {"analyzer": analyzer, "input": source.to_json(), "params": params, "value": value}
+        if hasattr(accumulator, "accuracy"):
+            constants[constant_id]["accuracy"] = accumulator.accuracy()
         fitted[key] = constant_id
+
+
+@dataclass(frozen=True)
+class _ApplyJob:
+    """What a worker needs to transform and write one fragment (picklable, for a Ray engine)."""
+
+    transform: FittedTransform
+    out_folder: str
+    file_index: Mapping[str, int]
+
+
+def _apply_fragment(job: _ApplyJob, fragment: Fragment, batches: Iterator[pl.DataFrame]) -> int:
+    """map: transform one fragment's batches and write them as one Parquet part; returns its rows."""
+    parts = [job.transform.transform_frame(batch) for batch in batches]
+    frame = pl.concat(parts) if parts else _empty_output(job.transform)
+    row_group = fragment.row_groups[0] if fragment.row_groups else 0
+    _write(frame, Path(job.out_folder) / f"part-{job.file_index[fragment.path]:05d}-{row_group:05d}.parquet")
+    return frame.height
 
 
 def apply_to_files(
@@ -240,17 +225,10 @@ def apply_to_files(
     out = Path(out_folder)
     out.mkdir(parents=True, exist_ok=True)
     needed = sorted({c for expr in transform.outputs.values() for c in expr.columns()})
-    index_of = {str(f): i for i, f in enumerate(files)}
     fragments = plan_fragments(files, columns=needed or None, parallelism=1) if files else []
-
-    def map_fn(fragment: Fragment, batches: Iterator[pl.DataFrame]) -> int:
-        parts = [transform.transform_frame(batch) for batch in batches]
-        frame = pl.concat(parts) if parts else _empty_output(transform)
-        row_group = fragment.row_groups[0] if fragment.row_groups else 0
-        _write(frame, out / f"part-{index_of[fragment.path]:05d}-{row_group:05d}.parquet")
-        return frame.height
-
-    rows = runner.map_reduce(fragments, map_fn, lambda a, b: a + b, initial=None, batch_format="polars")
+    job = _ApplyJob(transform, str(out), {str(f): i for i, f in enumerate(files)})
+    apply = partial(_apply_fragment, job)
+    rows = runner.map_reduce(fragments, apply, operator.add, initial=None, batch_format="polars")
     if not fragments:
         _write(_empty_output(transform), out / "part-00000-00000.parquet")
     return int(rows or 0)
@@ -265,4 +243,4 @@ def _empty_output(transform: FittedTransform) -> pl.DataFrame:
     return pl.DataFrame(schema={name: KIND_DTYPES[expr.kind] for name, expr in transform.outputs.items()})
 
 
-__all__ = ["apply_to_files", "column_kinds", "fit", "trace"]
+__all__ = ["apply_to_files", "column_kinds", "fit", "trace"]  # column_kinds and trace: from tracing.py

@@ -9,7 +9,11 @@ ops) and the fitted constants (with the analyzer and input that produced each, f
 At serving time (see ``transform``): a column the schema marks as absent in SERVING (a label) may be
 missing, and the outputs that need it are left out; any other missing column, or a value of the wrong
 type, raises ``DataError``; an unknown category goes to the OOV buckets or ``default_value`` as the
-vocabulary op says; a null stays null.
+vocabulary op says; a null stays null. Small inputs (a dict, a few dicts, a small Polars frame) take the
+row path of ``rows.py``, which gives the same values and falls back here for anything else.
+
+(Slightly over 500 lines: the format, the frame evaluators and the input checks are one contract with
+serving, read together.)
 """
 
 from __future__ import annotations
@@ -28,9 +32,15 @@ from sluiceway.artifacts.standard import TransformGraph
 from sluiceway.errors import DataError
 from sluiceway.transform.analyzers import tokens
 from sluiceway.transform.expressions import Expr
+from sluiceway.transform.rows import SMALL_ROWS, Fallback, RowProgram, compile_rows
 
 FORMAT = "sluiceway-transform-graph"
-FORMAT_VERSION = 1
+# Format versions this Sluiceway reads (a graph records the one it was written with):
+#   1  the first version: quantile boundaries from a bottom-k sample of distinct values
+#   2  quantile boundaries from the statistics' exact-then-KLL sketch; each quantiles constant records its
+#      ``accuracy`` ({"exact": bool, "rank_error": float}). Applying a graph is the same in both.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 GRAPH_FILENAME = TransformGraph.FILENAME  # the artifact type owns its file names
 
 KIND_DTYPES: dict[str, pl.DataType] = {
@@ -59,10 +69,13 @@ def stable_hash_buckets(series: pl.Series, buckets: int) -> pl.Series:
     """``blake2b(str(value)) mod buckets`` per value: the same in every process, platform and version.
     Hashed once per distinct value, then mapped."""
     unique = series.drop_nulls().unique().to_list()
-    codes = [
-        int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little") % buckets for v in unique
-    ]
+    codes = [stable_hash_code(v, buckets) for v in unique]
     return series.replace_strict(unique, codes, default=None, return_dtype=pl.Int64)
+
+
+def stable_hash_code(value: Any, buckets: int) -> int:
+    """The bucket of one value (see ``stable_hash_buckets``)."""
+    return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "little") % buckets
 
 
 # ---- evaluation: one function per op ----------------------------------------------------------------
@@ -196,7 +209,10 @@ def _tfidf(args: list[Value], params: Mapping[str, Any]) -> Value:
         weights[row_ids, term_index] = hits["len"].to_numpy() / lengths[row_ids]
     weights *= idf
     result = pl.Series(weights, dtype=pl.Array(pl.Float64, len(terms))).cast(pl.List(pl.Float64))
-    return result.scatter(text.is_null().arg_true(), None) if text.null_count() else result
+    if not text.null_count():
+        return result
+    # a null row gives null (Series.scatter does not take list columns)
+    return pl.select(pl.when(pl.lit(text.is_null())).then(None).otherwise(pl.lit(result))).to_series()
 
 
 EVALUATORS: dict[str, Callable[[list[Value], Mapping[str, Any]], Value]] = {
@@ -213,9 +229,12 @@ EVALUATORS: dict[str, Callable[[list[Value], Mapping[str, Any]], Value]] = {
 KNOWN_OPS = frozenset({"column", "literal", "constant", *EVALUATORS})
 
 
-def evaluate(node: Expr, frame: pl.DataFrame, constants: Mapping[str, Any]) -> Value:
-    """The value of ``node`` on ``frame``: a Series, or a scalar for a constant sub-expression."""
+def evaluate(node: Expr, frame: pl.DataFrame | None, constants: Mapping[str, Any]) -> Value:
+    """The value of ``node`` on ``frame``: a Series, or a scalar for a constant sub-expression (``frame`` may
+    be None for those)."""
     if node.op == "column":
+        if frame is None:
+            raise DataError(f"{node.describe()} needs rows to be evaluated.")
         return frame.get_column(node.params["name"])
     if node.op == "literal":
         return node.params["value"]
@@ -257,6 +276,7 @@ class FittedTransform:
         self.outputs = dict(outputs)
         self.constants = dict(constants)
         self.metadata = dict(metadata or {})
+        self._compiled_rows: tuple[RowProgram | None] | None = None
 
     def __repr__(self) -> str:
         outputs = ", ".join(f"{name}: {kind}" for name, kind in self.output_schema.items())
@@ -299,12 +319,14 @@ class FittedTransform:
         if data.get("format") != FORMAT:
             raise DataError(f"{source} is not a Sluiceway transform graph (its 'format' is {data.get('format')!r}).")
         version = data.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
             writer = data.get("sluiceway_version", "a newer version")
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
             raise DataError(
                 f"The transform graph {source} has format version {version!r} (written by Sluiceway {writer}); this "
-                f"Sluiceway ({__version__}) reads format versions up to {FORMAT_VERSION}. Install sluiceway>={writer} "
-                "to load it, or refit the transform with this version."
+                f"Sluiceway ({__version__}) reads format versions {', '.join(map(str, READABLE_VERSIONS))}. "
+                + (f"Install sluiceway>={writer} to load it, or refit" if newer else "Refit")
+                + " the transform with this version."
             )
         try:
             outputs = {str(spec["name"]): Expr.from_json(spec["expression"]) for spec in data["outputs"]}
@@ -340,12 +362,32 @@ class FittedTransform:
         schema marks as absent at serving time (a label) are left out when those columns are missing."""
         if isinstance(rows, (list, tuple)) and not rows:
             return []  # no rows, no columns to check
+        if isinstance(rows, Mapping) or (isinstance(rows, (list, tuple)) and len(rows) <= SMALL_ROWS):
+            program = self._row_program()
+            if program is not None:
+                try:
+                    out = program.run([rows] if isinstance(rows, Mapping) else rows)
+                except (Fallback, ArithmeticError, TypeError, ValueError):
+                    pass  # the frame path computes these rows, or raises its own typed error
+                else:
+                    return out[0] if isinstance(rows, Mapping) else out
+        if isinstance(rows, pl.DataFrame) and 0 < rows.height <= SMALL_ROWS:
+            program = self._row_program()
+            if program is not None:
+                try:
+                    return program.run_frame(rows)
+                except (Fallback, ArithmeticError, TypeError, ValueError):
+                    pass  # as above
+        return self._transform_as_frame(rows)
+
+    def _transform_as_frame(self, rows: Any) -> Any:
+        """``transform`` through a Polars DataFrame, whatever the number of rows (the reference path)."""
         frame, convert_back = _to_polars(rows)
         return convert_back(self.transform_frame(frame, serving=True))
 
     def transform_frame(self, frame: pl.DataFrame, *, serving: bool = False) -> pl.DataFrame:
         """Apply to a Polars DataFrame. ``serving=False`` (training data) requires every input column."""
-        selected = self._outputs_for(frame, serving)
+        selected = self.select_outputs(set(frame.columns), serving)
         frame = self._checked_inputs(frame, {c for name in selected for c in self.outputs[name].columns()})
         columns = []
         for name in selected:
@@ -359,8 +401,21 @@ class FittedTransform:
                 ) from exc
         return pl.DataFrame(columns, height=frame.height) if columns else pl.DataFrame(height=frame.height)
 
-    def _outputs_for(self, frame: pl.DataFrame, serving: bool) -> list[str]:
-        present = set(frame.columns)
+    def _row_program(self) -> RowProgram | None:
+        """The small-input path (``rows.py``), compiled on first use; None when an output needs the frame path."""
+        compiled = getattr(self, "_compiled_rows", None)  # absent on an object unpickled from an older version
+        if compiled is None:
+            compiled = self._compiled_rows = (compile_rows(self),)
+        return compiled[0]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_compiled_rows"] = None  # closures do not pickle; recompiled on first use
+        return state
+
+    def select_outputs(self, present: set[str], serving: bool) -> list[str]:
+        """The outputs computable from the columns ``present`` (all of them, but at serving time the ones that
+        need only a column absent in SERVING); ``DataError`` naming any other missing column."""
         selected: list[str] = []
         missing_needed: dict[str, list[str]] = {}
         for name, expr in self.outputs.items():
@@ -393,7 +448,9 @@ class FittedTransform:
                 continue
             if expected == "int" and actual == "float":
                 exact = series.drop_nulls()
-                if exact.len() == 0 or bool((exact == exact.round(0)).all()):
+                # whole numbers an Int64 holds (NaN and inf compare equal to their rounding in Polars)
+                whole = exact.is_finite() & (exact == exact.round(0)) & (exact >= -(2.0**63)) & (exact < 2.0**63)
+                if exact.len() == 0 or bool(whole.all()):
                     fixes.append(pl.col(name).cast(pl.Int64))
                     continue
             example = series.drop_nulls().head(1).to_list()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sluiceway.errors import DefinitionError
-from sluiceway.transform.expressions import NUMERIC, Expr, as_expr, unary
+from sluiceway.transform.expressions import NUMERIC, Expr, as_expr, deferred, unary
 
 
 def _check_int(name: str, owner: str, value: Any, minimum: int, allow_none: bool = False) -> None:
@@ -29,7 +29,7 @@ def _input(value: Any, owner: str, kinds: Sequence[str]) -> Expr:
     node = as_expr(value, f"the input of T.{owner}")
     if node.kind not in kinds:
         raise DefinitionError(
-            f"T.{owner} needs {' or '.join(kinds)} values; {node.describe()} is {node.kind}."
+            f"T.{owner} needs {' or '.join(kinds)} values; got {node.describe()}, which is {node.kind}."
             + (
                 " Encode strings first with T.compute_and_apply_vocabulary or T.hash_strings."
                 if "string" == node.kind
@@ -47,31 +47,37 @@ def _analyzer(name: str, value: Any, kinds: Sequence[str], result_kind: str, **p
 # ---- reducers ---------------------------------------------------------------------------------------
 
 
+@deferred
 def mean(x: Any) -> Expr:
     """The mean of ``x`` over the analyze splits (nulls and NaN skipped)."""
     return _analyzer("mean", x, NUMERIC, "float")
 
 
+@deferred
 def var(x: Any) -> Expr:
     """The population variance of ``x`` (nulls and NaN skipped), as tf.Transform's ``tft.var``."""
     return _analyzer("var", x, NUMERIC, "float")
 
 
+@deferred
 def min(x: Any) -> Expr:  # noqa: A001 - the analyzer's name, as in tf.Transform
     """The smallest value of ``x``."""
     return _analyzer("min", x, NUMERIC, "float")
 
 
+@deferred
 def max(x: Any) -> Expr:  # noqa: A001
     """The largest value of ``x``."""
     return _analyzer("max", x, NUMERIC, "float")
 
 
+@deferred
 def count(x: Any) -> Expr:
     """The number of non-null values of ``x``."""
     return _analyzer("count", x, (*NUMERIC, "string", "bool"), "int")
 
 
+@deferred
 def quantiles(x: Any, num_buckets: int) -> Expr:
     """The ``num_buckets - 1`` boundaries that cut ``x`` into buckets of about equal counts (deduplicated).
 
@@ -80,6 +86,7 @@ def quantiles(x: Any, num_buckets: int) -> Expr:
     return _analyzer("quantiles", x, NUMERIC, "boundaries", num_buckets=num_buckets)
 
 
+@deferred
 def vocabulary(x: Any, *, top_k: int | None = None, frequency_threshold: int = 1) -> Expr:
     """The distinct values of ``x`` seen at least ``frequency_threshold`` times, most frequent first (ties by
     value), at most ``top_k`` of them."""
@@ -93,12 +100,14 @@ def vocabulary(x: Any, *, top_k: int | None = None, frequency_threshold: int = 1
 # ---- mapping ops --------------------------------------------------------------------------------------
 
 
+@deferred
 def scale_to_z_score(x: Any) -> Expr:
     """``(x - mean(x)) / std(x)``; where the standard deviation is 0, ``x - mean(x)`` (tf.Transform's rule)."""
     node = _input(x, "scale_to_z_score", NUMERIC)
     return Expr("z_score", (node, mean(node), var(node)), {}, "float")
 
 
+@deferred
 def scale_by_min_max(x: Any, output_min: float = 0.0, output_max: float = 1.0) -> Expr:
     """Map ``[min(x), max(x)]`` linearly onto ``[output_min, output_max]``; a constant column maps to the
     middle of the output range. Values outside the fitted range fall outside the output range (not clipped)."""
@@ -121,11 +130,13 @@ def scale_by_min_max(x: Any, output_min: float = 0.0, output_max: float = 1.0) -
     )
 
 
+@deferred
 def scale_to_0_1(x: Any) -> Expr:
     """``scale_by_min_max(x, 0, 1)``."""
     return scale_by_min_max(x, 0.0, 1.0)
 
 
+@deferred
 def apply_vocabulary(x: Any, vocab: Any, *, num_oov_buckets: int = 0, default_value: int = -1) -> Expr:
     """The position of each value of ``x`` in ``vocab`` (a ``T.vocabulary(...)`` or a list of values).
 
@@ -153,6 +164,7 @@ def apply_vocabulary(x: Any, vocab: Any, *, num_oov_buckets: int = 0, default_va
     )
 
 
+@deferred
 def compute_and_apply_vocabulary(
     x: Any,
     *,
@@ -166,6 +178,7 @@ def compute_and_apply_vocabulary(
     return apply_vocabulary(x, vocab, num_oov_buckets=num_oov_buckets, default_value=default_value)
 
 
+@deferred
 def apply_buckets(x: Any, boundaries: Any) -> Expr:
     """The bucket of each value: 0 below ``boundaries[0]``, ``i`` for ``boundaries[i-1] <= x < boundaries[i]``,
     ``len(boundaries)`` from the last boundary up. ``boundaries``: ``T.quantiles(...)`` or a sorted list."""
@@ -185,6 +198,7 @@ def apply_buckets(x: Any, boundaries: Any) -> Expr:
     return Expr("apply_buckets", (node, boundaries), {}, "int")
 
 
+@deferred
 def bucketize(x: Any, num_buckets: int) -> Expr:
     """Bucket ids by quantiles: ``apply_buckets(x, quantiles(x, num_buckets))``. Ids run from 0 to
     ``num_buckets - 1`` (fewer when many values are equal: duplicate boundaries are merged)."""
@@ -193,6 +207,7 @@ def bucketize(x: Any, num_buckets: int) -> Expr:
     return apply_buckets(node, quantiles(node, num_buckets))
 
 
+@deferred
 def hash_strings(x: Any, hash_buckets: int) -> Expr:
     """A stable hash of each string into ``[0, hash_buckets)`` (the same in every process and version)."""
     node = _input(x, "hash_strings", ("string",))
@@ -200,6 +215,7 @@ def hash_strings(x: Any, hash_buckets: int) -> Expr:
     return Expr("hash_strings", (node,), {"hash_buckets": hash_buckets}, "int")
 
 
+@deferred
 def tfidf(x: Any, *, top_k: int = 100, frequency_threshold: int = 1) -> Expr:
     """TF-IDF weights of the whitespace-separated tokens of a text column, as a list of ``len(terms)`` floats.
 
@@ -219,6 +235,7 @@ def tfidf(x: Any, *, top_k: int = 100, frequency_threshold: int = 1) -> Expr:
     return Expr("tfidf", (node, stats), {}, "list<float>")
 
 
+@deferred
 def fill_missing(x: Any, value: Any) -> Expr:
     """``x`` with nulls (and NaN, for floats) replaced by ``value``: a constant or an analyzer (``T.mean(x)``)."""
     node = as_expr(x, "the input of T.fill_missing")
@@ -235,16 +252,19 @@ def fill_missing(x: Any, value: Any) -> Expr:
     return Expr("fill_missing", (node, filler), {}, kind)
 
 
+@deferred
 def sqrt(x: Any) -> Expr:
     """The square root (NaN for negative values, as numpy)."""
     return unary("sqrt", x)
 
 
+@deferred
 def log1p(x: Any) -> Expr:
     """``ln(1 + x)``."""
     return unary("log1p", x)
 
 
+@deferred
 def exp(x: Any) -> Expr:
     """``e ** x``."""
     return unary("exp", x)
