@@ -103,7 +103,7 @@ def export_kubeflow(
 
     plan = _plan(target, workdir, executable, schedule, timeout, no_cache)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")  # renamed once complete: never half a spec at --out
+    partial = out.with_name(f".partial-{out.stem}.yaml")  # renamed once complete: never half a spec at --out (kfp wants .yaml)
     if kfp_python is None:
         try:
             kubeflow.compile_pipeline(plan.to_dict(), str(partial), image)

@@ -20,7 +20,7 @@ run with the plan's cron expression instead (``kfp.Client().create_recurring_run
 SubprocessRunner, which runs only those (container components need its DockerRunner and a Docker daemon).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: kfp reads the annotations of the functions below at run time.
 
 import json
 import math
