@@ -158,3 +158,15 @@ def test_penguin_under_kfp_local_records_what_a_local_run_records(
     assert orchestrated["state"] == "COMPLETE"
     assert len(orchestrated["components"]) == 7
     assert orchestrated == run_summary(*penguin_local_run)
+
+
+def test_every_path_the_dockerfile_copies_exists() -> None:
+    # The image is not built here (no Docker daemon); at least what it copies is in the repository.
+    copied = [
+        word
+        for line in (REPO / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for word in line.split()[1:-1]
+    ]
+    assert copied and all((REPO / path).exists() for path in copied), copied
+    assert "sluiceway:latest" == kubeflow_renderer.DEFAULT_IMAGE  # what `docker build -t sluiceway:latest .` makes

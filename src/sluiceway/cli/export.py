@@ -32,7 +32,9 @@ _WORKDIR = typer.Option(
 _EXECUTABLE = typer.Option(
     "sluiceway", "--sluiceway", metavar="COMMAND", help="The sluiceway command on the task machines."
 )
-_SCHEDULE = typer.Option(None, "--schedule", metavar="CRON", help="Cron expression or preset (@daily); default: on demand.")
+_SCHEDULE = typer.Option(
+    None, "--schedule", metavar="CRON", help="Cron expression or preset (@daily); default: on demand."
+)
 _TIMEOUT = typer.Option(None, "--timeout", metavar="SECONDS", min=0.001, help="Longest time one task may run.")
 _NO_CACHE = typer.Option(False, "--no-cache", help="Tasks never reuse cached results.")
 
@@ -103,7 +105,8 @@ def export_kubeflow(
 
     plan = _plan(target, workdir, executable, schedule, timeout, no_cache)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".partial-{out.stem}.yaml")  # renamed once complete: never half a spec at --out (kfp wants .yaml)
+    # Renamed once complete: never half a spec at --out (kfp insists on a .yaml name).
+    partial = out.with_name(f".partial-{out.stem}.yaml")
     if kfp_python is None:
         try:
             kubeflow.compile_pipeline(plan.to_dict(), str(partial), image)
@@ -136,12 +139,15 @@ def _compile_with(kfp_python: Path, plan: ExportPlan, out: Path, image: str) -> 
                 check=False,
             )
         except OSError as exc:
-            raise ConfigError(f"--kfp-python {kfp_python} cannot be run: {exc}. Give the path of a Python that has kfp.") from exc
+            raise ConfigError(
+                f"--kfp-python {kfp_python} cannot be run: {exc}. Give the path of a Python that has kfp."
+            ) from exc
     if completed.returncode != 0:
         out.unlink(missing_ok=True)
         raise ConfigError(
             f"Compiling with --kfp-python {kfp_python} failed (exit {completed.returncode}):\n"
-            f"{completed.stderr.strip()[-2000:]}\nCheck that this Python has kfp 2 installed (pip install 'kfp>=2.17,<3')."
+            f"{completed.stderr.strip()[-2000:]}\n"
+            "Check that this Python has kfp 2 installed (pip install 'kfp>=2.17,<3')."
         )
 
 

@@ -64,7 +64,7 @@ def render_dag(plan: ExportPlan) -> str:
         "",
         "",
         "def sluiceway_run_name(run_id: str) -> str:",
-        '    """The Sluiceway run of a DAG run: the pipeline name and the run id, in the characters a run name allows."""',
+        '    """The Sluiceway run of a DAG run: the pipeline name and run id, in the characters run names allow."""',
         '    return (PIPELINE + "-" + re.sub(r"[^A-Za-z0-9_.-]", "-", run_id))[:200]',
         "",
         "",

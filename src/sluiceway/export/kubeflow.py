@@ -56,22 +56,15 @@ def container_command(task: dict[str, Any], plan: dict[str, Any], run_name: str)
 
 
 def _component_yaml(task: dict[str, Any], plan: dict[str, Any], image: str) -> str:
-    # A component spec in KFP's component YAML format: the run name is the only input.
+    # A component spec in KFP's component YAML format: the run name is its only input.
+    marker = "\0run_name\0"
+    command = [{"inputValue": "run_name"} if part == marker else part for part in container_command(task, plan, marker)]
     spec = {
         "name": task["id"],
         "description": f"{task['component_type']} (Sluiceway component {task['id']})",
         "inputs": [{"name": "run_name", "type": "String"}],
-        "implementation": {
-            "container": {
-                "image": image,
-                "command": container_command(task, plan, "\0run_name\0"),
-            }
-        },
+        "implementation": {"container": {"image": image, "command": command}},
     }
-    command = spec["implementation"]["container"]["command"]  # type: ignore[index]
-    spec["implementation"]["container"]["command"] = [  # type: ignore[index]
-        {"inputValue": "run_name"} if part == "\0run_name\0" else part for part in command
-    ]
     return json.dumps(spec)  # JSON is YAML
 
 
@@ -101,14 +94,16 @@ def _wire(plan: dict[str, Any], make_task: Callable[[dict[str, Any], str], Any])
             for upstream in task["upstream"]:
                 task_obj.after(made[upstream])
 
-    return pipeline  # type: ignore[no-any-return]
+    return pipeline
 
 
 def container_pipeline(plan: dict[str, Any], image: str = DEFAULT_IMAGE) -> Callable[[], None]:
     """The pipeline as container tasks (what ``sluiceway export kubeflow`` compiles)."""
     from kfp import components
 
-    loaded = {task["id"]: components.load_component_from_text(_component_yaml(task, plan, image)) for task in plan["tasks"]}
+    loaded = {
+        task["id"]: components.load_component_from_text(_component_yaml(task, plan, image)) for task in plan["tasks"]
+    }
     return _wire(plan, lambda task, run_name: loaded[task["id"]](run_name=run_name))
 
 
@@ -120,7 +115,7 @@ def compile_pipeline(plan: dict[str, Any], out_path: str, image: str = DEFAULT_I
     compiler.Compiler().compile(container_pipeline(plan, image), package_path=out_path)
 
 
-def run_sluiceway_exec(argv: list, run_name: str, placeholder: str, workdir: str) -> None:  # type: ignore[type-arg]
+def run_sluiceway_exec(argv: list, run_name: str, placeholder: str, workdir: str) -> None:
     """The lightweight component's body (its source is shipped to the task): run the plan's argv."""
     import subprocess
 
