@@ -20,11 +20,6 @@ from sluiceway.cli.common import console, state
 if TYPE_CHECKING:
     from sluiceway.export.plan import ExportPlan
 
-export_app = typer.Typer(
-    help="Export a pipeline to an orchestrator: one task per component, each running `sluiceway exec`.",
-    no_args_is_help=True,
-)
-
 _TARGET = typer.Argument(..., metavar="PIPELINE", help="Pipeline: path/to/pipeline.py, file.py:attr or module:attr.")
 _WORKDIR = typer.Option(
     None, "--workdir", metavar="DIR", help="Folder the tasks run in (a relative PIPELINE is relative to it)."
@@ -40,6 +35,13 @@ _NO_CACHE = typer.Option(False, "--no-cache", help="Tasks never reuse cached res
 
 
 def register(app: typer.Typer) -> None:
+    export_app = typer.Typer(
+        help="Export a pipeline to an orchestrator: one task per component, each running `sluiceway exec`.",
+        no_args_is_help=True,
+    )
+    export_app.command("airflow")(export_airflow)
+    export_app.command("kubeflow")(export_kubeflow)
+    export_app.command("plan")(export_plan)
     app.add_typer(export_app, name="export")
 
 
@@ -61,7 +63,6 @@ def _plan(
     return build_plan(load_pipeline(target), target, options)
 
 
-@export_app.command("airflow")
 def export_airflow(
     target: str = _TARGET,
     out: Path = typer.Option(..., "--out", metavar="DAGS_DIR", help="Airflow's DAGs folder (created if missing)."),
@@ -80,7 +81,6 @@ def export_airflow(
     console.print(f"Try it: airflow dags test {plan.pipeline_name}", soft_wrap=True)
 
 
-@export_app.command("kubeflow")
 def export_kubeflow(
     target: str = _TARGET,
     out: Path = typer.Option(..., "--out", metavar="FILE", help="The KFP v2 pipeline spec to write (YAML)."),
@@ -151,7 +151,6 @@ def _compile_with(kfp_python: Path, plan: ExportPlan, out: Path, image: str) -> 
         )
 
 
-@export_app.command("plan")
 def export_plan(
     target: str = _TARGET,
     out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write the plan here (default: print it)."),
