@@ -13,7 +13,7 @@ MIN_STAMP := $(MIN_VENV)/.sluiceway-min
 CORE_SUITE := tests/dsl tests/runners/test_local.py tests/components tests/data tests/cli
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-min test-faults lint test-pythons services bench clean distclean
+.PHONY: venv demo test test-min test-faults lint test-pythons services orchestrators bench clean distclean
 
 venv: $(DEV_STAMP)
 
@@ -48,7 +48,28 @@ services:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	fi
 
-test: venv services lint
+# Airflow and kfp pin packages the main venv cannot share (kfp: protobuf < 7), so each gets its own venv holding
+# only the orchestrator; their tasks run the main venv's `sluiceway` (tests/export put it first on PATH).
+AIRFLOW_VENV := .venv-airflow
+KFP_VENV := .venv-kfp
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.sluiceway-airflow
+KFP_STAMP := $(KFP_VENV)/.sluiceway-kfp
+AIRFLOW_PIN := apache-airflow>=3.3,<3.4
+KFP_PIN := kfp>=2.17,<2.18
+
+orchestrators: $(AIRFLOW_STAMP) $(KFP_STAMP)
+
+$(AIRFLOW_STAMP):
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip --quiet --disable-pip-version-check install '$(AIRFLOW_PIN)'
+	touch $@
+
+$(KFP_STAMP):
+	test -x $(KFP_VENV)/bin/python || $(PYTHON) -m venv $(KFP_VENV)
+	$(KFP_VENV)/bin/python -m pip --quiet --disable-pip-version-check install '$(KFP_PIN)'
+	touch $@
+
+test: venv services lint orchestrators
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-min
 
@@ -98,9 +119,9 @@ bench: venv
 	$(BIN)/python benchmarks/evaluate.py
 
 clean:
-	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP)
-	find . -path ./$(VENV) -prune -o -path ./$(MIN_VENV) -prune -o -path ./.bench -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP) $(AIRFLOW_STAMP) $(KFP_STAMP)
+	find . -path ./$(VENV) -prune -o -path ./$(MIN_VENV) -prune -o -path ./$(AIRFLOW_VENV) -prune -o -path ./$(KFP_VENV) -prune -o -path ./.bench -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 # Also the virtual environments and the benchmarks' data and peer environments (.bench/, gigabytes).
 distclean: clean
-	rm -rf $(VENV) $(MIN_VENV) .bench
+	rm -rf $(VENV) $(MIN_VENV) $(AIRFLOW_VENV) $(KFP_VENV) .bench

@@ -283,6 +283,13 @@ def exec_component(
     component: str = typer.Option(..., "--component", metavar="ID", help="Id of the component to run."),
     run_name: str = typer.Option(..., "--run", metavar="RUN", help="Run name; created if it does not exist yet."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse a cached result."),
+    retries: int | None = typer.Option(
+        None,
+        "--retries",
+        min=0,
+        metavar="N",
+        help="Retries within this process (default: the component's). Orchestrators that retry the task pass 0.",
+    ),
 ) -> None:
     """Run one component of a run against the shared stores (the entry point of orchestrator tasks)."""
     from sluiceway.dsl.loading import load_pipeline
@@ -293,6 +300,8 @@ def exec_component(
     exec_settings = settings(cache=False if no_cache else None)
     loaded = load_pipeline(pipeline)
     node = loaded.component(component)
+    if retries is not None:  # this process runs only this component: its own copy of the pipeline may change
+        node.retries = retries
     store, record = run_for_exec(exec_settings, loaded, run_name)
     target = ExecutionTarget(
         store=store,
