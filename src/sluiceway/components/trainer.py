@@ -26,6 +26,9 @@ from sluiceway.errors import ComponentError, DataError, DefinitionError
 
 logger = logging.getLogger(__name__)
 
+# Training rows handed to the flavor as an example (input shape, tracing) and that an ONNX export is checked on
+EXAMPLE_ROWS = 256
+
 RunFn = Union[Callable[..., Any], str]  # noqa: UP007 - pydantic validates this form at build time
 
 
@@ -98,7 +101,7 @@ class Trainer(Component):
             fitted_names = getattr(native, "feature_names_in_", None)  # fitted on a DataFrame: its columns
             if model_features is None:
                 model_features = chosen if fitted_names is None else [str(n) for n in fitted_names]
-            example = next(ctx.train.batches(2))[0]
+            example = next(ctx.train.batches(EXAMPLE_ROWS))[0]  # also what an ONNX export is checked on
             manifest = write_bundle(
                 model.path,
                 flavor_name=name,
