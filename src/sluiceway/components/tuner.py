@@ -13,7 +13,8 @@ from columns absent at serving time, else the schema's one feature absent in the
 The study is persistent (``sluiceway.tuner.storage``; in memory when the executor is called outside a
 runner, e.g. by ``sluiceway.testing.check_component``): an interrupted tuning, rerun with the same inputs
 and ``tuner_fn``, keeps its finished trials and runs only the missing ones. The sampler is
-``TPESampler(seed=seed)``, so with ``parallel_trials=1`` the same inputs give the same trials.
+``TPESampler(seed=seed)``, so with ``parallel_trials=1`` the same inputs give the same trials;
+``parallel_trials=N`` runs N trials at once in worker processes sharing the study (``sluiceway.tuner.search``).
 Output: ``hyperparameters`` (``{uri}/hyperparameters.json``: the best trial's parameters as ``values``,
 the best value, the direction, every trial of the study).
 """
@@ -112,8 +113,10 @@ class Tuner(Component):
             target,
             len(train.feature_names),
         )
-        settings = SearchSettings(num_trials, parallel_trials, timeout, f"component {own_id!r} (Tuner)")
-        ran = run_search(study, function, train, eval_, settings)
+        settings = SearchSettings(
+            num_trials, parallel_trials, timeout, f"component {own_id!r} (Tuner)", store_url=_shared_store_url()
+        )
+        ran = run_search(study, function, train, eval_, settings, seed=seed)
         _write_best(study, ran, settings.owner, direction, hyperparameters)
 
 
@@ -156,6 +159,17 @@ def _open_study(
     if orphans:
         logger.info("Trial(s) %s of study %s were left running by a process that is gone: failed.", orphans, name)
     return study
+
+
+def _shared_store_url() -> str | None:
+    """The store URL the study lives beside when worker processes can share it (not for an in-memory study)."""
+    from sluiceway.runners.execute import current_execution
+    from sluiceway.tuner.storage import storage_url
+
+    where = current_execution()
+    if where is None or storage_url(where.store_url) is None:
+        return None
+    return where.store_url
 
 
 def _write_best(study: optuna.Study, ran: int, owner: str, direction: str, output: HyperParameters) -> None:
