@@ -271,7 +271,7 @@ def _resolve(reference: dict[str, str | None]) -> Callable[..., Any]:
     target: Any = module
     for part in qualname.split("."):
         target = getattr(target, part)
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def main(fd: int) -> None:
@@ -283,7 +283,7 @@ def main(fd: int) -> None:
     sender = _Sender(connection)
     logging.root.addHandler(_ForwardRecords(sender))
     logging.root.setLevel(logging.INFO)
-    sys.stdout, sys.stderr = _ForwardStream(sender, "stdout"), _ForwardStream(sender, "stderr")  # type: ignore[assignment]
+    sys.stdout, sys.stderr = _ForwardStream(sender, "stdout"), _ForwardStream(sender, "stderr")
     try:
         import optuna
 
