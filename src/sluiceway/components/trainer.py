@@ -138,7 +138,10 @@ class Trainer(Component):
             model_dir=model.path,
             saver=save,
         )
-        function(ctx)
+        try:
+            function(ctx)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(_interrupted(self.__dict__.get("id", type(self).__name__), function, ctx)) from None
         if not ctx.saved:
             raise ComponentError(
                 f"run_fn {function.__module__}:{function.__qualname__} returned without saving a model. Call "
@@ -147,6 +150,19 @@ class Trainer(Component):
         # metrics logged after save_model still belong to the model
         model.properties["metrics"] = dict(ctx.metrics)
         _rewrite_metrics(model, ctx.metrics, ctx.metric_history)
+
+
+def _interrupted(own_id: str, function: Callable[..., Any], ctx: Any) -> str:
+    """The message of a Ctrl-C inside run_fn (a bare KeyboardInterrupt says nothing), with how far it got."""
+    progress = "before it logged any metric"
+    if ctx.metric_history:
+        name, history = max(ctx.metric_history.items(), key=lambda item: len(item[1]))
+        step, value = history[-1]
+        progress = f"after {len(history)} value(s) of metric {name!r} (last: step {step}, {value:.6g})"
+    return (
+        f"component {own_id!r} (Trainer): interrupted by the user in run_fn {function.__module__}:"
+        f"{function.__qualname__}, {progress}. No model was saved; run the pipeline again (or --resume the run)."
+    )
 
 
 def _files(examples: Examples, splits: list[str]) -> list[str]:
