@@ -30,7 +30,7 @@ from sluiceway.artifacts import Examples, HyperParameters, Schema, TransformGrap
 from sluiceway.components.transform import PreprocessingFn
 from sluiceway.dsl.functions import function_cache_key, resolve_function
 from sluiceway.dsl.component import Component, Input, Output
-from sluiceway.errors import ComponentError, DataError
+from sluiceway.errors import ComponentError, DataError, DefinitionError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +58,15 @@ class Tuner(Component):
     """Examples (+ TransformGraph, Schema) → HyperParameters, with a persistent, resumable Optuna study."""
 
     def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
-        resolve_tuner_fn(parameters["tuner_fn"], owner)
+        function = resolve_tuner_fn(parameters["tuner_fn"], owner)
+        parallel = parameters.get("parallel_trials", 1)
+        if isinstance(parallel, int) and parallel > 1 and "<" in function.__qualname__:
+            # worker processes find tuner_fn by module and name: a nested function or a lambda has none
+            raise DefinitionError(
+                f"The 'tuner_fn' of {owner} is {function.__qualname__}, a lambda or a nested function; with "
+                f"parallel_trials={parallel} the worker processes must import it by name. "
+                "Define it at module level (or in the pipeline file), or use parallel_trials=1."
+            )
         from sluiceway.errors import require
 
         require("optuna", feature="The Tuner", extra="optuna")

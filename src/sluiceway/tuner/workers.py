@@ -78,7 +78,15 @@ def run_in_processes(
         "owner": settings.owner,
     }
     outcome = _Outcome()
-    workers = [_Worker.start(index, {**job, "seed": seed}) for index, seed in enumerate(seeds)]
+    workers: list[_Worker] = []
+    try:
+        for index, seed in enumerate(seeds):
+            workers.append(_Worker.start(index, {**job, "seed": seed}))
+    except BaseException:
+        for worker in workers:  # a closed connection is a "no" to their first request: they stop
+            worker.connection.close()
+            worker.process.wait()
+        raise
     threads = [
         threading.Thread(
             target=contextvars.copy_context().run,  # records and prints reach the execution's log
@@ -150,8 +158,16 @@ class _Worker:
         finally:
             theirs.close()
         connection = Connection(ours.detach())
-        connection.send(list(sys.path))
-        connection.send(job)
+        try:
+            connection.send(list(sys.path))
+            connection.send(job)
+        except OSError as exc:  # the worker died before reading its job (it printed why to stderr)
+            connection.close()
+            code = process.wait()
+            raise ComponentError(
+                f"{job['owner']}: tuning worker process {process.pid} ended before it started (exit code {code}; "
+                f"{type(exc).__name__}: {exc}). Its error is on the standard error above."
+            ) from exc
         return cls(index, process, connection)
 
     def serve(self, budget: _Budget, outcome: _Outcome) -> None:
