@@ -17,6 +17,9 @@ and ``files``: the SHA-256 of every file, checked on load so a modified or swapp
 
 ``load_model(uri).predict(rows)`` applies the transform to raw rows (a dict, a list of dicts, pandas,
 Polars or Arrow) and then the model; the Evaluator, the server and the benchmark call exactly this.
+A few dict rows (a server's request) take a path without DataFrames on the model side (``features_of``).
+``load_model(uri, runtime="onnx")`` predicts with the bundle's ONNX export instead: float32 inside, so
+probabilities and values agree with the native model within 1e-5 (see ``flavors.onnx``).
 """
 
 from __future__ import annotations
