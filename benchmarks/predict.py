@@ -6,11 +6,13 @@
 
 Each model is trained once by a real pipeline (Transform + the standard Trainer with ``onnx=True``) in a
 scratch folder, then loaded twice: ``runtime="native"`` (the library's model: scikit-learn from its skops
-file) and ``runtime="onnx"`` (onnxruntime, one thread). Measured per call, after warm-up, median and 95th
-percentile over ``--repeats`` calls:
-  1 row   a dict, what a server receives per request
-  1,000   a pandas DataFrame of 1,000 raw rows (a batch scoring call)
-and, for one row, the model alone on its already transformed input (``predict_features``).
+file) and ``runtime="onnx"`` (onnxruntime, one thread). Measured per call, after warm-up, median (and 95th
+percentile) over ``--repeats`` calls:
+  1 row (dict)  what a server receives per request: the small-input path (no DataFrame on the model side)
+  transform     of which the fitted transform (``FittedTransform.transform``, the Transform area's)
+  model side    of which the rest: the NumPy feature matrix from the transformed dict, and the model call
+  1-row frame   the same row as a 1-row Polars DataFrame (the column-wise path every frame takes)
+  1,000 rows    a pandas DataFrame of 1,000 raw rows (a batch scoring call)
 Models: penguin (examples/penguin: its preprocessing_fn and run_fn, 8 features, 3-class logistic
 regression); taxi (benchmarks/taxi_data.py, 100,000 rows, tips regressed on 11 transformed features with
 ridge regression). The machine may be shared: every figure is printed with the load average.
@@ -127,12 +129,18 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
+    import polars as pl
 
     import sluiceway as sw
 
+    from sluiceway.trainer.bundle import matrix_of_records
+
     print(f"load average at start: {os.getloadavg()}")
-    print("| model | runtime | 1 row: median / p95 | of which the model | 1,000 rows: median / p95 | predictions |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| model | runtime | 1 row (dict): median / p95 | transform | model side | 1-row frame | "
+        "1,000 rows: median / p95 | predictions |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="sluiceway-bench-predict-") as scratch:
         for name in args.models:
             uri, raw = train(name, Path(scratch) / name)
@@ -142,18 +150,25 @@ def main() -> None:
             for runtime in ("native", "onnx"):
                 model = sw.load_model(uri, runtime=runtime)
                 one = timed(lambda model=model, row=row: model.predict(row), args.repeats)
-                features = model.features_of(row)
-                model_only = timed(lambda model=model, X=features: model.predict_features(X), args.repeats)
+                transform = timed(lambda model=model, row=row: model.transform.transform([row]), args.repeats)
+                transformed = model.transform.transform([row])
+
+                def model_side(model=model, transformed=transformed):  # noqa: ANN001, ANN202
+                    return model.predict_features(matrix_of_records(transformed, model.features, where="bench"))
+
+                side = timed(model_side, args.repeats)
+                frame = pl.DataFrame([row])  # the same row through the column-wise (Polars) path
+                one_frame = timed(lambda model=model, frame=frame: model.predict(frame), args.repeats)
                 many = timed(lambda model=model, batch=batch: model.predict(batch), max(20, args.repeats // 10))
                 predicted = model.predict(batch)
+                assert model.predict(row).tolist() == model.predict(frame).tolist() == predicted[:1].tolist()
                 if predicted.dtype.kind == "f":
                     same = f"max abs diff {float(np.max(np.abs(predicted - reference))):.2g}"
                 else:
                     same = f"{float(np.mean(predicted == reference)):.1%} equal labels"
                 print(
-                    f"| {name} | {runtime} | {one[0]:.3f} / {one[1]:.3f} ms | {model_only[0]:.3f} ms | "
-                    f"{many[0]:.2f} / {many[1]:.2f} ms | "
-                    f"{same} |",
+                    f"| {name} | {runtime} | {one[0]:.3f} / {one[1]:.3f} ms | {transform[0]:.3f} ms | "
+                    f"{side[0] * 1000:.1f} µs | {one_frame[0]:.3f} ms | {many[0]:.2f} / {many[1]:.2f} ms | {same} |",
                     flush=True,
                 )
     print(f"load average at end: {os.getloadavg()}")

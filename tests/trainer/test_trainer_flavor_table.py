@@ -85,11 +85,86 @@ def test_a_missing_library_fails_with_the_install_command(monkeypatch: pytest.Mo
         get_flavor("lightgbm").load(tmp_path, {"file": "model.txt"}, trusted=[])
 
 
-def test_onnx_export_is_refused_for_a_library_without_an_exporter(tmp_path: Path) -> None:
+def test_onnx_export_is_refused_for_a_flavor_without_an_exporter(tmp_path: Path) -> None:
     from sluiceway.trainer.flavors import onnx
 
     X, _ = _regression_data()
-    with pytest.raises(sw.ConfigError, match=r"ONNX export is supported for the \['sklearn'\] flavor"):
+    with pytest.raises(sw.ConfigError, match=r"ONNX export is supported for the \['lightgbm', 'sklearn', 'xgboost'\]"):
+        onnx.export("onnx", object(), X, tmp_path)
+    with pytest.raises(sw.ConfigError, match=r"PyTorch models are saved as ONNX .* already"):
+        onnx.export("torch", _regressors()["torch"], X, tmp_path)
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def _boosters() -> dict[str, object]:
+    """The native Booster objects (lgb.train / xgb.train), which have no scikit-learn wrapper around them."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    X, y = _regression_data()
+    return {
+        "lightgbm": lgb.train({"verbose": -1, "seed": 0}, lgb.Dataset(X, y), num_boost_round=10),
+        "xgboost": xgb.train({"nthread": 1, "seed": 0}, xgb.DMatrix(X, y), num_boost_round=10),
+    }
+
+
+@pytest.mark.parametrize("kind", ["wrapper", "booster"])
+@pytest.mark.parametrize("flavor", ["lightgbm", "xgboost"])
+def test_a_lightgbm_or_xgboost_regressor_exported_to_onnx_predicts_what_the_native_model_does(
+    flavor: str, kind: str, tmp_path: Path
+) -> None:
+    from sluiceway.trainer.flavors import onnx
+
+    model = (_regressors() if kind == "wrapper" else _boosters())[flavor]
+    X, _ = _regression_data()
+    X = np.vstack([X, [[np.nan, 0.5, np.nan, -1.0]]])  # a missing value takes each tree's default branch in both
+    native_flavor = get_flavor(flavor)
+    native_spec = native_flavor.save(model, tmp_path, example=X, options={})
+    spec = {**onnx.export(flavor, model, X, tmp_path), "classes": None}
+    assert spec["file"] == "model.onnx" and spec["libraries"]["onnxmltools"]
+    session = get_flavor("onnx").load(tmp_path, spec, trusted=[])
+    expected = native_flavor.predict(native_flavor.load(tmp_path, native_spec, trusted=[]), X, native_spec)
+    np.testing.assert_allclose(get_flavor("onnx").predict(session, X, spec), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_an_export_that_does_not_predict_what_the_model_does_is_refused_at_training_time(tmp_path: Path) -> None:
+    import xgboost as xgb
+
+    from sluiceway.trainer.bundle import write_bundle
+
+    X, y = _regression_data()
+    # onnxmltools converts a ranking objective without complaint, but its export predicts NaN
+    ranker = xgb.train(
+        {"objective": "rank:pairwise", "nthread": 1},
+        xgb.DMatrix(X, (y > 0).astype(int), group=[100, 100]),
+        num_boost_round=2,
+    )
+    with pytest.raises(sw.ConfigError, match=r"ONNX export of this xgboost model does not predict what the model does"):
+        write_bundle(
+            tmp_path,
+            flavor_name="xgboost",
+            model=ranker,
+            example=X,
+            features=["a", "b", "c", "d"],
+            label=None,
+            transform_graph=None,
+            serving_inputs=[],
+            options={},
+            onnx=True,
+            metrics={},
+            metric_history={},
+            hyperparameters={},
+        )
+    assert not (tmp_path / "model" / "model.onnx").exists()
+    assert not (tmp_path / "bundle.json").exists()
+
+
+def test_onnx_export_without_onnxmltools_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sluiceway.trainer.flavors import onnx
+
+    X, _ = _regression_data()
+    monkeypatch.setitem(sys.modules, "onnxmltools", None)  # what an environment without the extra looks like
+    with pytest.raises(sw.MissingExtraError, match=r"pip install 'sluiceway\[onnx\]'"):
         onnx.export("lightgbm", _regressors()["lightgbm"], X, tmp_path)
     assert not (tmp_path / "model.onnx").exists()
 
@@ -116,3 +191,21 @@ def test_a_users_own_type_is_saved_and_loaded_only_when_trusted_by_name(tmp_path
         flavor.load(tmp_path, spec, trusted=[])
     loaded = flavor.load(tmp_path, spec, trusted=[name])
     np.testing.assert_array_equal(flavor.predict(loaded, X, spec), X[:, 0] * 2)
+
+
+def test_the_small_input_matrix_equals_the_column_wise_one_and_refuses_the_same_input() -> None:
+    import polars as pl
+
+    from sluiceway.trainer.bundle import feature_matrix, matrix_of_records
+
+    records = [{"a": 1, "b": None, "c": True, "extra": "x"}, {"a": 2.5, "b": float("nan"), "c": False, "extra": "y"}]
+    frame = pl.DataFrame({"a": [1.0, 2.5], "b": [None, float("nan")], "c": [True, False], "extra": ["x", "y"]})
+    by_rows = matrix_of_records(records, ["c", "a", "b"], where="Model m")
+    np.testing.assert_array_equal(by_rows, feature_matrix(frame, ["c", "a", "b"], where="Model m"))
+    assert by_rows.dtype == np.float64 and by_rows.tolist()[0][:2] == [1.0, 1.0] and np.isnan(by_rows[:, 2]).all()
+    with pytest.raises(sw.DataError, match=r"Model m: feature column 'extra' holds str values such as 'x'"):
+        matrix_of_records(records, ["a", "extra"], where="Model m")
+    with pytest.raises(sw.DataError, match=r"Model m: feature column 'extra' holds String values"):
+        feature_matrix(frame, ["a", "extra"], where="Model m")
+    with pytest.raises(sw.DataError, match=r"Model m: the data lacks the model's feature column\(s\) \['d'\]"):
+        matrix_of_records(records, ["a", "d"], where="Model m")

@@ -36,6 +36,10 @@ def returns_text(trial, ctx):
         ({"tuner_fn": good_fn, "parallel_trials": 0}, "parallel_trials"),
         ({"tuner_fn": good_fn, "timeout": -1.0}, "timeout"),
         ({"tuner_fn": good_fn, "direction": "up"}, "direction"),
+        (
+            {"tuner_fn": lambda trial, ctx: 0.0, "parallel_trials": 2},
+            "is <lambda>, a lambda or a nested function; with parallel_trials=2 the worker processes must import it",
+        ),
     ],
 )
 def test_bad_parameters_are_definition_errors_at_build(options: dict, message: str) -> None:

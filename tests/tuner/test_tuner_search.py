@@ -29,7 +29,7 @@ def test_a_small_search_finds_a_better_than_default_setting(runner: sw.LocalRunn
     assert len(document["trials"]) == 12
     assert [t["number"] for t in document["trials"]] == list(range(12))
     assert {t["state"] for t in document["trials"]} == {"COMPLETE"}
-    assert all(set(t) == {"number", "state", "value", "params", "duration_s"} for t in document["trials"])
+    assert all(set(t) == {"number", "state", "value", "params", "duration_s", "error"} for t in document["trials"])
     assert document["best_value"] == min(t["value"] for t in document["trials"])
     assert load_hyperparameters(artifact) == document["values"]
     assert load_hyperparameters(artifact.uri) == document["values"]

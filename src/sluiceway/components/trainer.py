@@ -26,6 +26,9 @@ from sluiceway.errors import ComponentError, DataError, DefinitionError
 
 logger = logging.getLogger(__name__)
 
+# Training rows handed to the flavor as an example (input shape, tracing) and that an ONNX export is checked on
+EXAMPLE_ROWS = 256
+
 RunFn = Union[Callable[..., Any], str]  # noqa: UP007 - pydantic validates this form at build time
 
 
@@ -98,7 +101,7 @@ class Trainer(Component):
             fitted_names = getattr(native, "feature_names_in_", None)  # fitted on a DataFrame: its columns
             if model_features is None:
                 model_features = chosen if fitted_names is None else [str(n) for n in fitted_names]
-            example = next(ctx.train.batches(2))[0]
+            example = next(ctx.train.batches(EXAMPLE_ROWS))[0]  # also what an ONNX export is checked on
             manifest = write_bundle(
                 model.path,
                 flavor_name=name,
@@ -135,7 +138,10 @@ class Trainer(Component):
             model_dir=model.path,
             saver=save,
         )
-        function(ctx)
+        try:
+            function(ctx)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(_interrupted(self.__dict__.get("id", type(self).__name__), function, ctx)) from None
         if not ctx.saved:
             raise ComponentError(
                 f"run_fn {function.__module__}:{function.__qualname__} returned without saving a model. Call "
@@ -144,6 +150,19 @@ class Trainer(Component):
         # metrics logged after save_model still belong to the model
         model.properties["metrics"] = dict(ctx.metrics)
         _rewrite_metrics(model, ctx.metrics, ctx.metric_history)
+
+
+def _interrupted(own_id: str, function: Callable[..., Any], ctx: Any) -> str:
+    """The message of a Ctrl-C inside run_fn (a bare KeyboardInterrupt says nothing), with how far it got."""
+    progress = "before it logged any metric"
+    if ctx.metric_history:
+        name, history = max(ctx.metric_history.items(), key=lambda item: len(item[1]))
+        step, value = history[-1]
+        progress = f"after {len(history)} value(s) of metric {name!r} (last: step {step}, {value:.6g})"
+    return (
+        f"component {own_id!r} (Trainer): interrupted by the user in run_fn {function.__module__}:"
+        f"{function.__qualname__}, {progress}. No model was saved; run the pipeline again (or --resume the run)."
+    )
 
 
 def _files(examples: Examples, splits: list[str]) -> list[str]:

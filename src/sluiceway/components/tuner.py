@@ -13,7 +13,8 @@ from columns absent at serving time, else the schema's one feature absent in the
 The study is persistent (``sluiceway.tuner.storage``; in memory when the executor is called outside a
 runner, e.g. by ``sluiceway.testing.check_component``): an interrupted tuning, rerun with the same inputs
 and ``tuner_fn``, keeps its finished trials and runs only the missing ones. The sampler is
-``TPESampler(seed=seed)``, so with ``parallel_trials=1`` the same inputs give the same trials.
+``TPESampler(seed=seed)``, so with ``parallel_trials=1`` the same inputs give the same trials;
+``parallel_trials=N`` runs N trials at once in worker processes sharing the study (``sluiceway.tuner.search``).
 Output: ``hyperparameters`` (``{uri}/hyperparameters.json``: the best trial's parameters as ``values``,
 the best value, the direction, every trial of the study).
 """
@@ -29,7 +30,7 @@ from sluiceway.artifacts import Examples, HyperParameters, Schema, TransformGrap
 from sluiceway.components.transform import PreprocessingFn
 from sluiceway.dsl.functions import function_cache_key, resolve_function
 from sluiceway.dsl.component import Component, Input, Output
-from sluiceway.errors import ComponentError, DataError
+from sluiceway.errors import ComponentError, DataError, DefinitionError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,7 +58,15 @@ class Tuner(Component):
     """Examples (+ TransformGraph, Schema) → HyperParameters, with a persistent, resumable Optuna study."""
 
     def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
-        resolve_tuner_fn(parameters["tuner_fn"], owner)
+        function = resolve_tuner_fn(parameters["tuner_fn"], owner)
+        parallel = parameters.get("parallel_trials", 1)
+        if isinstance(parallel, int) and parallel > 1 and "<" in function.__qualname__:
+            # worker processes find tuner_fn by module and name: a nested function or a lambda has none
+            raise DefinitionError(
+                f"The 'tuner_fn' of {owner} is {function.__qualname__}, a lambda or a nested function; with "
+                f"parallel_trials={parallel} the worker processes must import it by name. "
+                "Define it at module level (or in the pipeline file), or use parallel_trials=1."
+            )
         from sluiceway.errors import require
 
         require("optuna", feature="The Tuner", extra="optuna")
@@ -112,8 +121,10 @@ class Tuner(Component):
             target,
             len(train.feature_names),
         )
-        settings = SearchSettings(num_trials, parallel_trials, timeout, f"component {own_id!r} (Tuner)")
-        ran = run_search(study, function, train, eval_, settings)
+        settings = SearchSettings(
+            num_trials, parallel_trials, timeout, f"component {own_id!r} (Tuner)", store_url=_shared_store_url()
+        )
+        ran = run_search(study, function, train, eval_, settings, seed=seed)
         _write_best(study, ran, settings.owner, direction, hyperparameters)
 
 
@@ -156,6 +167,17 @@ def _open_study(
     if orphans:
         logger.info("Trial(s) %s of study %s were left running by a process that is gone: failed.", orphans, name)
     return study
+
+
+def _shared_store_url() -> str | None:
+    """The store URL the study lives beside when worker processes can share it (not for an in-memory study)."""
+    from sluiceway.runners.execute import current_execution
+    from sluiceway.tuner.storage import storage_url
+
+    where = current_execution()
+    if where is None or storage_url(where.store_url) is None:
+        return None
+    return where.store_url
 
 
 def _write_best(study: optuna.Study, ran: int, owner: str, direction: str, output: HyperParameters) -> None:

@@ -17,6 +17,9 @@ and ``files``: the SHA-256 of every file, checked on load so a modified or swapp
 
 ``load_model(uri).predict(rows)`` applies the transform to raw rows (a dict, a list of dicts, pandas,
 Polars or Arrow) and then the model; the Evaluator, the server and the benchmark call exactly this.
+A few dict rows (a server's request) take a path without DataFrames on the model side (``features_of``).
+``load_model(uri, runtime="onnx")`` predicts with the bundle's ONNX export instead: float32 inside, so
+probabilities and values agree with the native model within 1e-5 (see ``flavors.onnx``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from sluiceway.trainer.flavors import get_flavor
 FORMAT = "sluiceway.model"
 FORMAT_VERSION = 1
 RUNTIMES = ("native", "onnx")
+# Up to this many dict rows, predict builds the model's input row by row (no DataFrame); see features_of
+SMALL_INPUT_ROWS = 32
 
 
 def file_digest(path: Path) -> str:
@@ -60,6 +65,32 @@ def feature_matrix(frame: pl.DataFrame, features: list[str], *, where: str) -> n
             )
         numeric.append(pl.col(name).cast(pl.Float64).fill_null(float("nan")))
     return frame.select(numeric).to_numpy().reshape(frame.height, len(features))
+
+
+def matrix_of_records(records: list[Mapping[str, Any]], features: list[str], *, where: str) -> np.ndarray:
+    """``feature_matrix`` for dict rows (the transform's output for a few rows), built in NumPy directly:
+    the same float64 values (a null becomes NaN, a bool 0.0 or 1.0) without a DataFrame's fixed cost."""
+    matrix = np.empty((len(records), len(features)), dtype=np.float64)
+    for i, record in enumerate(records):
+        for j, name in enumerate(features):
+            try:
+                value = record[name]
+            except KeyError:
+                missing = [f for f in features if f not in record]
+                raise DataError(
+                    f"{where}: the data lacks the model's feature column(s) {missing}; it has {list(record)}."
+                ) from None
+            if value is None:
+                matrix[i, j] = np.nan
+            elif isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+                matrix[i, j] = value
+            else:
+                raise DataError(
+                    f"{where}: feature column {name!r} holds {type(value).__name__} values such as {value!r}; models "
+                    "take numbers. Encode it in the preprocessing_fn (e.g. T.compute_and_apply_vocabulary) or leave it "
+                    "out of the features."
+                )
+    return matrix
 
 
 def write_bundle(
@@ -92,6 +123,9 @@ def write_bundle(
 
         onnx_spec = onnx_flavor.export(flavor_name, model, example, model_folder)
         libraries.update(onnx_spec.pop("libraries"))
+        native = flavor.load(model_folder, spec, trusted=list(options.get("trusted", [])))
+        X = example if spec.get("input") != "pandas" else _pandas(example, features)
+        onnx_flavor.check_export(model_folder, onnx_spec, native, {**spec, "flavor": flavor_name}, X)
     if transform_graph is not None:
         shutil.copytree(transform_graph.folder, folder / TransformGraph.FOLDER)
     classes = spec.get("classes")
@@ -120,6 +154,12 @@ def write_bundle(
         json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False, default=_json_value) + "\n", encoding="utf-8"
     )
     return manifest
+
+
+def _pandas(matrix: np.ndarray, features: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(matrix, columns=features)
 
 
 def _json_value(value: Any) -> Any:
@@ -159,25 +199,38 @@ class LoadedModel:
         self._spec = manifest["onnx"] if runtime == "onnx" else manifest["model"]
         self._spec = {**self._spec, "classes": self.classes}
         self._flavor = get_flavor("onnx" if runtime == "onnx" else self.flavor)
+        self._where = f"Model {uri}"
 
     def __repr__(self) -> str:
         return f"<LoadedModel {self.flavor} ({self.runtime}) {self.manifest['task']} from {self.uri}>"
 
     def features_of(self, rows: Any) -> Any:
-        """Raw rows → the model's input (transformed, in the model's feature order)."""
+        """Raw rows → the model's input (transformed, in the model's feature order).
+
+        A few dict rows (one dict, or a list of at most ``SMALL_INPUT_ROWS``: what a server receives) go through
+        ``transform.transform``, whose small-input path avoids building a DataFrame, and become the matrix in
+        NumPy directly; more rows, frames and Arrow tables go through Polars column-wise, which wins from a few
+        dozen rows on. Both give the same float64 matrix."""
         from sluiceway.transform.graph import _to_polars
 
         if isinstance(rows, (list, tuple)) and not rows:
             raise DataError("predict() got no rows; send at least one row.")
-        frame, _ = _to_polars(rows)
-        if self.transform is not None:
-            frame = self.transform.transform_frame(frame, serving=True)
-        matrix = feature_matrix(frame, self.features, where=f"Model {self.uri}")
-        if self._spec.get("input") == "pandas":
-            import pandas as pd
-
-            return pd.DataFrame(matrix, columns=self.features)
-        return matrix
+        small = isinstance(rows, Mapping) or (
+            isinstance(rows, (list, tuple))
+            and len(rows) <= SMALL_INPUT_ROWS
+            and all(isinstance(r, Mapping) for r in rows)
+        )
+        if small:
+            records = [rows] if isinstance(rows, Mapping) else list(rows)
+            if self.transform is not None:
+                records = self.transform.transform(records)
+            matrix = matrix_of_records(records, self.features, where=self._where)
+        else:
+            frame, _ = _to_polars(rows)
+            if self.transform is not None:
+                frame = self.transform.transform_frame(frame, serving=True)
+            matrix = feature_matrix(frame, self.features, where=self._where)
+        return _pandas(matrix, self.features) if self._spec.get("input") == "pandas" else matrix
 
     def predict(self, rows: Any) -> np.ndarray:
         return self._flavor.predict(self.native, self.features_of(rows), self._spec)
@@ -266,4 +319,12 @@ def load_model(uri: Any, *, runtime: str = "native", trusted: list[str] | None =
     return LoadedModel(str(folder), manifest, native, transform, runtime)
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "feature_matrix", "load_model", "read_manifest"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LoadedModel",
+    "feature_matrix",
+    "load_model",
+    "matrix_of_records",
+    "read_manifest",
+]

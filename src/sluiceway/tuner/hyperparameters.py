@@ -4,10 +4,12 @@
 
     {"format": "sluiceway.hyperparameters", "version": 1,
      "values": {name: value}, "best_value": float | null, "objective": str | null,
-     "trials": [{"number", "state", "value", "params", "duration_s"}, ...]}
+     "trials": [{"number", "state", "value", "params", "duration_s", "error"}, ...]}
 
 ``values`` is what the Trainer passes to ``run_fn`` as ``ctx.hyperparameters``; ``objective`` is
-``"maximize"`` or ``"minimize"`` (null for hand-written values). ``load_hyperparameters`` reads it back.
+``"maximize"`` or ``"minimize"`` (null for hand-written values). A trial's ``error`` says why it failed
+(null unless its state is FAIL and the reason is known): the user's exception, or "interrupted by the user
+in trial N". ``load_hyperparameters`` reads it back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sluiceway.artifacts import HyperParameters
 from sluiceway.errors import DataError
+from sluiceway.tuner.storage import FAIL_REASON_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -43,6 +46,7 @@ def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "value": _number(trial.value) if trial.values is not None and len(trial.values) == 1 else None,
         "params": dict(trial.params),
         "duration_s": round(duration, 3) if duration is not None else None,
+        "error": trial.system_attrs.get(FAIL_REASON_ATTR) if trial.state.name == "FAIL" else None,
     }
 
 

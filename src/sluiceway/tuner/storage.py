@@ -41,6 +41,7 @@ SQLITE_SUFFIX = ".optuna.db"
 HEARTBEAT_INTERVAL_S = 5
 GRACE_PERIOD_S = 30
 OWNER_ATTR = "sluiceway_owner"  # host:pid of the process running a trial, a trial system attribute
+FAIL_REASON_ATTR = "fail_reason"  # why a trial failed, a trial system attribute (the trial history's "error")
 
 
 def storage_url(store_url: str) -> str | None:
@@ -135,6 +136,9 @@ def fail_orphaned_trials(study: optuna.Study) -> list[int]:
             continue
         try:
             # what optuna.storages.fail_stale_trials does, for trials known dead before their grace period
+            study._storage.set_trial_system_attr(
+                trial._trial_id, FAIL_REASON_ATTR, f"left running by process {owner}, which ended without finishing it"
+            )
             if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 failed.append(trial.number)
         except UpdateFinishedTrialError:  # another process settled it first: nothing left to do
