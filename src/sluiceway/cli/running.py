@@ -34,6 +34,19 @@ if TYPE_CHECKING:
 TRACEBACK_FRAMES = 3  # frames of a failed component's traceback shown after a run; `runs show` shows all
 
 
+ENGINE_HELP = (
+    "Where the components' data work runs: 'local' (threads) or 'ray' (the cluster at RAY_ADDRESS; "
+    "pip install 'sluiceway[ray]'). Default: the pipeline's setting, else local."
+)
+
+
+def _checked_engine(engine: str | None) -> str | None:
+    from sluiceway.data.engine import check_engine_spec
+
+    check_engine_spec(engine, "The --engine option")
+    return engine
+
+
 def register(app: typer.Typer) -> None:
     app.command()(run)
     app.command("exec", short_help="Run one component of a run (orchestrator tasks).")(exec_component)
@@ -54,6 +67,7 @@ def run(
         None, "--run-name", metavar="NAME", help="Name for the new run (default: pipeline-timestamp)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
+    engine: str | None = typer.Option(None, "--engine", metavar="local|ray", help=ENGINE_HELP),
 ) -> None:
     """Run a pipeline with the local runner."""
     from sluiceway.cli.progress import RichProgress
@@ -78,7 +92,7 @@ def run(
         )
         if state.verbosity >= 1:
             hooks.append(LogFollower(run_settings.log_root))
-    runner = LocalRunner(settings=run_settings, hooks=hooks)
+    runner = LocalRunner(settings=run_settings, hooks=hooks, engine=engine)
     result = runner.run(pipeline, run_name=None if resume else names["run"], resume=resume)
     if as_json:
         print_json(
@@ -283,6 +297,7 @@ def exec_component(
     component: str = typer.Option(..., "--component", metavar="ID", help="Id of the component to run."),
     run_name: str = typer.Option(..., "--run", metavar="RUN", help="Run name; created if it does not exist yet."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not reuse a cached result."),
+    engine: str | None = typer.Option(None, "--engine", metavar="local|ray", help=ENGINE_HELP),
 ) -> None:
     """Run one component of a run against the shared stores (the entry point of orchestrator tasks)."""
     from sluiceway.dsl.loading import load_pipeline
@@ -301,6 +316,7 @@ def exec_component(
         artifact_root=Path(exec_settings.artifact_root),
         log_root=exec_settings.log_root,
         cache=exec_settings.cache,
+        engine=_checked_engine(engine),
     )
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)
