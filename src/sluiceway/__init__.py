@@ -42,6 +42,8 @@ from sluiceway.errors import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
+    from sluiceway.data.engine import InProcessEngine
+    from sluiceway.data.ray_engine import RayEngine
     from sluiceway.metadata.store import MetadataStore
     from sluiceway.runners.hooks import RunHooks
     from sluiceway.runners.local import LocalRunner, Run
@@ -58,6 +60,8 @@ _LAZY = {
     "Settings": "sluiceway.config",
     "load_transform": "sluiceway.transform.graph",
     "load_model": "sluiceway.trainer.bundle",
+    "InProcessEngine": "sluiceway.data.engine",
+    "RayEngine": "sluiceway.data.ray_engine",  # imports ray only when it runs something
 }
 
 
@@ -105,6 +109,8 @@ __all__ = [
     "Settings",
     "load_transform",
     "load_model",
+    "InProcessEngine",
+    "RayEngine",
     "ComponentError",
     "ConfigError",
     "DataError",
