@@ -1,10 +1,11 @@
 """One real Ray cluster for every Ray test of the session, and the data they share.
 
-``ray start --head --block`` runs in its own process group on a free port of 127.0.0.1 (Ray must be pinned
+``ray start --head --block`` runs in its own session on a free port of 127.0.0.1 (Ray must be pinned
 to the loopback address on these machines), with 2 CPUs, no dashboard and its own temporary folder; the
 test process and the CLI subprocesses are further drivers that connect to it by address. At the end the
-test process disconnects and the cluster's process group is terminated (``ray start --block`` stops what it
-started): not ``ray stop``, which would stop every Ray process on the machine, other users' too.
+test process disconnects and ``ray start --block`` is terminated (it stops what it started; whatever is
+left in its session is killed): not ``ray stop``, which would stop every Ray process on the machine,
+other users' too.
 """
 
 from __future__ import annotations
@@ -37,17 +38,31 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _session_processes(session: int) -> list[int]:
+    """The live processes of the cluster's session (workers have their own process groups, not sessions)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == session:
+                    pids.append(int(entry.name))
+            except ProcessLookupError:  # exited meanwhile
+                continue
+    return pids
+
+
 def _stop(process: subprocess.Popen[str]) -> None:
-    """Stop ``ray start --block`` (it stops the processes it started), then kill what is left of its group."""
+    """Stop ``ray start --block`` (it stops the processes it started), then kill what is left of its session."""
     process.terminate()
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         pass  # killed below
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:  # every process of the group exited with ray start
-        pass
+    for pid in _session_processes(process.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # exited meanwhile
+            pass
 
 
 @pytest.fixture(scope="session")
