@@ -83,3 +83,18 @@ def test_ray_engine_without_ray_says_how_to_install_it(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "needs the optional package 'ray'" in result.stdout
     assert "pip install 'sluiceway[ray]'" in result.stdout
+
+
+def test_an_unreachable_cluster_fails_fast_with_its_address(cli_env: dict[str, str], tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="needs the 'ray' extra: pip install 'sluiceway[ray]'")
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n1,x\n2,y\n")
+    result = run_cli(["stats", str(data), "--engine", "ray"], {**cli_env, "RAY_ADDRESS": f"127.0.0.1:{port}"})
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert f"Cannot connect to the Ray cluster at 127.0.0.1:{port}" in output and "ray start --head" in output

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 A = TypeVar("A")
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+CONNECT_TIMEOUT_SECONDS = 10.0
 _connect_lock = threading.Lock()  # components running in parallel threads share one connection
 _remote_cache: dict[str, Any] = {}
 
@@ -128,6 +130,8 @@ class RayEngine:
                 "runtime_env": self.runtime_env,
             }
             host = (self.address or "").removeprefix("ray://").rsplit(":", 1)[0]
+            if self.address is not None:
+                self._check_reachable()
             if host in _LOOPBACK_HOSTS:
                 # a cluster on the loopback interface: this node is there too (Ray would otherwise pick the
                 # machine's external address and fail to reach it)
@@ -142,6 +146,20 @@ class RayEngine:
                 ) from exc
             logger.info("Connected to Ray (%s): %s", self.address or "local", ray.cluster_resources())
             return ray
+
+    def _check_reachable(self) -> None:
+        """Fail fast on a cluster address where nothing listens: ``ray.init`` would retry for minutes."""
+        assert self.address is not None
+        host, _, port = self.address.removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit():
+            return  # "auto", or an address form Ray resolves itself
+        try:
+            socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS).close()
+        except OSError as exc:
+            raise RunError(
+                f"Cannot connect to the Ray cluster at {self.address}: {exc}. Start one with `ray start --head` "
+                "and set RAY_ADDRESS (or RayEngine(address=...)) to its address, or use engine='local'."
+            ) from exc
 
     @property
     def parallelism(self) -> int:
