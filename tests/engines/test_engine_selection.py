@@ -14,7 +14,7 @@ from sluiceway.data.engine import InProcessEngine, default_engine, use_engine
 from sluiceway.errors import ConfigError, DefinitionError
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runners"))
-from clitools import run_cli  # noqa: E402
+from clitools import SAMPLE, run_cli  # noqa: E402
 
 
 def test_bad_engine_choices_are_refused_when_the_pipeline_is_built() -> None:
@@ -52,12 +52,20 @@ def test_use_engine_scopes_the_choice() -> None:
     assert isinstance(default_engine(), InProcessEngine) and default_engine() is not engine
 
 
-def test_cli_refuses_an_unknown_engine(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_refuses_an_unknown_engine_before_anything_runs(cli_env: dict[str, str], tmp_path: Path) -> None:
     data = tmp_path / "d.csv"
     data.write_text("a,b\n1,x\n2,y\n")
-    result = run_cli(["stats", str(data), "--engine", "spark"], cli_env)
-    assert result.returncode == 2
-    assert "--engine option must be 'local', 'ray'" in result.stdout + result.stderr
+    commands = [
+        ["stats", str(data), "--engine", "spark"],
+        ["run", str(SAMPLE), "--engine", "spark"],
+        ["exec", "--pipeline", str(SAMPLE), "--component", "produce", "--run", "r1", "--engine", "spark"],
+    ]
+    for command in commands:
+        result = run_cli(command, cli_env)
+        assert result.returncode == 2, command
+        assert "--engine option must be 'local', 'ray', an Engine" in result.stdout + result.stderr
+        assert "Got 'spark' instead" in result.stdout + result.stderr
+    assert not (tmp_path / "md.db").exists()  # no run was recorded
 
 
 _WITHOUT_RAY = """

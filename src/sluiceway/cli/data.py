@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from sluiceway.cli.common import console, output_path, plural, print_json
-from sluiceway.cli.running import ENGINE_HELP
+from sluiceway.cli.running import ENGINE_HELP, check_engine_option
 
 # The CLI is a thin layer over the public data API (sluiceway.data): a notebook does the same with it.
 
@@ -38,9 +38,8 @@ def stats(
 ) -> None:
     """Compute statistics of a data file (like TFDV's generate_statistics_from_csv)."""
     from sluiceway.data import statistics_of_file
-    from sluiceway.data.engine import check_engine_spec
 
-    check_engine_spec(engine, "The --engine option")
+    check_engine_option(engine)
     if html is not None:
         output_path(html, what="HTML report")
     result = statistics_of_file(file, slice_by=slice_by, engine=engine)

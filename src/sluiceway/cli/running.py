@@ -40,11 +40,10 @@ ENGINE_HELP = (
 )
 
 
-def _checked_engine(engine: str | None) -> str | None:
+def check_engine_option(engine: str | None) -> None:
     from sluiceway.data.engine import check_engine_spec
 
     check_engine_spec(engine, "The --engine option")
-    return engine
 
 
 def register(app: typer.Typer) -> None:
@@ -77,6 +76,7 @@ def run(
     tracker = _RunTracker(since_ms=int(time.time() * 1000))
     names: dict[str, str] = {}
     state.describe_interrupt = lambda: _describe_interrupt(target, names.get("run"), resume, tracker)
+    check_engine_option(engine)
     run_settings = settings(parallelism=parallelism, cache=False if no_cache else None)
     pipeline = load_pipeline(target)
     names["run"] = resume or run_name or new_run_name(pipeline.name)
@@ -305,6 +305,7 @@ def exec_component(
     from sluiceway.runners.local import run_for_exec, update_run_state_after_exec
 
     state.describe_interrupt = lambda: _describe_interrupted_task(component, run_name)
+    check_engine_option(engine)
     exec_settings = settings(cache=False if no_cache else None)
     loaded = load_pipeline(pipeline)
     node = loaded.component(component)
@@ -316,7 +317,7 @@ def exec_component(
         artifact_root=Path(exec_settings.artifact_root),
         log_root=exec_settings.log_root,
         cache=exec_settings.cache,
-        engine=_checked_engine(engine),
+        engine=engine,
     )
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)
