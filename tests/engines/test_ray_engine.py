@@ -195,3 +195,24 @@ def test_ctrl_c_cancels_the_running_tasks(ray_address: str, flights_dir: Path, t
     assert started == ["0", "1"]  # at most max_in_flight=2 tasks were ever submitted
     # the driver waited for the cancellation before returning: both running tasks were interrupted
     assert sorted(p.name.split("-")[1] for p in tmp_path.glob("cancelled-*")) == started
+
+
+_HOOKS_DRIVER = """
+import signal, sys
+from sluiceway.data.ray_engine import RayEngine
+before = (signal.getsignal(signal.SIGTERM), sys.excepthook)
+RayEngine().connect()
+import ray
+assert ray.is_initialized()
+print(before == (signal.getsignal(signal.SIGTERM), sys.excepthook))
+"""
+
+
+def test_joining_the_cluster_leaves_the_process_hooks_alone(ray_address: str) -> None:
+    """ray.init installs its own SIGTERM handler and sys.excepthook; they are the application's to set."""
+    result = subprocess.run(
+        [sys.executable, "-c", _HOOKS_DRIVER], env={**os.environ, "RAY_ADDRESS": ray_address},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

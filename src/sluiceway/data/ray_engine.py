@@ -19,10 +19,13 @@ already joined, else a new local one (Ray's own default). Its workers must be ab
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
+import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -41,7 +44,8 @@ _remote_cache: dict[str, Any] = {}
 
 
 def _import_ray() -> Any:
-    return require("ray", feature="The Ray engine (engine='ray')", extra="ray")
+    with _keep_process_hooks():  # importing ray already replaces sys.excepthook
+        return require("ray", feature="The Ray engine (engine='ray')", extra="ray")
 
 
 def run_fragment(
@@ -137,7 +141,8 @@ class RayEngine:
                 # machine's external address and fail to reach it)
                 kwargs["_node_ip_address"] = "127.0.0.1"
             try:
-                ray.init(**kwargs)
+                with _keep_process_hooks():
+                    ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise RunError(
                     f"Cannot connect to the Ray cluster at {self.address or '(a new local instance)'}: {exc}. "
@@ -227,6 +232,21 @@ class RayEngine:
                 f"The Ray task for {describe_fragment(fragment)} did not complete: {exc}. "
                 f"Check the cluster at {self.address or 'the local Ray instance'} (`ray status`)."
             ) from exc
+
+
+@contextlib.contextmanager
+def _keep_process_hooks() -> Iterator[None]:
+    """Put back the SIGTERM handler and ``sys.excepthook`` that ``ray`` replaces with its own: they
+    belong to the application (a CLI, a notebook, a test runner), not to a library that joins a cluster."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    excepthook = sys.excepthook
+    try:
+        yield
+    finally:
+        if in_main_thread and sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
+        sys.excepthook = excepthook
 
 
 def _task_error(cause: BaseException, fragment: Fragment) -> SluicewayError:
