@@ -122,7 +122,10 @@ class RayEngine:
         return f"RayEngine(address={self.address!r})"
 
     def connect(self) -> Any:
-        """Join the cluster (once per process) and return the ``ray`` module."""
+        """Join the cluster (once per process) and return the ``ray`` module.
+
+        A process is a driver of one cluster at a time (Ray's rule): once joined, every RayEngine of the
+        process uses that cluster, whatever its ``address``."""
         ray = _import_ray()
         with _connect_lock:
             if ray.is_initialized():
