@@ -41,9 +41,11 @@ ENGINE_HELP = (
 
 
 def check_engine_option(engine: str | None) -> None:
-    from sluiceway.data.engine import check_engine_spec
+    from sluiceway.data.engine import ENGINE_NAMES
+    from sluiceway.errors import ConfigError
 
-    check_engine_spec(engine, "The --engine option")
+    if engine is not None and engine not in ENGINE_NAMES:
+        raise ConfigError(f"The --engine option must be 'local' or 'ray'. Got {engine!r} instead.")
 
 
 def register(app: typer.Typer) -> None:

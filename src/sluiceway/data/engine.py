@@ -319,7 +319,7 @@ def check_engine_spec(engine: object, what: str = "The 'engine' parameter") -> N
     if engine is None or engine in ENGINE_NAMES or (not isinstance(engine, str) and hasattr(engine, "map_reduce")):
         return
     raise ConfigError(
-        f"{what} must be 'local', 'ray', an Engine (e.g. RayEngine(address=...)) or None. Got {engine!r} instead."
+        f"{what} must be an Engine, 'local' or 'ray'. Got {engine!r} instead."
     )
 
 
