@@ -42,6 +42,8 @@ from sluiceway.errors import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
+    from sluiceway.data.engine import InProcessEngine
+    from sluiceway.data.ray_engine import RayEngine
     from sluiceway.metadata.store import MetadataStore
     from sluiceway.runners.hooks import RunHooks
     from sluiceway.runners.local import LocalRunner, Run
@@ -60,6 +62,8 @@ _LAZY = {
     "load_transform": "sluiceway.transform.graph",
     "load_model": "sluiceway.trainer.bundle",
     "resolve": "sluiceway.resolve",  # a module: sw.resolve.latest_blessed_model()
+    "InProcessEngine": "sluiceway.data.engine",
+    "RayEngine": "sluiceway.data.ray_engine",  # imports ray only when it runs something
 }
 
 
@@ -109,6 +113,8 @@ __all__ = [
     "load_transform",
     "load_model",
     "resolve",
+    "InProcessEngine",
+    "RayEngine",
     "ComponentError",
     "ConfigError",
     "DataError",

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from sluiceway.cli.common import console, output_path, plural, print_json
+from sluiceway.cli.running import ENGINE_HELP, check_engine_option
 
 # The CLI is a thin layer over the public data API (sluiceway.data): a notebook does the same with it.
 
@@ -54,13 +55,15 @@ def stats(
     slice_by: str | None = typer.Option(
         None, "--slice-by", metavar="COLUMN", help="Also compute statistics per value of this column."
     ),
+    engine: str | None = typer.Option(None, "--engine", metavar="local|ray", help=ENGINE_HELP),
 ) -> None:
     """Compute statistics of a data file (like TFDV's generate_statistics_from_csv)."""
     from sluiceway.data import statistics_of_file
 
+    check_engine_option(engine)
     if html is not None:
         output_path(html, what="HTML report")
-    result = statistics_of_file(file, slice_by=slice_by)
+    result = statistics_of_file(file, slice_by=slice_by, engine=engine)
     if html is not None:
         from sluiceway.reports.statistics_html import write_statistics_html
 

@@ -34,6 +34,20 @@ if TYPE_CHECKING:
 TRACEBACK_FRAMES = 3  # frames of a failed component's traceback shown after a run; `runs show` shows all
 
 
+ENGINE_HELP = (
+    "Where the components' data work runs: 'local' (threads) or 'ray' (the cluster at RAY_ADDRESS; "
+    "pip install 'sluiceway[ray]'). Default: the pipeline's setting, else local."
+)
+
+
+def check_engine_option(engine: str | None) -> None:
+    from sluiceway.data.engine import ENGINE_NAMES
+    from sluiceway.errors import ConfigError
+
+    if engine is not None and engine not in ENGINE_NAMES:
+        raise ConfigError(f"The --engine option must be 'local' or 'ray'. Got {engine!r} instead.")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(run)
     app.command("exec", short_help="Run one component of a run (orchestrator tasks).")(exec_component)
@@ -54,6 +68,7 @@ def run(
         None, "--run-name", metavar="NAME", help="Name for the new run (default: pipeline-timestamp)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
+    engine: str | None = typer.Option(None, "--engine", metavar="local|ray", help=ENGINE_HELP),
 ) -> None:
     """Run a pipeline with the local runner."""
     from sluiceway.cli.progress import RichProgress
@@ -63,6 +78,7 @@ def run(
     tracker = _RunTracker(since_ms=int(time.time() * 1000))
     names: dict[str, str] = {}
     state.describe_interrupt = lambda: _describe_interrupt(target, names.get("run"), resume, tracker)
+    check_engine_option(engine)
     run_settings = settings(parallelism=parallelism, cache=False if no_cache else None)
     pipeline = load_pipeline(target)
     names["run"] = resume or run_name or new_run_name(pipeline.name)
@@ -78,7 +94,7 @@ def run(
         )
         if state.verbosity >= 1:
             hooks.append(LogFollower(run_settings.log_root))
-    runner = LocalRunner(settings=run_settings, hooks=hooks)
+    runner = LocalRunner(settings=run_settings, hooks=hooks, engine=engine)
     result = runner.run(pipeline, run_name=None if resume else names["run"], resume=resume)
     if as_json:
         print_json(
@@ -290,6 +306,7 @@ def exec_component(
         metavar="N",
         help="Retries within this process (default: the component's). Orchestrators that retry the task pass 0.",
     ),
+    engine: str | None = typer.Option(None, "--engine", metavar="local|ray", help=ENGINE_HELP),
 ) -> None:
     """Run one component of a run against the shared stores (the entry point of orchestrator tasks)."""
     from sluiceway.dsl.loading import load_pipeline
@@ -297,6 +314,7 @@ def exec_component(
     from sluiceway.runners.local import run_for_exec, update_run_state_after_exec
 
     state.describe_interrupt = lambda: _describe_interrupted_task(component, run_name)
+    check_engine_option(engine)
     exec_settings = settings(cache=False if no_cache else None)
     loaded = load_pipeline(pipeline)
     node = loaded.component(component)
@@ -310,6 +328,7 @@ def exec_component(
         artifact_root=Path(exec_settings.artifact_root),
         log_root=exec_settings.log_root,
         cache=exec_settings.cache,
+        engine=engine,
     )
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)

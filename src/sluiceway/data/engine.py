@@ -7,10 +7,15 @@ Heavy data work (statistics, transform analyzers, metrics) is written once as
 
 and an ``Engine`` decides where the map calls run. ``InProcessEngine`` runs them on threads over
 Parquet row groups (and over groups of columns when a file has fewer row groups than workers, so one
-big row group still uses every core); a Ray engine will back the same interface with remote tasks,
-which is why a ``Fragment`` is a small picklable description (path, row group, columns) that the
-worker reads itself, and why accumulators must pickle. Memory is bounded: at most ``max_workers``
-fragments are read at a time, each as record batches of at most ``batch_rows`` rows.
+big row group still uses every core); ``RayEngine`` (``sluiceway.data.ray_engine``, the ``ray``
+extra) backs the same interface with Ray tasks, which is why a ``Fragment`` is a small picklable
+description (path, row group, columns) that the worker reads itself, and why accumulators and map
+functions must pickle. Memory is bounded: at most ``max_workers`` fragments are read at a time, each
+as record batches of at most ``batch_rows`` rows.
+
+Which engine runs a component's data work is chosen by ``Pipeline(engine=)``, ``Component(engine=)``
+or ``sluiceway run --engine``; the runner sets it around the executor (``use_engine``) and
+``default_engine(None)`` returns it, so data code needs no engine argument.
 
 Results are merged in fragment order, never in completion order: merges of floating-point moments
 and of sketches are associative only up to rounding (and a sketch's state depends on the order it
@@ -21,6 +26,8 @@ results are held) until the ones before it are merged.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -102,7 +109,7 @@ class Fragment:
 
 
 class Engine(Protocol):
-    """Where map/merge work runs. Implementations: ``InProcessEngine`` (threads); Ray (later)."""
+    """Where map/merge work runs. Implementations: ``InProcessEngine`` (threads), ``RayEngine`` (Ray tasks)."""
 
     def map_reduce(
         self,
@@ -286,16 +293,50 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def default_engine(engine: Engine | str | None = None) -> Engine:
-    """Resolve an engine argument: an Engine, ``"local"``/None (in-process threads) or ``"ray"``."""
+ENGINE_NAMES = ("local", "ray")
+
+# The engine a component's data work runs on when its code does not pass one: set by the runner around
+# each executor (``Pipeline(engine=)``, ``Component(engine=)``, ``--engine``), read by ``default_engine``.
+_current_engine: contextvars.ContextVar[Engine | str | None] = contextvars.ContextVar(
+    "sluiceway_current_engine", default=None
+)
+
+
+@contextlib.contextmanager
+def use_engine(engine: Engine | str | None) -> Iterator[None]:
+    """Within this block (this thread or task), ``default_engine(None)`` resolves to ``engine``."""
+    check_engine_spec(engine)
+    token = _current_engine.set(engine)
+    try:
+        yield
+    finally:
+        _current_engine.reset(token)
+
+
+def check_engine_spec(engine: object, what: str = "The 'engine' parameter") -> None:
+    """Refuse an engine argument that is neither None, ``"local"``, ``"ray"`` nor an Engine; ``what``
+    names the argument in the message."""
+    if engine is None or engine in ENGINE_NAMES or (not isinstance(engine, str) and hasattr(engine, "map_reduce")):
+        return
+    raise ConfigError(
+        f"{what} must be an Engine, 'local' or 'ray'. Got {engine!r} instead."
+    )
+
+
+def default_engine(engine: Engine | str | None = None, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> Engine:
+    """Resolve an engine argument: an Engine, ``"local"`` (in-process threads), ``"ray"`` (Ray tasks on the
+    cluster at ``RAY_ADDRESS``) or None (the engine selected for the running component, else ``"local"``).
+    ``batch_rows`` applies to an engine built here from a name."""
+    if engine is None:
+        engine = _current_engine.get()
+    check_engine_spec(engine)
     if engine is None or engine == "local":
-        return InProcessEngine()
-    if isinstance(engine, str):
-        if engine == "ray":
-            raise DataError(
-                "The Ray engine is not available yet in this build; use engine='local' (the default)."
-            )
-        raise ConfigError(f"The 'engine' parameter must be an Engine, 'local' or 'ray'. Got {engine!r} instead.")
+        return InProcessEngine(batch_rows=batch_rows)
+    if engine == "ray":
+        from sluiceway.data.ray_engine import RayEngine
+
+        return RayEngine(batch_rows=batch_rows)
+    assert not isinstance(engine, str)  # check_engine_spec allows no other name
     return engine
 
 
@@ -304,7 +345,9 @@ __all__ = [
     "Engine",
     "Fragment",
     "InProcessEngine",
+    "check_engine_spec",
     "default_engine",
     "list_parquet_files",
     "plan_fragments",
+    "use_engine",
 ]

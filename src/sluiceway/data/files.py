@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sluiceway.data.statistics import FORMAT_NAME, StatisticsSet, compute_statistics, load_statistics
-from sluiceway.errors import DataError
+from sluiceway.errors import DataError, SluicewayError
 
 SPLIT = "all"
 
@@ -98,7 +98,7 @@ def _statistics_of_parquet(path: Path, options: dict[str, Any]) -> StatisticsSet
         check_parquet_file(str(path))
     try:
         return compute_statistics(str(path), default_split=SPLIT, **options)
-    except DataError:
+    except SluicewayError:  # already says what went wrong (a DataError, an unreachable Ray cluster, ...)
         raise
     except Exception as exc:  # noqa: BLE001 - pyarrow's errors for corrupt files have many types
         raise DataError(

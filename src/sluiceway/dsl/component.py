@@ -32,7 +32,9 @@ from sluiceway.errors import DefinitionError
 
 A = TypeVar("A", bound=Artifact)
 
-RESERVED_NAMES = frozenset({"id", "cache", "retries", "retry_backoff", "after", "execute", "outputs", "inputs"})
+RESERVED_NAMES = frozenset(
+    {"id", "cache", "retries", "retry_backoff", "after", "engine", "execute", "outputs", "inputs"}
+)
 _NO_DEFAULT = inspect.Parameter.empty
 MAX_ID_LENGTH = 200
 _ID = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_ID_LENGTH - 1}}}", re.ASCII)
@@ -232,6 +234,7 @@ class Component:
         retries: int = 0,
         retry_backoff: float = 1.0,
         after: list[Component] | tuple[Component, ...] = (),
+        engine: Any = None,
         **kwargs: Any,
     ) -> None:
         cls = type(self)
@@ -260,6 +263,12 @@ class Component:
                 f"The 'retry_backoff' setting of {owner} must be a number of seconds >= 0. "
                 f"Got {retry_backoff!r} instead."
             )
+        from sluiceway.data.engine import check_engine_spec
+
+        check_engine_spec(engine, f"The 'engine' setting of {owner}")
+        # where this component's data work runs ('local', 'ray' or an Engine); None: the run's or pipeline's.
+        # Not part of the cache key: every engine gives the same outputs.
+        self.engine = engine
         self.cache = cache
         self.retries = retries
         self.retry_backoff = float(retry_backoff)
@@ -419,6 +428,7 @@ _SETTINGS = (
     inspect.Parameter("retries", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=int),
     inspect.Parameter("retry_backoff", inspect.Parameter.KEYWORD_ONLY, default=1.0, annotation=float),
     inspect.Parameter("after", inspect.Parameter.KEYWORD_ONLY, default=(), annotation=_Shown("list[Component]")),
+    inspect.Parameter("engine", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_Shown("str | Engine | None")),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from sluiceway.dsl.component import Component
 from sluiceway.errors import DefinitionError
@@ -18,9 +19,16 @@ class Pipeline:
     The list may be in any order; ``components`` is the stable topological order (ties keep list order).
     Raises ``DefinitionError`` for a bad name, duplicate component ids, a component wired to one that is
     not in the list, and cycles.
+
+    ``engine``: where the components' data work runs unless a component says otherwise
+    (``Component(engine=...)``) or the run does (``sluiceway run --engine``): ``"local"`` (threads in the
+    component's process, the default), ``"ray"`` (Ray tasks on the cluster at ``RAY_ADDRESS``) or an
+    ``Engine`` such as ``RayEngine(address=...)``.
     """
 
-    def __init__(self, name: str, components: Iterable[Component], *, description: str = "") -> None:
+    def __init__(
+        self, name: str, components: Iterable[Component], *, description: str = "", engine: Any = None
+    ) -> None:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise DefinitionError(
                 f"Pipeline name must start with a letter or digit and contain only letters, digits, "
@@ -28,8 +36,12 @@ class Pipeline:
             )
         if not isinstance(description, str):
             raise DefinitionError(f"Pipeline {name!r}: description must be a string. Got {description!r} instead.")
+        from sluiceway.data.engine import check_engine_spec
+
+        check_engine_spec(engine, f"The 'engine' setting of pipeline {name!r}")
         self.name = name
         self.description = description
+        self.engine = engine
         if isinstance(components, Component) or not isinstance(components, Iterable):
             raise DefinitionError(
                 f"Pipeline {name!r}: the components must be a list of component instances, e.g. "
@@ -79,6 +91,14 @@ class Pipeline:
                 f"Pipeline {self.name!r} has no component {component_id!r}. "
                 f"Its components are: {', '.join(self._by_id)}."
             ) from None
+
+    def engine_for(self, component: Component, run_engine: Any = None) -> Any:
+        """The engine ``component`` runs its data work on: its own setting, else the run's (``--engine``),
+        else this pipeline's, else None (the in-process engine)."""
+        for choice in (component.engine, run_engine, self.engine):
+            if choice is not None:
+                return choice
+        return None
 
     @property
     def component_ids(self) -> list[str]:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sluiceway.artifacts.base import Artifact
+from sluiceway.data.engine import use_engine
 from sluiceway.dsl.component import Component, OutputChannel, canonical_parameters, code_fingerprint
 from sluiceway.dsl.pipeline import Pipeline
 from sluiceway.errors import GateClosed, RunError
@@ -69,6 +70,7 @@ class ExecutionTarget:
     artifact_root: Path
     log_root: Path
     cache: bool = True
+    engine: Any = None  # the run's engine (``--engine``); a component's or the pipeline's setting decides first
 
 
 @dataclass(frozen=True)
@@ -459,8 +461,10 @@ class _Execution:
                 self.target.run.name,
             )
             token = _current_execution.set(current)
+            engine = self.target.pipeline.engine_for(self.component, self.target.engine)
             try:
-                self.component.call_execute({**self.inputs, **outputs, **self.component.parameters})
+                with use_engine(engine):
+                    self.component.call_execute({**self.inputs, **outputs, **self.component.parameters})
                 for name, artifact in outputs.items():
                     publish.check_properties(self.component.id, name, artifact)
                 return "", None

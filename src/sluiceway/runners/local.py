@@ -24,6 +24,7 @@ from typing import Any
 
 from sluiceway.artifacts.base import Artifact
 from sluiceway.config import Settings, load_settings
+from sluiceway.data.engine import ENGINE_NAMES, check_engine_spec
 from sluiceway.dsl.component import Component
 from sluiceway.dsl.pipeline import Pipeline
 from sluiceway.errors import ComponentError, DefinitionError, NotFoundError, RunError, StoreError
@@ -167,6 +168,8 @@ class LocalRunner:
 
     ``LocalRunner(store=..., artifact_root=..., parallelism=..., cache=..., hooks=[...])``; unset arguments
     come from the settings (``sluiceway.toml``, ``SLUICEWAY_*``, defaults: ``./.sluiceway/``).
+    ``engine`` (``"local"``, ``"ray"`` or an Engine) runs the components' data work there, unless a
+    component sets its own; it overrides ``Pipeline(engine=...)``.
     """
 
     def __init__(
@@ -178,7 +181,10 @@ class LocalRunner:
         cache: bool | None = None,
         hooks: list[RunHooks] | tuple[RunHooks, ...] = (),
         settings: Settings | None = None,
+        engine: Any = None,
     ) -> None:
+        check_engine_spec(engine, "The 'engine' parameter of LocalRunner")
+        self.engine = engine
         base = settings or load_settings()
         self.settings = base.with_overrides(
             store=store if isinstance(store, str) else None,
@@ -237,6 +243,7 @@ class LocalRunner:
                     artifact_root=Path(self.settings.artifact_root),
                     log_root=self.settings.log_root,
                     cache=self.settings.cache,
+                    engine=self.engine,
                 )
                 done = {}
         except KeyboardInterrupt:
@@ -250,6 +257,7 @@ class LocalRunner:
             "parallelism": self.settings.parallelism,
             "cache": self.settings.cache,
             "artifact_root": self.settings.artifact_root,
+            "engine": engine_label(self.engine if self.engine is not None else pipeline.engine),
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
@@ -285,6 +293,7 @@ class LocalRunner:
             artifact_root=artifact_root,
             log_root=artifact_root / ".logs",
             cache=cache,
+            engine=self.engine if self.engine is not None else _recorded_engine(record),
         )
         return record, target, done
 
@@ -405,6 +414,19 @@ class _Scheduler:
 
     def final_state(self) -> str:
         return COMPLETE if all(self.states.get(c.id) in SUCCESSFUL for c in self.pipeline.components) else FAILED
+
+
+def engine_label(engine: Any) -> str:
+    """How a run records its engine: ``"local"``, ``"ray"`` or the Engine's repr."""
+    if engine is None:
+        return "local"
+    return engine if isinstance(engine, str) else repr(engine)
+
+
+def _recorded_engine(record: RunRecord) -> str | None:
+    """A resumed run keeps the engine it was started with, when that was a name ('local', 'ray')."""
+    recorded = record.properties.get("engine")
+    return recorded if recorded in ENGINE_NAMES and recorded != "local" else None
 
 
 def run_record_to_run(store: MetadataStore, record: RunRecord) -> Run:

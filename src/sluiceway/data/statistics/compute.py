@@ -287,13 +287,14 @@ def compute_statistics(
     file or folder (one dataset named ``default_split``), an in-memory pyarrow Table / Polars / pandas
     DataFrame, or a mapping ``{split: any of those}``. ``slice_by`` adds one dataset per value of each
     given column (per split); ``weight_column`` adds weighted statistics (and is not a feature).
-    ``engine``: ``None``/``"local"`` (threads over row groups) or an ``Engine``.
+    ``engine``: ``"local"`` (threads over row groups), ``"ray"`` (Ray tasks, ``RAY_ADDRESS``) or an
+    ``Engine``; None: the engine selected for the running component, else ``"local"``.
     ``top_k`` values are listed in ``top_values``; the rank histogram lists up to
     ``num_rank_histogram_buckets`` values while a string feature's counts are exact (up to 3072
     distinct values), so schema inference sees complete value lists (at most 50 approximate values
     otherwise).
     """
-    from sluiceway.data.engine import InProcessEngine, default_engine
+    from sluiceway.data.engine import default_engine
 
     numbers = {
         "top_k": top_k,
@@ -315,7 +316,7 @@ def compute_statistics(
             if eng is None:
                 # larger batches than the engine default: the Polars reader decodes a whole fragment
                 # at once anyway, so small batches only repeat the per-batch work
-                eng = InProcessEngine(batch_rows=WINDOW_ROWS) if engine in (None, "local") else default_engine(engine)
+                eng = default_engine(engine, batch_rows=WINDOW_ROWS)
             part, plan = _map_parquet_split(split, source, columns, always, exclude, eng, mapper)
         else:
             table = source.select(list(dict.fromkeys([*columns, *always]))) if columns is not None else source
