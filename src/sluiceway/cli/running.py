@@ -305,6 +305,8 @@ def exec_component(
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)
     console.print(f"{execution.state} {component} (execution {execution.id}, run {record.name})")
+    if execution.state == "SKIPPED":
+        console.print(styled(("skipped: ", "dim"), execution.error or "no reason recorded"), soft_wrap=True)
     if execution.state == "FAILED":
         _show_failure(execution)
         raise typer.Exit(1)
