@@ -148,15 +148,25 @@ class ModelEvaluation(Artifact):
 
 
 class ModelBlessing(Artifact):
-    """Whether a model passed evaluation. Layout: ``{uri}/BLESSED`` or ``{uri}/NOT_BLESSED``. Property ``blessed``."""
+    """Whether a model passed evaluation.
+
+    Layout: ``{uri}/BLESSED`` or ``{uri}/NOT_BLESSED`` (an empty marker file) and ``{uri}/blessing.json``
+    (``{"blessed": bool, "reasons": [str, ...], ...}``: why not, when not). Property ``blessed`` (bool).
+    """
 
     PROPERTIES = {"blessed": bool}
+    FILENAME = "blessing.json"
+    BLESSED_MARKER = "BLESSED"
+    NOT_BLESSED_MARKER = "NOT_BLESSED"
 
 
 class InfraBlessing(Artifact):
-    """Whether a model passed infrastructure validation. Property ``blessed``."""
+    """Whether a model passed infrastructure validation. Same layout as ``ModelBlessing``; property ``blessed``."""
 
     PROPERTIES = {"blessed": bool}
+    FILENAME = "blessing.json"
+    BLESSED_MARKER = "BLESSED"
+    NOT_BLESSED_MARKER = "NOT_BLESSED"
 
 
 class PushedModel(Artifact):
