@@ -57,7 +57,9 @@ def test_a_true_condition_runs_the_component(runner: sw.LocalRunner) -> None:
     assert run.output("push", "pushed").properties["pushed"] is True
 
 
-def test_a_cached_gate_is_evaluated_again_in_the_next_run(runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cached_gate_is_evaluated_again_in_the_next_run(
+    runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WHEN_TEST_BLESSED", "0")
     runner.run(create_pipeline())
     again = runner.run(create_pipeline())
@@ -71,14 +73,21 @@ def test_the_block_form_gates_every_component_built_in_it_and_conditions_combine
         with sw.when(gate.blessing.blessed):  # nested blocks: both must hold
             other = independent(blessing=gate.blessing, id="nested")
     outside = independent(blessing=gate.blessing, id="outside")
-    either = push(blessing=gate.blessing, id="either", when=(gate.blessing.property("score") >= 0.5) | ~gate.blessing.blessed)
+    either = push(
+        blessing=gate.blessing, id="either", when=(gate.blessing.property("score") >= 0.5) | ~gate.blessing.blessed
+    )
     both = push(blessing=gate.blessing, id="both", when=gate.blessing.blessed & (gate.blessing.property("score") < 0.5))
     assert str(other.condition) == "(bless.blessing.score >= 0.5) & bless.blessing.blessed"
     assert outside.condition is None
     run = runner.run(sw.Pipeline("blocks", [gate, pusher, other, outside, either, both]))
     states = {c: run[c].state for c in ("push", "nested", "outside", "either", "both")}
-    assert states == {"push": "SKIPPED", "nested": "SKIPPED", "outside": "COMPLETE", "either": "SKIPPED",
-                      "both": "COMPLETE"}
+    assert states == {
+        "push": "SKIPPED",
+        "nested": "SKIPPED",
+        "outside": "COMPLETE",
+        "either": "SKIPPED",
+        "both": "COMPLETE",
+    }
     assert "bless.blessing.score = 0.4" in (run["push"].error or "")
 
 
@@ -123,7 +132,9 @@ def test_the_cli_run_and_runs_show_say_skipped_with_the_reason(cli_env: dict[str
     env = {**cli_env, "WHEN_TEST_BLESSED": "0"}
     result = _cli(["run", str(PIPELINE), "--run-name", "r1"], env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SKIPPED  push" in result.stdout and "skipped: the condition bless.blessing.blessed is false" in result.stdout
+    assert (
+        "SKIPPED  push" in result.stdout and "skipped: the condition bless.blessing.blessed is false" in result.stdout
+    )
     assert "COMPLETE r1 (2 complete, 2 skipped)" in result.stdout
     shown = _cli(["runs", "show", "r1"], env)
     assert shown.returncode == 0
