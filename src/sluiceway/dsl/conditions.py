@@ -225,6 +225,20 @@ def as_predicate(value: Any, where: str = "the condition") -> Predicate:
     )
 
 
+def stated_reasons(artifact: Artifact) -> list[str]:
+    """The ``reasons`` an artifact's main JSON file states (a blessing's failed checks), or []."""
+    from pathlib import Path
+
+    name = type(artifact).FILENAME
+    if name is None or not name.endswith(".json"):
+        return []
+    try:
+        reasons = json.loads((Path(artifact.uri) / name).read_text(encoding="utf-8")).get("reasons")
+    except (OSError, ValueError, AttributeError):  # no such file, or not a JSON object: nothing stated
+        return []
+    return [str(reason) for reason in reasons] if isinstance(reasons, list) else []
+
+
 def when(condition: Any) -> Predicate:
     """Gate components on a condition evaluated at run time: ``when=`` setting or ``with sw.when(...):``."""
     return as_predicate(condition, "sw.when(...)")
@@ -245,4 +259,4 @@ def combined(conditions: list[Predicate]) -> Predicate | None:
     return result
 
 
-__all__ = ["Predicate", "PropertyRef", "active_conditions", "as_predicate", "combined", "when"]
+__all__ = ["Predicate", "PropertyRef", "active_conditions", "as_predicate", "combined", "stated_reasons", "when"]

@@ -40,6 +40,7 @@ from typing import Any, cast
 
 from sluiceway.artifacts.base import Artifact
 from sluiceway.dsl.component import Component, OutputChannel, canonical_parameters, code_fingerprint
+from sluiceway.dsl.conditions import stated_reasons
 from sluiceway.dsl.pipeline import Pipeline
 from sluiceway.errors import GateClosed, RunError
 from sluiceway.metadata.store import (
@@ -289,22 +290,11 @@ def condition_false(
     read: list[str] = []
     if condition.evaluate(artifacts, read):
         return None
-    details = [text for artifact in artifacts.values() for text in _stated_reasons(artifact)]
+    details = [
+        f"{artifact.TYPE_NAME} #{artifact.id}: {reason}" for artifact in artifacts.values()
+        for reason in stated_reasons(artifact)
+    ]
     return f"the condition {condition} is false: " + "; ".join([*read, *details])
-
-
-def _stated_reasons(artifact: Artifact) -> list[str]:
-    """The ``reasons`` an artifact's main JSON file states (a blessing's failed checks), if it has any."""
-    name = type(artifact).FILENAME
-    if name is None or not name.endswith(".json"):
-        return []
-    try:
-        reasons = json.loads((Path(artifact.uri) / name).read_text(encoding="utf-8")).get("reasons")
-    except (OSError, ValueError, AttributeError):  # no such file, or not a JSON object: nothing stated
-        return []
-    if not isinstance(reasons, list):
-        return []
-    return [f"{artifact.TYPE_NAME} #{artifact.id}: {reason}" for reason in reasons]
 
 
 def _skipped_record(
