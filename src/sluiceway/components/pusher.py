@@ -61,7 +61,8 @@ class Pusher(Component):
         base = parameters["base_directory"]
         if not base.strip():
             raise DefinitionError(
-                f"The 'base_directory' parameter of {owner} must be a folder path, e.g. 'serving'. Got {base!r} instead."
+                f"The 'base_directory' parameter of {owner} must be a folder path, e.g. 'serving'. "
+                f"Got {base!r} instead."
             )
         name = parameters["model_name"]
         if name is not None and not MODEL_NAME.fullmatch(name):
