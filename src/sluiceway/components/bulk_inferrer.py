@@ -71,42 +71,60 @@ class BulkInferrer(Component):
         output_columns: tuple[str, ...] = OUTPUTS,
         batch_rows: Annotated[int, pydantic.Field(ge=1)] = DEFAULT_BATCH_ROWS,
     ) -> None:
-        from sluiceway.data.engine import InProcessEngine
-        from sluiceway.trainer.bundle import load_model
+        infer_examples(
+            model, examples, inference_result, splits=splits, key_columns=key_columns,
+            output_columns=output_columns, batch_rows=batch_rows,
+        )
 
-        chosen = list(splits) if splits is not None else examples.split_names
-        loaded = load_model(model)  # loads once here: a broken bundle fails before any work is planned
-        probabilities = "probabilities" in output_columns and loaded.classes is not None
-        engine = InProcessEngine(batch_rows=batch_rows)
-        row_counts: dict[str, int] = {}
-        columns: list[str] = []
-        for split in chosen:
-            files = [str(f) for f in examples.split_files(split)]
-            keys = _key_columns(files, key_columns, split)
-            columns = [*keys, *(([PREDICTION]) if PREDICTION in output_columns else [])]
-            columns += [f"{PROBABILITY_PREFIX}{c}" for c in loaded.classes or []] if probabilities else []
-            clash = sorted(set(keys) & set(columns[len(keys) :]))
-            if clash:
-                raise DataError(
-                    f"BulkInferrer: the input column(s) {clash} of split {split!r} would clash with the prediction "
-                    "columns. Leave them out of key_columns or rename them upstream."
-                )
-            output_dir = inference_result.path / f"Split-{split}"
-            output_dir.mkdir(parents=True, exist_ok=True)
-            fragments = [
-                replace(fragment, tag=str(index)) for index, fragment in enumerate(_row_group_fragments(files))
-            ]
-            mapper = functools.partial(
-                infer_fragment,
-                model_uri=str(model.path),
-                output_dir=str(output_dir),
-                keys=tuple(keys),
-                prediction=PREDICTION in output_columns,
-                probabilities=probabilities,
+
+def infer_examples(
+    model: Model,
+    examples: Examples,
+    inference_result: InferenceResult,
+    *,
+    splits: list[str] | None = None,
+    key_columns: list[str] | None = None,
+    output_columns: tuple[str, ...] | list[str] = OUTPUTS,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    engine: Any = None,
+) -> None:
+    """BulkInferrer's work on artifacts (see the module docstring); ``engine`` defaults to in-process threads."""
+    from sluiceway.data.engine import InProcessEngine
+    from sluiceway.trainer.bundle import load_model
+
+    chosen = list(splits) if splits is not None else examples.split_names
+    loaded = load_model(model)  # loads once here: a broken bundle fails before any work is planned
+    probabilities = "probabilities" in output_columns and loaded.classes is not None
+    engine = engine if engine is not None else InProcessEngine(batch_rows=batch_rows)
+    row_counts: dict[str, int] = {}
+    columns: list[str] = []
+    for split in chosen:
+        files = [str(f) for f in examples.split_files(split)]
+        keys = _key_columns(files, key_columns, split)
+        columns = [*keys, *(([PREDICTION]) if PREDICTION in output_columns else [])]
+        columns += [f"{PROBABILITY_PREFIX}{c}" for c in loaded.classes or []] if probabilities else []
+        clash = sorted(set(keys) & set(columns[len(keys) :]))
+        if clash:
+            raise DataError(
+                f"BulkInferrer: the input column(s) {clash} of split {split!r} would clash with the prediction "
+                "columns. Leave them out of key_columns or rename them upstream."
             )
-            row_counts[split] = engine.map_reduce(fragments, mapper, operator.add, initial=0) or 0
-            logger.info("Predicted %d rows of split %s.", row_counts[split], split)
-        inference_result.properties.update(split_names=chosen, row_counts=row_counts, columns=columns)
+        output_dir = inference_result.path / f"Split-{split}"
+        output_dir.mkdir(parents=True, exist_ok=True)
+        fragments = [
+            replace(fragment, tag=str(index)) for index, fragment in enumerate(_row_group_fragments(files))
+        ]
+        mapper = functools.partial(
+            infer_fragment,
+            model_uri=str(model.path),
+            output_dir=str(output_dir),
+            keys=tuple(keys),
+            prediction=PREDICTION in output_columns,
+            probabilities=probabilities,
+        )
+        row_counts[split] = engine.map_reduce(fragments, mapper, operator.add, initial=0) or 0
+        logger.info("Predicted %d rows of split %s.", row_counts[split], split)
+    inference_result.properties.update(split_names=chosen, row_counts=row_counts, columns=columns)
 
 
 def _row_group_fragments(files: list[str]) -> list[Any]:
@@ -192,4 +210,4 @@ def infer_fragment(
     return rows
 
 
-__all__ = ["BulkInferrer", "infer_fragment"]
+__all__ = ["BulkInferrer", "infer_examples", "infer_fragment"]
