@@ -176,3 +176,20 @@ def test_a_process_killed_mid_copy_leaves_no_version_a_server_would_load(
     assert again.returncode == 0, again.stdout + again.stderr
     assert published_versions(model_root) == [1]
     sw.load_model(model_root / "1")
+
+
+@pytest.mark.integration
+def test_sluiceway_run_says_why_the_pusher_did_not_push(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
+    try:
+        from clitools import run_cli
+    finally:
+        sys.path.pop(0)
+    env = {**cli_env, "PUSH_TEST_SERVING": str(tmp_path / "serving"), "PUSH_TEST_BLESSED": "0"}
+    result = run_cli(["run", f"{PIPELINE}:create_pipeline"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = " ".join(result.stdout.split())
+    assert "note: Pusher did not push: model_blessing (ModelBlessing #" in text
+    assert "is not blessed: accuracy 0.41 < lower bound 0.90" in text

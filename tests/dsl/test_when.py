@@ -66,6 +66,20 @@ def test_a_cached_gate_is_evaluated_again_in_the_next_run(
     assert again["bless"].state == "CACHED" and again["push"].state == "SKIPPED"
 
 
+def test_a_resumed_run_evaluates_the_condition_again_and_completes(
+    runner: sw.LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHEN_TEST_BLESSED", "0")
+    monkeypatch.setenv("WHEN_TEST_FAIL", "1")
+    failed = runner.run(create_pipeline())
+    assert failed.state == "FAILED" and failed["push"].state == "SKIPPED" and failed["independent"].state == "FAILED"
+    monkeypatch.delenv("WHEN_TEST_FAIL")
+    resumed = runner.run(create_pipeline(), resume=failed.name)
+    assert resumed.state == "COMPLETE"
+    assert resumed["push"].state == "SKIPPED" and resumed["independent"].state == "COMPLETE"
+    assert resumed["push"].id != failed["push"].id  # evaluated again, not carried over
+
+
 def test_the_block_form_gates_every_component_built_in_it_and_conditions_combine(runner: sw.LocalRunner) -> None:
     gate = bless(blessed=True, score=0.4)
     with sw.when(gate.blessing.property("score") >= 0.5):

@@ -31,6 +31,8 @@ def announce(pushed: sw.Input[sw.PushedModel], report: sw.Output[sw.ModelEvaluat
 
 @sw.component
 def independent(blessing: sw.Input[sw.ModelBlessing], report: sw.Output[sw.ModelEvaluation]) -> None:
+    if os.environ.get("WHEN_TEST_FAIL") == "1":
+        raise RuntimeError("told to fail")
     report.write_json("report.json", {"seen": blessing.properties["blessed"]})
 
 
