@@ -10,10 +10,10 @@ value) and, for a classifier, ``probability_{class}`` per class (``output_column
 ``predict_proba`` on the raw rows, exactly what the server answers.
 
 The work is a map over row-group fragments on the ``Engine`` interface (``sluiceway.data.engine``): each
-map call loads the model once per process, reads its fragment as record batches of at most ``batch_rows``
-rows and writes each batch to its part file as it goes, so memory depends on ``batch_rows`` and the number
-of workers, not on the number of rows. The map function is a module-level ``functools.partial``, so a Ray
-engine runs it unchanged. Same input, same bytes out.
+map call loads the model once per process, reads its fragment as record batches (the engine's), predicts
+them ``batch_rows`` rows at a time and writes each to its part file as it goes, so memory depends on the
+batch sizes and the number of workers, not on the number of rows. The map function is a module-level
+``functools.partial``, so a Ray engine runs it unchanged. Same input, same bytes out.
 
 Properties: ``split_names``, ``row_counts`` ({split: rows}), ``columns`` (the output columns).
 """
@@ -88,14 +88,14 @@ def infer_examples(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     engine: Any = None,
 ) -> None:
-    """BulkInferrer's work on artifacts (see the module docstring); ``engine`` defaults to in-process threads."""
-    from sluiceway.data.engine import InProcessEngine
+    """BulkInferrer's work on artifacts (see the module docstring); ``engine`` defaults to the run's engine."""
+    from sluiceway.data.engine import default_engine
     from sluiceway.trainer.bundle import load_model
 
     chosen = list(splits) if splits is not None else examples.split_names
     loaded = load_model(model)  # loads once here: a broken bundle fails before any work is planned
     probabilities = "probabilities" in output_columns and loaded.classes is not None
-    engine = engine if engine is not None else InProcessEngine(batch_rows=batch_rows)
+    engine = engine if engine is not None else default_engine()
     row_counts: dict[str, int] = {}
     columns: list[str] = []
     for split in chosen:
@@ -121,6 +121,7 @@ def infer_examples(
             keys=tuple(keys),
             prediction=PREDICTION in output_columns,
             probabilities=probabilities,
+            batch_rows=batch_rows,
         )
         row_counts[split] = engine.map_reduce(fragments, mapper, operator.add, initial=0) or 0
         logger.info("Predicted %d rows of split %s.", row_counts[split], split)
@@ -168,6 +169,7 @@ def infer_fragment(
     keys: tuple[str, ...],
     prediction: bool,
     probabilities: bool,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> int:
     """Predict one fragment batch by batch into ``{output_dir}/part-{tag}.parquet``; return its row count.
 
@@ -186,22 +188,21 @@ def infer_fragment(
     writer: pq.ParquetWriter | None = None
     rows = 0
     try:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            table = pa.Table.from_batches([batch])
-            arrays: dict[str, Any] = {key: table.column(key) for key in keys}
-            if prediction:
-                arrays[PREDICTION] = pa.array(np.asarray(model.predict(table)).tolist())
-            if probabilities:
-                proba = np.asarray(model.predict_proba(table), dtype=np.float64)
-                for index, label in enumerate(model.classes):
-                    arrays[f"{PROBABILITY_PREFIX}{label}"] = pa.array(proba[:, index], type=pa.float64())
-            out = pa.table(arrays)
-            if writer is None:
-                writer = pq.ParquetWriter(partial, out.schema, compression="zstd")
-            writer.write_table(out)
-            rows += batch.num_rows
+        for piece in batches:
+            for start in range(0, piece.num_rows, batch_rows):  # the engine's batches, cut to batch_rows
+                table = pa.Table.from_batches([piece.slice(start, batch_rows)])
+                arrays: dict[str, Any] = {key: table.column(key) for key in keys}
+                if prediction:
+                    arrays[PREDICTION] = pa.array(np.asarray(model.predict(table)).tolist())
+                if probabilities:
+                    proba = np.asarray(model.predict_proba(table), dtype=np.float64)
+                    for index, label in enumerate(model.classes):
+                        arrays[f"{PROBABILITY_PREFIX}{label}"] = pa.array(proba[:, index], type=pa.float64())
+                out = pa.table(arrays)
+                if writer is None:
+                    writer = pq.ParquetWriter(partial, out.schema, compression="zstd")
+                writer.write_table(out)
+                rows += table.num_rows
     finally:
         if writer is not None:
             writer.close()

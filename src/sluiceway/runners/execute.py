@@ -177,57 +177,6 @@ def last_frames(error: str, count: int = 3) -> str:
     return ("\n".join([header, *kept]) + "\n" if kept else "") + message + "\n"
 
 
-def check_upstream(
-    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None
-) -> None:
-    """Refuse to run unless every upstream component (inputs and ``after=``) succeeded in this run.
-
-    The local runner only schedules a component once this holds; ``sluiceway exec`` tasks rely on this
-    check so an orchestrator that ignores a dependency or a closed gate cannot run what the local runner
-    would have skipped.
-    """
-    missing: list[str] = []
-    failed: list[str] = []
-    latest: dict[str, str] | None = None
-    for other in component.upstream:
-        known = upstream.get(other.id) if upstream else None
-        if known is not None and known.state in SUCCESSFUL:
-            continue
-        if target.store.successful_execution(target.run.id, other.id) is not None:
-            continue
-        if latest is None:
-            latest = {e.component_id: e.state for e in target.store.executions(target.run.id, with_artifacts=False)}
-        (failed if other.id in latest else missing).append(other.id)
-    if failed:
-        states = ", ".join(f"{cid!r} ({latest[cid]})" for cid in failed)  # type: ignore[index]
-        raise RunError(
-            f"Component {component.id!r} cannot run in run {target.run.name!r}: its upstream {states} did not "
-            "succeed, so the local runner would skip it. Fix the upstream and resume the run, or start a new run."
-        )
-    if missing:
-        names = ", ".join(repr(cid) for cid in missing)
-        raise RunError(
-            f"Component {component.id!r} cannot run yet: its upstream {names} has no completed execution in run "
-            f"{target.run.name!r}. Run it first (sluiceway exec --component {missing[0]} --run {target.run.name})."
-        )
-
-
-def resolve_inputs(
-    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None = None
-) -> dict[str, Artifact]:
-    """The artifacts each input channel refers to in this run: the outputs of the upstream executions.
-
-    ``upstream`` holds executions the caller already knows (the local runner's); others are read from
-    the store (``sluiceway exec``, where each component runs in its own process).
-    """
-    resolved: dict[str, Artifact] = {}
-    for input_name, channel in component.inputs.items():
-        if not isinstance(channel, OutputChannel):  # pragma: no cover - resolver channels arrive later
-            raise RunError(f"Component {component.id!r} input {input_name!r}: unsupported channel {channel!r}.")
-        resolved[input_name] = _channel_artifact(target, component, f"input {input_name!r}", channel, upstream)
-    return resolved
-
-
 def _channel_artifact(
     target: ExecutionTarget,
     component: Component,
@@ -235,6 +184,7 @@ def _channel_artifact(
     channel: OutputChannel,
     upstream: Mapping[str, ExecutionRecord] | None,
 ) -> Artifact:
+    """The artifact an output channel holds in this run (a condition's reads; inputs go through resolve_inputs)."""
     producer = channel.producer
     known = upstream.get(producer.id) if upstream else None
     record = (
@@ -312,6 +262,76 @@ def _skipped_record(
         )
     return replace(record, id=execution_id, state=SKIPPED, fingerprint=None, error=reason, create_time=stamp,
                    start_time=stamp, end_time=stamp)
+
+
+def check_upstream(
+    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None
+) -> None:
+    """Refuse to run unless every upstream component (inputs and ``after=``) succeeded in this run.
+
+    The local runner only schedules a component once this holds; ``sluiceway exec`` tasks rely on this
+    check so an orchestrator that ignores a dependency or a closed gate cannot run what the local runner
+    would have skipped.
+    """
+    missing: list[str] = []
+    failed: list[str] = []
+    latest: dict[str, str] | None = None
+    for other in component.upstream:
+        known = upstream.get(other.id) if upstream else None
+        if known is not None and known.state in SUCCESSFUL:
+            continue
+        if target.store.successful_execution(target.run.id, other.id) is not None:
+            continue
+        if latest is None:
+            latest = {e.component_id: e.state for e in target.store.executions(target.run.id, with_artifacts=False)}
+        (failed if other.id in latest else missing).append(other.id)
+    if failed:
+        states = ", ".join(f"{cid!r} ({latest[cid]})" for cid in failed)  # type: ignore[index]
+        raise RunError(
+            f"Component {component.id!r} cannot run in run {target.run.name!r}: its upstream {states} did not "
+            "succeed, so the local runner would skip it. Fix the upstream and resume the run, or start a new run."
+        )
+    if missing:
+        names = ", ".join(repr(cid) for cid in missing)
+        raise RunError(
+            f"Component {component.id!r} cannot run yet: its upstream {names} has no completed execution in run "
+            f"{target.run.name!r}. Run it first (sluiceway exec --component {missing[0]} --run {target.run.name})."
+        )
+
+
+def resolve_inputs(
+    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None = None
+) -> dict[str, Artifact]:
+    """The artifacts each input channel refers to in this run: the outputs of the upstream executions.
+
+    ``upstream`` holds executions the caller already knows (the local runner's); others are read from
+    the store (``sluiceway exec``, where each component runs in its own process).
+    """
+    resolved: dict[str, Artifact] = {}
+    for input_name, channel in component.inputs.items():
+        if not isinstance(channel, OutputChannel):  # pragma: no cover - resolver channels arrive later
+            raise RunError(f"Component {component.id!r} input {input_name!r}: unsupported channel {channel!r}.")
+        producer = channel.producer
+        known = upstream.get(producer.id) if upstream else None
+        record = (
+            known
+            if known is not None and known.state in SUCCESSFUL
+            else target.store.successful_execution(target.run.id, producer.id)
+        )
+        if record is None:
+            raise RunError(
+                f"Component {component.id!r} needs input {input_name!r} from {producer.id!r}, but {producer.id!r} "
+                f"has no completed execution in run {target.run.name!r}. Run {producer.id!r} first "
+                f"(sluiceway exec --component {producer.id} --run {target.run.name})."
+            )
+        artifact = record.outputs.get(channel.name)
+        if artifact is None:
+            raise RunError(
+                f"Component {component.id!r} input {input_name!r}: the execution {record.id} of {producer.id!r} "
+                f"recorded no output {channel.name!r}."
+            )
+        resolved[input_name] = artifact
+    return resolved
 
 
 def execution_fingerprint(component: Component, parameters_json: str, inputs: dict[str, Artifact]) -> str:
