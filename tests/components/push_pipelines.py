@@ -3,7 +3,8 @@
 Synthetic rows (``id``, two numeric features, a string feature, label ``y`` in {"a", "b", "c"}); a
 scikit-learn logistic regression; a test blessing component writing the contracts.md layout. Steered by
 environment variables read when the pipeline is built: ``PUSH_TEST_SERVING`` (the serving base directory),
-``PUSH_TEST_BLESSED`` / ``PUSH_TEST_INFRA_BLESSED`` ("0": not blessed), ``PUSH_TEST_C`` (the model's C).
+``PUSH_TEST_BLESSED`` / ``PUSH_TEST_INFRA_BLESSED`` ("0": not blessed), ``PUSH_TEST_C`` (the model's C),
+``PUSH_TEST_MLFLOW`` (an MLflow tracking URI: also push to that registry).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def create_pipeline() -> sw.Pipeline:
         model_blessing=model_ok.blessing,
         infra_blessing=infra_ok.blessing,
         base_directory=os.environ["PUSH_TEST_SERVING"],
+        mlflow_tracking_uri=os.environ.get("PUSH_TEST_MLFLOW"),
     )
     return sw.Pipeline("pushing", [gen, trainer, model_ok, infra_ok, pusher])
 

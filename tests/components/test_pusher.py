@@ -115,7 +115,8 @@ def test_pusher_with_when_is_skipped_rather_than_run(runner: sw.LocalRunner, tmp
         ({"base_directory": " "}, "'base_directory' parameter of .* must be a folder path"),
         ({"base_directory": "s", "model_name": "../escape"}, "'model_name' parameter of .* must start with a letter"),
         ({"base_directory": "s", "model_name": ""}, "'model_name' parameter"),
-        ({}, "missing its required parameter 'base_directory'"),
+        ({}, "needs a destination: base_directory="),
+        ({"mlflow_tracking_uri": ""}, "'mlflow_tracking_uri' parameter of .* must be an MLflow tracking URI"),
     ],
 )
 def test_bad_parameters_are_refused_when_the_pipeline_is_built(settings: dict, message: str) -> None:

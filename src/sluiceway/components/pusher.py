@@ -16,6 +16,12 @@ against the bundle's SHA-256 digests, and published with one ``os.rename``: a cr
 the version first the rename fails and the next number is tried. A model whose bundle is byte-identical
 to the latest version is not copied again: the PushedModel records that version (``already_serving``).
 
+MLflow model registry (the ``mlflow`` extra): ``mlflow_tracking_uri="sqlite:///mlflow.db"`` (or a server's
+URL) also registers the model as the next version of ``model_name`` there, as a pyfunc model that predicts
+with the bundle (see ``sluiceway.components.mlflow_push``). Give ``base_directory``, ``mlflow_tracking_uri``
+or both; ``destination`` and ``version`` name the serving directory's version when there is one, else the
+registry's; ``mlflow_model_uri`` (``models:/{name}/{version}``) and ``mlflow_version`` the registry's.
+
 ``model_name`` defaults to the pipeline's name. ``cache`` defaults to False: the destination is outside
 the artifact store, so every run looks at it again.
 """
@@ -58,8 +64,18 @@ class Pusher(Component):
         super().__init__(cache=cache, **kwargs)
 
     def check_parameters(self, owner: str, parameters: dict[str, Any]) -> None:
-        base = parameters["base_directory"]
-        if not base.strip():
+        base, registry = parameters["base_directory"], parameters["mlflow_tracking_uri"]
+        if base is None and registry is None:
+            raise DefinitionError(
+                f"{owner} needs a destination: base_directory='serving' (a versioned serving directory), "
+                "mlflow_tracking_uri='sqlite:///mlflow.db' (an MLflow model registry), or both."
+            )
+        if registry is not None and not registry.strip():
+            raise DefinitionError(
+                f"The 'mlflow_tracking_uri' parameter of {owner} must be an MLflow tracking URI, e.g. "
+                f"'sqlite:///mlflow.db' or 'http://mlflow:5000'. Got {registry!r} instead."
+            )
+        if base is not None and not base.strip():
             raise DefinitionError(
                 f"The 'base_directory' parameter of {owner} must be a folder path, e.g. 'serving'. "
                 f"Got {base!r} instead."
@@ -78,10 +94,11 @@ class Pusher(Component):
         model_blessing: Input[ModelBlessing] | None = None,
         infra_blessing: Input[InfraBlessing] | None = None,
         *,
-        base_directory: str,
+        base_directory: str | None = None,
         model_name: str | None = None,
+        mlflow_tracking_uri: str | None = None,
     ) -> None:
-        name = model_name or _pipeline_name()
+        name = model_name or _pipeline_name(None)
         reasons = [
             reason
             for label, blessing in (("model_blessing", model_blessing), ("infra_blessing", infra_blessing))
@@ -93,24 +110,42 @@ class Pusher(Component):
             pushed_model.properties["pushed"] = False
             logger.warning("Not pushing model %s (%s #%s): %s", name, model.TYPE_NAME, model.id, "; ".join(reasons))
             return
-        model_root = Path(base_directory).resolve() / name
-        version, already = push_bundle(model.path, model_root)
-        destination = model_root / str(version)
-        pushed_model.properties.update(
-            pushed=True, destination=str(destination), version=version, already_serving=already
-        )
-        logger.info(
-            "%s model %s version %d at %s", "Already serving" if already else "Pushed", name, version, destination
-        )
+        if mlflow_tracking_uri is not None:
+            registered, uri = _push_to_mlflow(model.path, mlflow_tracking_uri, name)
+            pushed_model.properties.update(
+                pushed=True, destination=uri, version=registered, mlflow_model_uri=uri, mlflow_version=registered
+            )
+            logger.info("Registered model %s version %d in MLflow (%s)", name, registered, uri)
+        if base_directory is not None:
+            model_root = Path(base_directory).resolve() / name
+            version, already = push_bundle(model.path, model_root)
+            destination = model_root / str(version)
+            pushed_model.properties.update(
+                pushed=True, destination=str(destination), version=version, already_serving=already
+            )
+            logger.info(
+                "%s model %s version %d at %s", "Already serving" if already else "Pushed", name, version, destination
+            )
 
 
-def _pipeline_name() -> str:
+def _pipeline_name(fallback: str | None) -> str:
     from sluiceway.runners.execute import current_execution
 
     current = current_execution()
+    if current is None and fallback is not None:
+        return fallback
     if current is None:
         raise ComponentError("Pusher needs a 'model_name' when it runs outside a pipeline run; pass model_name=...")
     return current.pipeline_name
+
+
+def _push_to_mlflow(bundle: Path, tracking_uri: str, name: str) -> tuple[int, str]:
+    from sluiceway.errors import require
+
+    require("mlflow", feature="Pusher's MLflow registry destination (mlflow_tracking_uri)", extra="mlflow")
+    from sluiceway.components.mlflow_push import push_to_registry
+
+    return push_to_registry(bundle, tracking_uri=tracking_uri, model_name=name, pipeline=_pipeline_name(name))
 
 
 def _refusals(label: str, blessing: Artifact) -> list[str]:
