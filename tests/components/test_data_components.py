@@ -25,6 +25,7 @@ from sluiceway.components import (
 PENGUINS_CSV = str(Path(find_spec("palmerpenguins").submodule_search_locations[0]) / "data" / "penguins.csv")
 
 
+
 def _data_pipeline(gen: sw.Component, **validator_options) -> sw.Pipeline:
     stats = StatisticsGen(examples=gen.examples)
     schema = SchemaGen(statistics=stats.statistics, label="species")
@@ -106,11 +107,9 @@ def test_import_schema_reruns_when_the_file_changes(runner: sw.LocalRunner, tmp_
 
 def test_tfdv_pbtxt_schema_imports(runner: sw.LocalRunner, tmp_path: Path) -> None:
     pbtxt = tmp_path / "schema.pbtxt"
-    pbtxt.write_text(
-        'feature {\n  name: "island"\n  type: BYTES\n  domain: "island"\n}\n'
-        'string_domain {\n  name: "island"\n  value: "Biscoe"\n  value: "Dream"\n'
-        '  value: "Torgersen"\n}\n'
-    )
+    pbtxt.write_text('feature {\n  name: "island"\n  type: BYTES\n  domain: "island"\n}\n'
+                     'string_domain {\n  name: "island"\n  value: "Biscoe"\n  value: "Dream"\n'
+                     '  value: "Torgersen"\n}\n')
     run = runner.run(sw.Pipeline("pb", [ImportSchemaGen(schema_file=str(pbtxt))]))
     assert run.succeeded
     assert "Torgersen" in run.output("ImportSchemaGen", "schema").file.read_text()
@@ -131,12 +130,8 @@ def test_drift_against_a_baseline_span_is_caught(runner: sw.LocalRunner, tmp_pat
     previous_stats = StatisticsGen(examples=previous.examples, id="previous_stats")
     current_stats = StatisticsGen(examples=current.examples, id="current_stats")
     schema = SchemaGen(statistics=previous_stats.statistics)
-    validator = ExampleValidator(
-        statistics=current_stats.statistics,
-        schema=schema.schema,
-        baseline_statistics=previous_stats.statistics,
-        fail_on_anomalies=False,
-    )
+    validator = ExampleValidator(statistics=current_stats.statistics, schema=schema.schema,
+                                 baseline_statistics=previous_stats.statistics, fail_on_anomalies=False)
     run = runner.run(sw.Pipeline("drift", [previous, current, previous_stats, current_stats, schema, validator]))
     assert run.succeeded
     assert run.output("current_span", "examples").properties["span"] == 2
@@ -157,9 +152,8 @@ def test_small_spans_from_one_distribution_do_not_close_the_gate(runner: sw.Loca
     previous_stats = StatisticsGen(examples=previous.examples, id="previous_stats")
     current_stats = StatisticsGen(examples=current.examples, id="current_stats")
     schema = SchemaGen(statistics=previous_stats.statistics)
-    validator = ExampleValidator(
-        statistics=current_stats.statistics, schema=schema.schema, baseline_statistics=previous_stats.statistics
-    )
+    validator = ExampleValidator(statistics=current_stats.statistics, schema=schema.schema,
+                                 baseline_statistics=previous_stats.statistics)
     run = runner.run(sw.Pipeline("small", [previous, current, previous_stats, current_stats, schema, validator]))
     assert run.succeeded, run["ExampleValidator"].error
     found = json.loads(run.output("ExampleValidator", "anomalies").file.read_text())
@@ -200,22 +194,19 @@ def test_other_sources_and_split_options(tmp_path: Path) -> None:
     # One component at a time: what is tested here is the sources. With 4 in parallel this test failed
     # intermittently (also on main) with "AST constructor recursion depth mismatch": code_fingerprint calls
     # inspect.getsource from several runner threads, and CPython 3.11.7's ast is not safe for that.
-    runner = sw.LocalRunner(
-        store=f"sqlite:///{tmp_path / 'md.db'}", artifact_root=tmp_path / "artifacts", parallelism=1
-    )
+    runner = sw.LocalRunner(store=f"sqlite:///{tmp_path / 'md.db'}", artifact_root=tmp_path / "artifacts",
+                            parallelism=1)
     frame = pd.read_csv(PENGUINS_CSV)
     frame.to_parquet(tmp_path / "penguins.parquet")
     frame.to_json(tmp_path / "penguins.jsonl", orient="records", lines=True)
     with sqlite3.connect(tmp_path / "penguins.db") as conn:
         frame.to_sql("penguins", conn, index=False)
     components = [
-        ParquetExampleGen(
-            input_pattern=str(tmp_path / "*.parquet"), splits={"train": 8, "eval": 1, "test": 1}, id="parquet"
-        ),
+        ParquetExampleGen(input_pattern=str(tmp_path / "*.parquet"), splits={"train": 8, "eval": 1, "test": 1},
+                          id="parquet"),
         JsonExampleGen(input_pattern=str(tmp_path / "*.jsonl"), partition_column="island", id="json"),
-        SqlExampleGen(
-            url=f"sqlite:///{tmp_path / 'penguins.db'}", query="SELECT * FROM penguins WHERE year = 2008", id="sql"
-        ),
+        SqlExampleGen(url=f"sqlite:///{tmp_path / 'penguins.db'}", query="SELECT * FROM penguins WHERE year = 2008",
+                      id="sql"),
         DataFrameExampleGen(frame=frame, time_column="year", time_cutoff=2009, id="frame"),
     ]
     run = runner.run(sw.Pipeline("sources", components))
@@ -234,9 +225,8 @@ def test_other_sources_and_split_options(tmp_path: Path) -> None:
     assert again["frame"].state == "CACHED" and again["parquet"].state == "CACHED"
 
 
-def test_bad_input_fails_the_execution_with_the_located_error_and_publishes_nothing(
-    runner: sw.LocalRunner, tmp_path: Path
-) -> None:
+def test_bad_input_fails_the_execution_with_the_located_error_and_publishes_nothing(runner: sw.LocalRunner,
+                                                                                    tmp_path: Path) -> None:
     (tmp_path / "ragged.csv").write_text("a,b,c\n1,2,3\n4,5\n")
     run = runner.run(sw.Pipeline("bad", [CsvExampleGen(input_pattern=str(tmp_path / "ragged.csv"))]))
     assert run.state == "FAILED"
@@ -274,48 +264,28 @@ def test_statistics_gen_refuses_bad_parameters_when_built(parameters: dict, mess
 
 
 BAD_EXAMPLEGEN_PARAMETERS = {
-    "time_column without time_cutoff": (
-        CsvExampleGen,
-        {"time_column": "t"},
-        r"'time_column' parameter .* needs 'time_cutoff' too",
-    ),
-    "time_cutoff without time_column": (
-        JsonExampleGen,
-        {"time_cutoff": 5},
-        r"'time_cutoff' parameter .* needs 'time_column' too",
-    ),
-    "cut-off not ISO-8601": (
-        CsvExampleGen,
-        {"time_column": "t", "time_cutoff": "yesterday"},
-        r"'time_cutoff' parameter .* must be an ISO-8601 date .* Got 'yesterday' instead",
-    ),
-    "time and hash split": (
-        ParquetExampleGen,
-        {"time_column": "t", "time_cutoff": "2026-01-01", "partition_column": "k"},
-        r"both a time split .* and a hash split",
-    ),
+    "time_column without time_cutoff": (CsvExampleGen, {"time_column": "t"},
+                                        r"'time_column' parameter .* needs 'time_cutoff' too"),
+    "time_cutoff without time_column": (JsonExampleGen, {"time_cutoff": 5},
+                                        r"'time_cutoff' parameter .* needs 'time_column' too"),
+    "cut-off not ISO-8601": (CsvExampleGen, {"time_column": "t", "time_cutoff": "yesterday"},
+                             r"'time_cutoff' parameter .* must be an ISO-8601 date .* Got 'yesterday' instead"),
+    "time and hash split": (ParquetExampleGen,
+                            {"time_column": "t", "time_cutoff": "2026-01-01", "partition_column": "k"},
+                            r"both a time split .* and a hash split"),
     "zero weight": (CsvExampleGen, {"splits": {"train": 0}}, r"'splits' parameter .* integer >= 1; got 0"),
-    "pre-split and splits": (
-        CsvExampleGen,
-        {"input_pattern": {"train": "a.csv", "eval": "b.csv"}, "splits": {"a": 1}},
-        r"already split \(\['eval', 'train'\]\)",
-    ),
+    "pre-split and splits": (CsvExampleGen, {"input_pattern": {"train": "a.csv", "eval": "b.csv"}, "splits": {"a": 1}},
+                             r"already split \(\['eval', 'train'\]\)"),
     "two span choices": (CsvExampleGen, {"span": 1, "last_n_spans": 3}, r"got span and last_n_spans"),
     "reversed span_range": (CsvExampleGen, {"span_range": (5, 2)}, r"first <= last. Got \(5, 2\) instead"),
     "no spans": (JsonExampleGen, {"last_n_spans": 0}, r"'last_n_spans' parameter .* >= 1. Got 0 instead"),
     "max_columns 0": (CsvExampleGen, {"max_columns": 0}, r"'max_columns' parameter .* >= 1. Got 0 instead"),
     "two-character delimiter": (CsvExampleGen, {"delimiter": ";;"}, r"'delimiter' parameter .* one character"),
     "unknown column type": (CsvExampleGen, {"column_types": {"id": "text"}}, r"'column_types' parameter .* 'text'"),
-    "SQL time split half given": (
-        SqlExampleGen,
-        {"url": "sqlite://", "query": "SELECT 1", "time_column": "t"},
-        r"needs 'time_cutoff' too",
-    ),
-    "frame max_columns": (
-        DataFrameExampleGen,
-        {"frame": pd.DataFrame({"a": [1]}), "max_columns": -1},
-        r"'max_columns' parameter .* Got -1 instead",
-    ),
+    "SQL time split half given": (SqlExampleGen, {"url": "sqlite://", "query": "SELECT 1", "time_column": "t"},
+                                  r"needs 'time_cutoff' too"),
+    "frame max_columns": (DataFrameExampleGen, {"frame": pd.DataFrame({"a": [1]}), "max_columns": -1},
+                          r"'max_columns' parameter .* Got -1 instead"),
 }
 
 
@@ -335,13 +305,10 @@ def test_declared_column_types_and_max_columns_reach_ingest(runner: sw.LocalRunn
     assert not refused.succeeded
     assert "line 3, column 'id'" in refused["CsvExampleGen"].error
     assert "column_types={'id': 'string'}" in refused["CsvExampleGen"].error
-    read = runner.run(
-        sw.Pipeline("ids", [CsvExampleGen(input_pattern=pattern, column_types={"id": "string"}, splits={"all": 1})])
-    )
+    read = runner.run(sw.Pipeline("ids", [CsvExampleGen(input_pattern=pattern, column_types={"id": "string"},
+                                                        splits={"all": 1})]))
     assert read.succeeded, {k: v.error for k, v in read.executions.items()}
-    assert read.output("CsvExampleGen", "examples").read("all").column("id").to_pylist() == [
-        "1",
-        "99999999999999999999999",
-    ]
+    assert read.output("CsvExampleGen", "examples").read("all").column("id").to_pylist() == \
+        ["1", "99999999999999999999999"]
     narrow = runner.run(sw.Pipeline("ids", [CsvExampleGen(input_pattern=pattern, max_columns=1)]))
     assert "has 2 columns; expected at most max_columns=1" in narrow["CsvExampleGen"].error
