@@ -182,16 +182,16 @@ def push_bundle(bundle: Path, model_root: Path) -> tuple[int, bool]:
         staging = model_root / f"{STAGING_PREFIX}{(versions[-1] if versions else 0) + 1}-{uuid.uuid4().hex}"
         try:
             staging.mkdir()
-            for index, source in enumerate(sorted(p for p in bundle.rglob("*") if p.is_file())):
+            for source in sorted(p for p in bundle.rglob("*") if p.is_file()):
                 target = staging / source.relative_to(bundle)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
                 _fsync(target)
-                if index == 0:
-                    fault_point("pusher-copy")  # test-only: a process killed here must leave no version behind
+                fault_point("pusher-copy")  # test-only (after each file): a kill here must leave no version behind
             for folder in sorted({p.parent for p in staging.rglob("*")}, key=lambda p: -len(p.parts)):
                 _fsync(folder)
             read_manifest(staging)  # every file present and identical to what the Trainer wrote
+            fault_point("pusher-rename")  # test-only: complete but not published
             version = _rename_to_next_version(staging, model_root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)  # not published: nothing a server could load
