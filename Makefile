@@ -13,7 +13,7 @@ MIN_STAMP := $(MIN_VENV)/.sluiceway-min
 CORE_SUITE := tests/dsl tests/runners/test_local.py tests/components tests/data tests/cli
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-min test-faults lint test-pythons services orchestrators bench clean distclean
+.PHONY: venv demo test test-min test-faults lint test-pythons services orchestrators mlflow-venv bench clean distclean
 
 venv: $(DEV_STAMP)
 
@@ -69,7 +69,17 @@ $(KFP_STAMP):
 	$(KFP_VENV)/bin/python -m pip --quiet --disable-pip-version-check install '$(KFP_PIN)'
 	touch $@
 
-test: venv services lint orchestrators
+# Pusher's MLflow registry destination is tested with MLflow in its own venv (it pins many packages);
+# tests/components/test_pusher_mlflow.py runs its checks there.
+MLFLOW_VENV := .bench/mlflow-venv
+$(MLFLOW_VENV)/.sluiceway-mlflow: pyproject.toml
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip --quiet --disable-pip-version-check install '.[mlflow,sklearn]' pandas
+	touch $@
+
+mlflow-venv: $(MLFLOW_VENV)/.sluiceway-mlflow
+
+test: venv services lint orchestrators mlflow-venv
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-min
 

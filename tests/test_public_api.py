@@ -49,8 +49,8 @@ def test_standard_components_show_their_real_parameters(name: str) -> None:
     kinds = {p.kind for p in signature.parameters.values()}
     assert kinds == {inspect.Parameter.KEYWORD_ONLY}  # no **kwargs hiding the contract
     names = list(signature.parameters)
-    assert names[-6:] == ["id", "cache", "retries", "retry_backoff", "after", "engine"]
-    assert set(names[:-6]) == set(cls.SPEC.inputs) | set(cls.SPEC.parameters)
+    assert names[-7:] == ["id", "cache", "retries", "retry_backoff", "after", "when", "engine"]
+    assert set(names[:-7]) == set(cls.SPEC.inputs) | set(cls.SPEC.parameters)
     for parameter_name, spec in cls.SPEC.parameters.items():
         assert signature.parameters[parameter_name].default == spec.default
 
@@ -70,7 +70,7 @@ def test_a_decorated_component_shows_inputs_parameters_and_settings_to_help() ->
     assert signature == (
         "(*, examples: Input[Examples], reference: Input[Examples] | None = None, z: float = 4.0, "
         "id: str | None = None, cache: bool = True, retries: int = 0, retry_backoff: float = 1.0, "
-        "after: list[Component] = (), engine: str | Engine | None = None)"
+        "after: list[Component] = (), when: Predicate | None = None, engine: str | Engine | None = None)"
     )
     text = pydoc.render_doc(drop_outliers, renderer=pydoc.plaintext)
     assert "drop_outliers(*, examples: Input[Examples]" in text and "Drop rows further than z" in text

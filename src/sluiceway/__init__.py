@@ -26,7 +26,7 @@ from sluiceway.artifacts import (  # noqa: E402 - light modules, imported eagerl
     Schema,
     TransformGraph,
 )
-from sluiceway.dsl import Component, Input, Output, Pipeline, component  # noqa: E402
+from sluiceway.dsl import Component, Input, Output, Pipeline, component, when  # noqa: E402
 from sluiceway.errors import (  # noqa: E402
     ComponentError,
     ConfigError,
@@ -104,6 +104,7 @@ __all__ = [
     "Output",
     "Pipeline",
     "component",
+    "when",
     "LocalRunner",
     "Run",
     "RunHooks",

@@ -172,9 +172,12 @@ class ModelBlessing(Artifact):
 
 
 class InfraBlessing(Artifact):
-    """Whether a model passed infrastructure validation. Property ``blessed``."""
+    """Whether a model passed infrastructure validation. Same layout as ``ModelBlessing``; property ``blessed``."""
 
     PROPERTIES = {"blessed": bool}
+    FILENAME = "blessing.json"
+    BLESSED_MARKER = "BLESSED"
+    NOT_BLESSED_MARKER = "NOT_BLESSED"
 
 
 class PushedModel(Artifact):

@@ -17,7 +17,7 @@ from sluiceway.errors import DefinitionError, StoreNotFoundError
 if TYPE_CHECKING:
     from sluiceway.metadata.store import ExecutionRecord, LineageNode
 
-SKIPPED = "SKIPPED"  # the runner's word for a component that did not run because something upstream failed
+SKIPPED = "SKIPPED"  # recorded when a condition was false; also shown for what an upstream failure kept from running
 PENDING = "PENDING"  # not run yet, in a run that is still going
 
 
@@ -100,7 +100,10 @@ def runs_show(
         table.add_row(cid, PENDING if record.state == "RUNNING" else SKIPPED, "-", "-", "", "")
     console.print(table)
     for e in result.executions.values():
-        if e.error and e.state != "COMPLETE":
+        if e.state == SKIPPED:
+            console.print(styled((f"{e.component_id} ", "bold"), f"skipped: {e.error or 'no reason recorded'}"),
+                          soft_wrap=True)
+        elif e.error and e.state != "COMPLETE":
             show_error(e)
 
 

@@ -158,6 +158,7 @@ def _show_outcome(result: Run, target: str, run_settings: Any) -> None:
     quiet = state.verbosity < 0
     if not quiet:
         _show_anomalies(result.executions.values())
+        _show_not_pushed(result.executions.values())
     for execution in result.executions.values():
         if execution.state == "FAILED":
             _show_failure(execution, message_shown=True)
@@ -187,6 +188,20 @@ def _show_anomalies(executions: Any) -> None:
                     + (f"; report: {report}" if report is not None else ""),
                 ),
                 soft_wrap=True,
+            )
+
+
+def _show_not_pushed(executions: Any) -> None:
+    """A Pusher that refused to push (a blessing said no): why, since the run itself completed."""
+    for execution in executions:
+        if execution.state not in ("COMPLETE", "CACHED"):
+            continue
+        for artifact in execution.outputs.values():
+            if artifact.TYPE_NAME != "PushedModel" or artifact.properties.get("pushed") is not False:
+                continue
+            reasons = "; ".join(artifact.properties.get("reasons") or []) or "no reason recorded"
+            console.print(
+                styled(("note:", "yellow"), f" {execution.component_id} did not push: {reasons}"), soft_wrap=True
             )
 
 
@@ -333,6 +348,8 @@ def exec_component(
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)
     console.print(f"{execution.state} {component} (execution {execution.id}, run {record.name})")
+    if execution.state == "SKIPPED":
+        console.print(styled(("skipped: ", "dim"), execution.error or "no reason recorded"), soft_wrap=True)
     if execution.state == "FAILED":
         _show_failure(execution)
         raise typer.Exit(1)

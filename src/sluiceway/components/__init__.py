@@ -8,6 +8,8 @@ from sluiceway.components.example_gen import (
     ParquetExampleGen,
     SqlExampleGen,
 )
+from sluiceway.components.bulk_inferrer import BulkInferrer
+from sluiceway.components.pusher import Pusher
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
 from sluiceway.components.statistics import StatisticsGen
 from sluiceway.components.trainer import Trainer
@@ -16,6 +18,7 @@ from sluiceway.components.tuner import Tuner
 from sluiceway.components.validator import ExampleValidator
 
 __all__ = [
+    "BulkInferrer",
     "CsvExampleGen",
     "DataFrameExampleGen",
     "Evaluator",
@@ -23,6 +26,7 @@ __all__ = [
     "ImportSchemaGen",
     "JsonExampleGen",
     "ParquetExampleGen",
+    "Pusher",
     "SchemaGen",
     "SqlExampleGen",
     "StatisticsGen",

@@ -12,7 +12,8 @@ method; ``@component`` turns a typed function into such a class. Either way::
 Calling the class wires an instance: ``drop_outliers(examples=gen.examples, z=3.0)``. Outputs are
 attributes of the instance (``gen.examples``). Wiring and parameter errors raise ``DefinitionError`` here,
 before anything runs. Every component also accepts the keyword-only settings ``id``, ``cache``,
-``retries``, ``retry_backoff`` and ``after`` (extra upstream components without data between them).
+``retries``, ``retry_backoff``, ``after`` (extra upstream components without data between them) and
+``when`` (run only if a condition on upstream outputs holds, else SKIPPED; see ``sluiceway.dsl.conditions``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from sluiceway.artifacts.base import Artifact
+from sluiceway.dsl.conditions import Predicate, PropertyRef, active_conditions, as_predicate, combined
 from sluiceway.dsl.parameters import canonical_parameters as canonical_parameters  # noqa: F401 - runners import it here
 from sluiceway.dsl.parameters import check_parameter, describe_type
 from sluiceway.errors import DefinitionError
@@ -33,7 +35,7 @@ from sluiceway.errors import DefinitionError
 A = TypeVar("A", bound=Artifact)
 
 RESERVED_NAMES = frozenset(
-    {"id", "cache", "retries", "retry_backoff", "after", "engine", "execute", "outputs", "inputs"}
+    {"id", "cache", "retries", "retry_backoff", "after", "when", "engine", "execute", "outputs", "inputs"}
 )
 _NO_DEFAULT = inspect.Parameter.empty
 MAX_ID_LENGTH = 200
@@ -114,6 +116,25 @@ class OutputChannel(Channel):
 
     def __repr__(self) -> str:
         return f"<{self.artifact_type.TYPE_NAME} output {self.producer.id}.{self.name}>"
+
+    def property(self, name: str) -> PropertyRef:
+        """A property of the artifact this output will hold, for a condition: ``ev.evaluation.property("acc")``."""
+        if not isinstance(name, str) or not name:
+            raise DefinitionError(f"{self!r}.property(...) takes a property name. Got {name!r} instead.")
+        return PropertyRef(self, name)
+
+    def __getattr__(self, name: str) -> PropertyRef:
+        # Declared properties read as attributes (``ev.blessing.blessed``) for conditions; see dsl.conditions.
+        if name.startswith("_") or name in OutputChannel.__slots__:  # not set yet (copying): no recursion
+            raise AttributeError(name)
+        artifact_type = self.artifact_type
+        if name in artifact_type.PROPERTIES:
+            return PropertyRef(self, name)
+        declared = sorted(artifact_type.PROPERTIES)
+        raise AttributeError(
+            f"{self!r} has no attribute {name!r}; the properties {artifact_type.TYPE_NAME} declares "
+            f"are {declared}{_suggest(name, declared)} Read another with .property({name!r})."
+        )
 
 
 def _artifact_of(marker: type, annotation: Any, where: str) -> type[Artifact] | None:
@@ -234,6 +255,7 @@ class Component:
         retries: int = 0,
         retry_backoff: float = 1.0,
         after: list[Component] | tuple[Component, ...] = (),
+        when: Predicate | PropertyRef | None = None,
         engine: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -280,6 +302,12 @@ class Component:
             )
         for other in after:
             self.add_upstream(other)
+        conditions = list(active_conditions())
+        if when is not None:
+            conditions.append(as_predicate(when, f"The 'when' setting of {owner}"))
+        self.condition: Predicate | None = combined(conditions)
+        for reference in self.condition.references() if self.condition is not None else []:
+            self.add_upstream(reference.channel.producer)  # the condition is read once its producer ran
 
         self.inputs: dict[str, Channel] = {}
         self.parameters: dict[str, Any] = {}
@@ -428,6 +456,7 @@ _SETTINGS = (
     inspect.Parameter("retries", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=int),
     inspect.Parameter("retry_backoff", inspect.Parameter.KEYWORD_ONLY, default=1.0, annotation=float),
     inspect.Parameter("after", inspect.Parameter.KEYWORD_ONLY, default=(), annotation=_Shown("list[Component]")),
+    inspect.Parameter("when", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_Shown("Predicate | None")),
     inspect.Parameter("engine", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_Shown("str | Engine | None")),
 )
 

@@ -124,7 +124,13 @@ class Pipeline:
         return {
             "name": self.name,
             "components": [
-                {"id": c.id, "type": c.type_name, "upstream": [u.id for u in c.upstream]} for c in self.components
+                {
+                    "id": c.id,
+                    "type": c.type_name,
+                    "upstream": [u.id for u in c.upstream],
+                    **({"when": str(c.condition)} if c.condition is not None else {}),
+                }
+                for c in self.components
             ],
         }
 

@@ -52,6 +52,7 @@ __all__ = ["ExecutionRecord", "Lineage", "LineageNode", "MetadataStore", "RunRec
 # Execution states.
 RUNNING, COMPLETE, CACHED, FAILED = "RUNNING", "COMPLETE", "CACHED", "FAILED"
 CANCELED, ABANDONED = "CANCELED", "ABANDONED"
+SKIPPED = "SKIPPED"  # a condition (``when=``) was false, or an upstream was skipped: ``error`` says why
 SUCCESSFUL = (COMPLETE, CACHED)
 # Artifact states: only LIVE artifacts are ever recorded (publishing is atomic), DELETED once removed.
 LIVE, DELETED = "LIVE", "DELETED"
@@ -491,6 +492,18 @@ class MetadataStore:
             )
             self._insert_events(conn, execution_id, "OUTPUT", {k: v.id for k, v in outputs.items()}, stamp)
         return execution_id
+
+    def record_skipped_execution(
+        self, *, run_id: int, component_id: str, component_type: str, parameters: str, reason: str,
+        stamp: int | None = None,
+    ) -> int:
+        """Record a SKIPPED execution (its condition was false) with the reason, in one transaction."""
+        stamp = stamp or now_ms()
+        with self._write() as conn:
+            return self._insert_execution(
+                conn, stamp, {}, run_id=run_id, component_id=component_id, component_type=component_type,
+                state=SKIPPED, fingerprint=None, parameters=parameters, end_time=stamp, error=reason,
+            )
 
     def find_cached(self, fingerprint: str) -> tuple[int, dict[str, Artifact]] | None:
         """The newest COMPLETE execution with this fingerprint whose outputs are all LIVE and on disk."""

@@ -39,7 +39,7 @@ executions = Table(
     Column("run_id", Integer, ForeignKey("contexts.id"), nullable=False),  # the association with its run
     Column("component_id", String(255), nullable=False),
     Column("component_type", String(512), nullable=False),
-    Column("state", String(32), nullable=False),  # RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED
+    Column("state", String(32), nullable=False),  # RUNNING, COMPLETE, CACHED, FAILED, CANCELED, ABANDONED, SKIPPED
     Column("fingerprint", String(64), nullable=True),  # the cache key
     Column("cached_from", Integer, ForeignKey("executions.id"), nullable=True),
     Column("parameters", Text, nullable=False, default="{}"),

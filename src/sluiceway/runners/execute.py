@@ -2,9 +2,10 @@
 
 This is the single place where a component runs: the local runner calls it from its worker threads and
 ``sluiceway exec`` (the entry point of Airflow, Kubeflow and Ray tasks) calls it in its own process.
-Steps: check that every upstream component (data and ``after=``) succeeded in this run; resolve inputs;
-fingerprint; reuse a cached execution if allowed; otherwise run the executor into staging folders, with
-retries, and publish.
+Steps: skip the component (a SKIPPED execution with the reason) if an upstream component was skipped;
+check that every upstream component (data, ``after=`` and the condition's) succeeded in this run; skip it
+if its ``when=`` condition is false; resolve inputs; fingerprint; reuse a cached execution if allowed;
+otherwise run the executor into staging folders, with retries, and publish.
 
 Every execution this module records ends in a final state (COMPLETE, FAILED or CANCELED) unless the
 process itself dies, which ``--resume`` and ``sluiceway gc`` settle later: a failure while preparing the
@@ -40,6 +41,7 @@ from typing import Any, cast
 from sluiceway.artifacts.base import Artifact
 from sluiceway.data.engine import use_engine
 from sluiceway.dsl.component import Component, OutputChannel, canonical_parameters, code_fingerprint
+from sluiceway.dsl.conditions import stated_reasons
 from sluiceway.dsl.pipeline import Pipeline
 from sluiceway.errors import GateClosed, RunError
 from sluiceway.metadata.store import (
@@ -48,6 +50,7 @@ from sluiceway.metadata.store import (
     COMPLETE,
     FAILED,
     RUNNING,
+    SKIPPED,
     SUCCESSFUL,
     ExecutionRecord,
     MetadataStore,
@@ -176,6 +179,93 @@ def last_frames(error: str, count: int = 3) -> str:
     return ("\n".join([header, *kept]) + "\n" if kept else "") + message + "\n"
 
 
+def _channel_artifact(
+    target: ExecutionTarget,
+    component: Component,
+    what: str,
+    channel: OutputChannel,
+    upstream: Mapping[str, ExecutionRecord] | None,
+) -> Artifact:
+    """The artifact an output channel holds in this run (a condition's reads; inputs go through resolve_inputs)."""
+    producer = channel.producer
+    known = upstream.get(producer.id) if upstream else None
+    record = (
+        known
+        if known is not None and known.state in SUCCESSFUL
+        else target.store.successful_execution(target.run.id, producer.id)
+    )
+    if record is None:
+        raise RunError(
+            f"Component {component.id!r} needs {what} from {producer.id!r}, but {producer.id!r} "
+            f"has no completed execution in run {target.run.name!r}. Run {producer.id!r} first "
+            f"(sluiceway exec --component {producer.id} --run {target.run.name})."
+        )
+    artifact = record.outputs.get(channel.name)
+    if artifact is None:
+        raise RunError(
+            f"Component {component.id!r} {what}: the execution {record.id} of {producer.id!r} "
+            f"recorded no output {channel.name!r}."
+        )
+    return artifact
+
+
+def upstream_skipped(
+    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None
+) -> str | None:
+    """The skip reason when an upstream component's latest execution in this run is SKIPPED, else None."""
+    latest: dict[str, ExecutionRecord] | None = None
+    for other in component.upstream:
+        known = upstream.get(other.id) if upstream else None
+        if known is None:
+            if latest is None:  # `sluiceway exec`: one query for the whole run
+                latest = {e.component_id: e for e in target.store.executions(target.run.id, with_artifacts=False)}
+            known = latest.get(other.id)
+        if known is not None and known.state == SKIPPED:
+            return f"upstream {other.id!r} was skipped ({known.error or 'no reason recorded'})"
+    return None
+
+
+def condition_false(
+    target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None
+) -> str | None:
+    """The skip reason when the component's ``when=`` condition is false in this run, else None.
+
+    Raises ``RunError`` when the condition cannot be evaluated (a property its producer did not set).
+    """
+    condition = component.condition
+    if condition is None:
+        return None
+    artifacts: dict[int, Artifact] = {}
+    for reference in condition.references():
+        channel = reference.channel
+        artifacts[id(channel)] = _channel_artifact(target, component, f"the condition {condition}", channel, upstream)
+    read: list[str] = []
+    if condition.evaluate(artifacts, read):
+        return None
+    details = [
+        f"{artifact.TYPE_NAME} #{artifact.id}: {reason}" for artifact in artifacts.values()
+        for reason in stated_reasons(artifact)
+    ]
+    return f"the condition {condition} is false: " + "; ".join([*read, *details])
+
+
+def _skipped_record(
+    target: ExecutionTarget, component: Component, reason: str, cancel: Cancellation
+) -> ExecutionRecord:
+    parameters_json = canonical_parameters(component.parameters)
+    record = _running_record(target, component, "", parameters_json, {})
+    stamp = now_ms()
+    with cancel.unless_canceled() as go:
+        if not go:
+            return replace(record, state=CANCELED, error=INTERRUPTED)
+        execution_id = target.store.record_skipped_execution(
+            run_id=target.run.id, component_id=component.id, component_type=component.type_name,
+            parameters=parameters_json, reason=reason, stamp=stamp,
+        )
+    return replace(record, id=execution_id, state=SKIPPED, fingerprint=None, error=reason, create_time=stamp,
+                   start_time=stamp, end_time=stamp)
+
+
 def check_upstream(
     target: ExecutionTarget, component: Component, upstream: Mapping[str, ExecutionRecord] | None
 ) -> None:
@@ -301,7 +391,10 @@ def execute_component(
     cancel: Cancellation | None = None,
     upstream: Mapping[str, ExecutionRecord] | None = None,
 ) -> ExecutionRecord:
-    """Run (or reuse from the cache) one component; returns its recorded execution.
+    """Run (or reuse from the cache, or skip) one component; returns its recorded execution.
+
+    A component whose condition is false, or downstream of a skipped one, is recorded SKIPPED with the
+    reason in ``error`` (nothing runs, nothing is published).
 
     A failing executor does not raise: the execution is recorded FAILED (traceback in ``error`` and in
     the log file) and returned; so is a failure to prepare its staging folder or log file. Errors of the
@@ -310,7 +403,12 @@ def execute_component(
     """
     cancel = cancel or Cancellation()
     store = target.store
-    check_upstream(target, component, upstream)
+    reason = upstream_skipped(target, component, upstream)
+    if reason is None:
+        check_upstream(target, component, upstream)
+        reason = condition_false(target, component, upstream)
+    if reason is not None:
+        return _skipped_record(target, component, reason, cancel)
     inputs = resolve_inputs(target, component, upstream)
     parameters_json = canonical_parameters(component.parameters)
     fingerprint = execution_fingerprint(component, parameters_json, inputs)

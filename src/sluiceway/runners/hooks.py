@@ -22,6 +22,9 @@ class RunHooks:
     ) -> None:
         """Called when a component finished: state COMPLETE, CACHED, FAILED, CANCELED, or SKIPPED (not run).
 
+        SKIPPED with ``error`` set: its ``when=`` condition was false (or an upstream's was), ``error`` says why;
+        SKIPPED with ``error`` None: an upstream failed or was canceled.
+
         Runners may also pass ``log_uri`` (the execution's log file) among the keyword arguments.
         """
 

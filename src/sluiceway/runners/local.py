@@ -33,6 +33,7 @@ from sluiceway.metadata.store import (
     COMPLETE,
     FAILED,
     RUNNING,
+    SKIPPED,
     SUCCESSFUL,
     ExecutionRecord,
     MetadataStore,
@@ -43,7 +44,10 @@ from sluiceway.runners.hooks import RunHooks, progress_hooks
 from sluiceway.runners.recovery import cancel_if_recorded, cancel_run, reclaim_unfinished, settle_leftovers
 
 logger = logging.getLogger(__name__)
-SKIPPED = "SKIPPED"
+# Downstream of a failed or canceled component: never executed, not recorded (a resume runs it). Hooks see
+# it as SKIPPED; a component whose condition was false is recorded SKIPPED instead, and the run completes.
+NOT_RUN = "NOT_RUN"
+SETTLED = (*SUCCESSFUL, SKIPPED)  # what lets downstream components proceed (a skip propagates as a skip)
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
 
@@ -352,9 +356,9 @@ class _Scheduler:
         while self.pending or self.running:
             for component in list(self.pending):
                 upstream_states = [self.states.get(u.id) for u in component.upstream]
-                if any(s in (FAILED, CANCELED, SKIPPED) for s in upstream_states):
+                if any(s in (FAILED, CANCELED, NOT_RUN) for s in upstream_states):
                     self.pending.remove(component)
-                    self.states[component.id] = SKIPPED
+                    self.states[component.id] = NOT_RUN
                     self.runner._hook(
                         self.hooks,
                         "on_component_end",
@@ -364,7 +368,7 @@ class _Scheduler:
                         duration_s=0.0,
                         error=None,
                     )
-                elif all(s in SUCCESSFUL for s in upstream_states) and len(self.running) < parallelism:
+                elif all(s in SETTLED for s in upstream_states) and len(self.running) < parallelism:
                     self.pending.remove(component)
                     self.runner._hook(self.hooks, "on_component_start", run_name=run_name, component_id=component.id)
                     self.start(component)
@@ -410,10 +414,10 @@ class _Scheduler:
         threading.Thread(target=work, name=f"sluiceway-{component.id}", daemon=True).start()
 
     def not_run(self) -> list[str]:
-        return [cid for cid, state in self.states.items() if state == SKIPPED]
+        return [cid for cid, state in self.states.items() if state == NOT_RUN]
 
     def final_state(self) -> str:
-        return COMPLETE if all(self.states.get(c.id) in SUCCESSFUL for c in self.pipeline.components) else FAILED
+        return COMPLETE if all(self.states.get(c.id) in SETTLED for c in self.pipeline.components) else FAILED
 
 
 def engine_label(engine: Any) -> str:
@@ -465,5 +469,7 @@ def update_run_state_after_exec(
     """Orchestrated runs have no runner process: each task settles the run's state when it can."""
     if execution.state == FAILED:
         store.set_run_state(record.id, FAILED)
-    elif all(store.successful_execution(record.id, c.id) is not None for c in pipeline.components):
+        return
+    latest = {e.component_id: e.state for e in store.executions(record.id, with_artifacts=False)}
+    if all(latest.get(c.id) in SETTLED for c in pipeline.components):
         store.set_run_state(record.id, COMPLETE)

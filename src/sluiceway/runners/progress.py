@@ -68,6 +68,8 @@ class RichProgress(RunHooks):
             f"  [{finished}/{self.total}] [{style}]{state:<8}[/{style}] {escape(component_id)} ({duration_s:.2f} s)",
             highlight=False,
         )
+        if state == "SKIPPED" and error:  # a false condition (downstream of a failure has no reason)
+            self.console.print(f"      [dim]skipped: {escape(error)}[/dim]", highlight=False)
         if state == "FAILED" and error:
             for line in failure_lines(error):
                 self.console.print(f"      [red]{escape(line)}[/red]", highlight=False)
