@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "sluiceway.cli.scaffold",  # init
     "sluiceway.cli.store",  # store check, store init
     "sluiceway.cli.gc",  # gc
+    "sluiceway.cli.serve",  # serve
 )
 
 EXIT_FAILED = 1
