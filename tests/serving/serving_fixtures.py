@@ -32,26 +32,13 @@ ROW = {
 }
 
 
-def species_preprocessing_fn(inputs):
-    """The trainer tests' features, with the label kept as its species names (string classes)."""
-    import sluiceway.transform as T
-
-    outputs = {
-        f"{name}_z": T.scale_to_z_score(T.fill_missing(inputs[name], T.mean(inputs[name]))) for name in fx.NUMERIC
-    }
-    outputs["island_id"] = T.compute_and_apply_vocabulary(inputs["island"], num_oov_buckets=1)
-    outputs["sex_id"] = T.compute_and_apply_vocabulary(T.fill_missing(inputs["sex"], "unknown"), num_oov_buckets=1)
-    outputs["species_id"] = T.compute_and_apply_vocabulary(inputs["species"])
-    return outputs
-
-
 def train_models(root: Path, *, lightgbm: bool = False) -> dict[str, Path]:
     """One pipeline run: a scikit-learn model (C=1) and a weaker one (C=0.001), plus LightGBM if asked.
     Returns the Model artifact folders by name."""
     gen = CsvExampleGen(input_pattern=str(fx.PENGUINS_CSV))
     stats = StatisticsGen(examples=gen.examples)
     schema = SchemaGen(statistics=stats.statistics, label="species")
-    transform = Transform(examples=gen.examples, schema=schema.schema, preprocessing_fn=species_preprocessing_fn)
+    transform = Transform(examples=gen.examples, schema=schema.schema, preprocessing_fn=fx.preprocessing_fn)
     specs = {"sklearn": (fx.sklearn_run_fn, {"C": 1.0}), "sklearn-weak": (fx.sklearn_run_fn, {"C": 0.001})}
     if lightgbm:
         specs["lightgbm"] = (fx.lightgbm_run_fn, {})

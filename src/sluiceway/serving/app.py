@@ -133,7 +133,7 @@ class ModelServer:
         started = time.perf_counter()
         path = scope["path"]
         method = scope["method"]
-        context = {"model": "", "version": "", "protocol": "other", "rows": 0}
+        context: dict[str, Any] = {"model": "", "version": "", "protocol": "other", "rows": 0}
         try:
             response = await self._route(scope, receive, path, method, context)
         except RequestError as exc:

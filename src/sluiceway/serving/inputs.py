@@ -161,6 +161,15 @@ def predict(served: ServedModel, rows: list[dict[str, Any]], outputs: Sequence[s
             result["label"] = _plain(model.predict(rows))
     except (DataError, ConfigError) as exc:
         raise RequestError(400, str(exc)) from exc
+    except ValueError as exc:
+        # The model library's own input check (e.g. scikit-learn refusing NaN): the rows are the cause.
+        nulls = sorted({name for row in rows for name, value in row.items() if value is None})
+        hint = f" The rows have nulls in {nulls}: this model may not take missing values there." if nulls else ""
+        raise RequestError(
+            400,
+            f"Model {served.name!r} version {served.version} cannot predict these rows: "
+            f"{str(exc).splitlines()[0]}.{hint}",
+        ) from exc
     return result
 
 

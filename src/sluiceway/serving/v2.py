@@ -154,7 +154,7 @@ def checked_infer_rows(
         by_name[name] = tensor
         shape = _shape(tensor, name)
         datatype = tensor.get("datatype")
-        if datatype not in NUMPY_TYPES and datatype != "BYTES":
+        if not isinstance(datatype, str) or (datatype not in NUMPY_TYPES and datatype != "BYTES"):
             raise RequestError(
                 400, f"Input {name!r} has datatype {datatype!r}; expected one of {sorted([*NUMPY_TYPES, 'BYTES'])}."
             )
