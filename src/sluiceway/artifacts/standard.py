@@ -154,9 +154,15 @@ class ModelBlessing(Artifact):
 
 
 class InfraBlessing(Artifact):
-    """Whether a model passed infrastructure validation. Property ``blessed``."""
+    """Whether a model passed infrastructure validation (InfraValidator). Property ``blessed``.
+
+    Layout: ``{uri}/BLESSED`` or ``{uri}/NOT_BLESSED``, and ``{uri}/blessing.json`` (``blessed``, ``reasons``,
+    and the measured figures: requests, failures, latency, load time)."""
 
     PROPERTIES = {"blessed": bool}
+    FILENAME = "blessing.json"
+    BLESSED = "BLESSED"
+    NOT_BLESSED = "NOT_BLESSED"
 
 
 class PushedModel(Artifact):

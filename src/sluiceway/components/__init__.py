@@ -7,6 +7,7 @@ from sluiceway.components.example_gen import (
     ParquetExampleGen,
     SqlExampleGen,
 )
+from sluiceway.components.infra_validator import InfraValidator
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
 from sluiceway.components.statistics import StatisticsGen
 from sluiceway.components.trainer import Trainer
@@ -19,6 +20,7 @@ __all__ = [
     "DataFrameExampleGen",
     "ExampleValidator",
     "ImportSchemaGen",
+    "InfraValidator",
     "JsonExampleGen",
     "ParquetExampleGen",
     "SchemaGen",
