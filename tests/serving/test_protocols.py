@@ -188,3 +188,18 @@ def test_the_openapi_spec_lists_every_route(server: sf.ServerProcess) -> None:
         "/v1/models/{name}/versions/{version}:predict",
     ):
         assert path in spec["paths"]
+
+
+def test_explain_gives_tree_contributions_that_add_up_to_the_raw_score(server: sf.ServerProcess, bundles) -> None:
+    response = httpx.post(f"{server.url}/v1/models/penguin-lgb:explain", json={"instances": ROWS})
+    assert response.status_code == 200, response.text
+    explanations = response.json()["explanations"]
+    model = sw.load_model(bundles["lightgbm"])
+    assert [e["label"] for e in explanations] == model.predict(ROWS).tolist()
+    raw_scores = model.native.predict(model.features_of(ROWS), raw_score=True)  # (rows, classes) log-odds
+    for index, explanation in enumerate(explanations):
+        assert list(explanation["contributions"]) == model.features
+        total = explanation["base_value"] + sum(explanation["contributions"].values())
+        assert total == pytest.approx(raw_scores[index][model.classes.index(explanation["label"])], abs=1e-9)
+    refused = httpx.post(f"{server.url}/v1/models/penguin:explain", json={"instances": ROWS})
+    assert refused.status_code == 400 and "tree models (lightgbm, xgboost)" in refused.json()["error"]

@@ -5,6 +5,7 @@ Routes (``{v}``: a version number; without it, the latest loaded version):
 | method | path | what |
 |---|---|---|
 | POST | ``/v1/models/{name}[/versions/{v}]:predict`` | TensorFlow Serving REST predict (``instances`` or ``inputs``) |
+| POST | ``/v1/models/{name}[/versions/{v}]:explain`` | per-feature contributions of tree models (``explain``) |
 | GET | ``/v1/models/{name}[/versions/{v}]`` | TF Serving model status (versions, state, load errors) |
 | GET | ``/v1/models/{name}[/versions/{v}]/metadata`` | TF Serving signature |
 | GET | ``/v2/health/live``, ``/v2/health/ready`` | Open Inference Protocol health (never need the token) |
@@ -49,6 +50,7 @@ _VERSION = r"(?:/versions/(?P<version>[0-9]+))?"
 _NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
 ROUTES: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(rf"/v1/models/{_NAME}{_VERSION}:predict"), "POST", "v1_predict"),
+    (re.compile(rf"/v1/models/{_NAME}{_VERSION}:explain"), "POST", "v1_explain"),
     (re.compile(rf"/v1/models/{_NAME}{_VERSION}/metadata"), "GET", "v1_metadata"),
     (re.compile(rf"/v1/models/{_NAME}{_VERSION}"), "GET", "v1_status"),
     (re.compile(rf"/v2/models/{_NAME}{_VERSION}/infer"), "POST", "v2_infer"),
@@ -164,7 +166,7 @@ class ModelServer:
             if handler not in OPEN_ROUTES and self._token is not None and not self._authorized(scope):
                 return error(401, "Missing or wrong token: send the header 'Authorization: Bearer <token>'.")
             params = match.groupdict()
-            if handler in ("v1_predict", "v2_infer"):
+            if handler in ("v1_predict", "v1_explain", "v2_infer"):
                 body = await self._body(scope, receive)
                 return await getattr(self, handler)(scope, params, body, context)
             return await getattr(self, handler)(params)
@@ -264,6 +266,21 @@ class ModelServer:
                 ]
             }
         return json_response(200, payload, [(b"sluiceway-model-version", served.version_text.encode())])
+
+    async def v1_explain(self, scope: Scope, params: dict[str, Any], body: bytes, context: dict[str, Any]) -> Response:
+        from sluiceway.serving.explain import explain
+
+        context["protocol"] = "v1-explain"
+        served = await self._served(params)
+        context["model"], context["version"] = served.name, served.version_text
+        request = _json_object(body)
+        if "instances" not in request:
+            raise RequestError(400, "The explain request needs 'instances' (a list of rows).")
+        rows = checked_rows(served, request["instances"], self.config.max_batch)
+        explanations = explain(served, rows)
+        context["rows"] = len(rows)
+        headers = [(b"sluiceway-model-version", served.version_text.encode())]
+        return json_response(200, {"explanations": explanations}, headers)
 
     async def v1_status(self, params: dict[str, Any]) -> Response:
         name = params["name"]

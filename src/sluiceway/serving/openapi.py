@@ -89,6 +89,9 @@ def openapi_spec(*, token: bool) -> dict[str, Any]:
         paths[f"/v1{prefix}:predict"] = {
             "post": _operation("TF Serving predict", params, PREDICT_BODY, (400, 404, 413, 503))
         }
+        paths[f"/v1{prefix}:explain"] = {
+            "post": _operation("Per-feature contributions (tree models)", params, PREDICT_BODY, (400, 404, 413, 503))
+        }
         paths[f"/v1{prefix}"] = {"get": _operation("TF Serving model status", params)}
         paths[f"/v1{prefix}/metadata"] = {"get": _operation("TF Serving model signature", params, None, (404, 503))}
         paths[f"/v2{prefix}"] = {"get": _operation("OIP model metadata", params, None, (404, 503))}
