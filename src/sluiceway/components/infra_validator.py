@@ -76,20 +76,23 @@ class InfraValidator(Component):
         with tempfile.TemporaryDirectory(prefix="sluiceway-infra-") as scratch:
             folder = Path(scratch)
             shutil.copytree(model.path, folder / "models" / CANDIDATE / "1")
-            server = _Server(folder, runtime)
-            try:
-                report = _validate(
-                    server,
-                    canaries,
-                    num_requests=num_requests,
-                    warmup_requests=warmup_requests,
-                    batch_size=batch_size,
-                    max_p99_ms=max_p99_ms,
-                    load_timeout_s=load_timeout_s,
-                    request_timeout_s=request_timeout_s,
-                )
-            finally:
-                server.stop()
+            for _attempt in range(3):  # the free port may be taken between choosing it and binding it
+                server = _Server(folder, runtime)
+                try:
+                    report = _validate(
+                        server,
+                        canaries,
+                        num_requests=num_requests,
+                        warmup_requests=warmup_requests,
+                        batch_size=batch_size,
+                        max_p99_ms=max_p99_ms,
+                        load_timeout_s=load_timeout_s,
+                        request_timeout_s=request_timeout_s,
+                    )
+                finally:
+                    server.stop()
+                if not any("address already in use" in reason for reason in report["reasons"]):
+                    break
         report["runtime"] = runtime
         write_blessing(blessing, report)
 
@@ -234,7 +237,7 @@ def _validate(
     failures: list[str] = []
     for index in range(warmup_requests + num_requests):
         rows = [canaries[(index * batch_size + i) % len(canaries)] for i in range(batch_size)]
-        body = json.dumps({"instances": rows}).encode()
+        body = json.dumps({"instances": rows}, default=str).encode()  # dates and times as ISO text
         started = time.perf_counter()
         try:
             connection.request("POST", f"/v1/models/{CANDIDATE}:predict", body, {"content-type": "application/json"})

@@ -47,7 +47,7 @@ class ServerMetrics:
         self.served_version = prom.Gauge(
             "sluiceway_model_version", "The version each model serves by default.", ["model"], registry=self.registry
         )
-        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
 
     def observe(self, model: str, version: str, protocol: str, code: int, seconds: float, rows: int) -> None:
         # Labelled children cached: .labels() costs more than the observation itself.
@@ -57,12 +57,13 @@ class ServerMetrics:
             children = (
                 self.requests.labels(model, version, protocol, str(code)),
                 self.latency.labels(model, version, protocol),
+                self.rows.labels(model, version),
             )
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
         if rows:
-            self.rows.labels(model, version).inc(rows)
+            children[2].inc(rows)
 
     def model_loaded(self, name: str, version: int, ok: bool) -> None:
         self.loads.labels(name, "loaded" if ok else "failed").inc()
