@@ -20,19 +20,30 @@ def serve_command(
     model_dir: Path = typer.Option(
         ..., "--model-dir", metavar="DIR", help="Serving directory: DIR/{model}/{version}/."
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8500, "--port", min=0, max=65535, help="TCP port."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Interface to listen on."),
+    port: int = typer.Option(8500, "--port", metavar="PORT", min=0, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", metavar="N", min=1, help="Worker processes."),
     token: str | None = typer.Option(
-        None, "--token", help="Require 'Authorization: Bearer TOKEN' (not on health). Env: SLUICEWAY_SERVE_TOKEN."
+        None,
+        "--token",
+        metavar="TOKEN",
+        help="Require 'Authorization: Bearer TOKEN' (not on health). Env: SLUICEWAY_SERVE_TOKEN.",
     ),
     log_dir: Path | None = typer.Option(None, "--log-dir", metavar="DIR", help="Log sampled requests to Parquet here."),
-    log_rate: float = typer.Option(1.0, "--log-rate", help="Fraction of requests logged (0 to 1)."),
-    log_flush_seconds: float = typer.Option(10.0, "--log-flush-seconds", help="How often the request log is written."),
-    max_body_bytes: int = typer.Option(16 * 1024 * 1024, "--max-body-bytes", help="Largest request body accepted."),
-    max_batch: int = typer.Option(10_000, "--max-batch", help="Most instances in one request."),
-    poll_seconds: float = typer.Option(1.0, "--poll-seconds", help="How often DIR is checked for new versions."),
-    runtime: str = typer.Option("native", "--runtime", help="native, onnx (the bundle's ONNX export) or auto."),
+    log_rate: float = typer.Option(1.0, "--log-rate", metavar="RATE", help="Fraction of requests logged (0 to 1)."),
+    log_flush_seconds: float = typer.Option(
+        10.0, "--log-flush-seconds", metavar="SECONDS", help="How often the request log is written."
+    ),
+    max_body_bytes: int = typer.Option(
+        16 * 1024 * 1024, "--max-body-bytes", metavar="BYTES", help="Largest request body accepted."
+    ),
+    max_batch: int = typer.Option(10_000, "--max-batch", metavar="N", help="Most instances in one request."),
+    poll_seconds: float = typer.Option(
+        1.0, "--poll-seconds", metavar="SECONDS", help="How often DIR is checked for new versions."
+    ),
+    runtime: str = typer.Option(
+        "native", "--runtime", metavar="RUNTIME", help="native, onnx (the bundle's ONNX export) or auto."
+    ),
 ) -> None:
     """Serve every model under DIR (latest version by default, older ones by path), reloading new versions."""
     from sluiceway.serving.config import TOKEN_ENV, ServerConfig
