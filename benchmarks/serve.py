@@ -76,7 +76,7 @@ csv, out = sys.argv[1], sys.argv[2]
 frame = pd.read_csv(csv).dropna(subset=["species"])
 numeric = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 X, y = frame[numeric + ["island", "sex"]], frame["species"]
-ratio = FunctionTransformer(lambda f: (f.iloc[:, 0] / f.iloc[:, 1]).to_frame(), feature_names_out="one-to-one")
+ratio = FunctionTransformer(lambda f: (f.iloc[:, 0] / f.iloc[:, 1]).to_frame())
 features = ColumnTransformer([
     ("z", make_pipeline(SimpleImputer(strategy="mean"), StandardScaler()), numeric),
     ("island", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["island"]),
