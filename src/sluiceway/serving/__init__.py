@@ -5,7 +5,7 @@ logging to Parquet.
 - ``config``: ``ServerConfig``, the settings;
 - ``repository``: the served models and hot reload (the serving directory contract);
 - ``inputs``: request rows checked against the model's signature, and the predict call;
-- ``v2``: the Open Inference Protocol's tensors and binary extension;
+- ``v2``: the Open Inference Protocol's tensors and binary extension; ``explain``: tree contributions;
 - ``app``: the raw ASGI application and its routes; ``openapi``: its description;
 - ``metrics``: Prometheus; ``request_log``: the Parquet request log (its format is documented there);
 - ``server``: ``run_server``, uvicorn.

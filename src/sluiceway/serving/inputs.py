@@ -9,7 +9,7 @@ input. Keys that are not features of the signature (the label, an id) are ignore
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -176,6 +176,3 @@ def predict(served: ServedModel, rows: list[dict[str, Any]], outputs: Sequence[s
 def _plain(values: Any) -> list[Any]:
     return np.asarray(values).reshape(-1).tolist()
 
-
-def rows_from_mapping(rows: Mapping[str, Sequence[Any]], count: int) -> list[dict[str, Any]]:
-    return [{name: column[i] for name, column in rows.items()} for i in range(count)]

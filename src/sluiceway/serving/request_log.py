@@ -25,7 +25,6 @@ import logging
 import os
 import random
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -131,7 +130,3 @@ class RequestLog:
         temporary = folder / f".{name}.tmp"
         pq.write_table(table, temporary)
         os.replace(temporary, folder / name)
-
-
-def now() -> float:
-    return time.time()
