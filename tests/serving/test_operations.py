@@ -181,3 +181,24 @@ def test_several_workers_serve_the_same_models(tmp_path: Path, bundles) -> None:
         answers = [httpx.post(server.url + PREDICT, json={"instances": [sf.ROW]}) for _ in range(10)]
     assert all(a.status_code == 200 for a in answers)
     assert len({json.dumps(a.json()) for a in answers}) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model-dir", "{missing}"], "does not exist or is not a directory"),
+        (
+            ["--model-dir", "{tmp}", "--log-rate", "2"],
+            "'log_rate' setting of the model server must be a float in the range [0, 1]. Got 2.0",
+        ),
+        (["--model-dir", "{tmp}", "--runtime", "gpu"], "'runtime' setting of the model server must be one of"),
+    ],
+)
+def test_bad_settings_stop_the_command_with_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    import subprocess
+
+    args = [a.replace("{missing}", str(tmp_path / "missing")).replace("{tmp}", str(tmp_path)) for a in args]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": sf.SRC}
+    result = subprocess.run([sf.SLUICEWAY, "serve", *args], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.split()), result.stderr
