@@ -13,7 +13,7 @@ MIN_STAMP := $(MIN_VENV)/.sluiceway-min
 CORE_SUITE := tests/dsl tests/runners/test_local.py tests/components tests/data tests/cli
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-min test-faults lint test-pythons services orchestrators mlflow-venv bench clean distclean
+.PHONY: venv demo test test-min test-faults lint test-pythons services orchestrators mlflow-venv bench-services bench clean distclean
 
 venv: $(DEV_STAMP)
 
@@ -79,6 +79,11 @@ $(MLFLOW_VENV)/.sluiceway-mlflow: pyproject.toml
 
 mlflow-venv: $(MLFLOW_VENV)/.sluiceway-mlflow
 
+# What only `make bench` needs: Debian's wrk, the HTTP load generator of benchmarks/serve.py.
+bench-services:
+	@command -v wrk >/dev/null 2>&1 || { echo "Installing wrk (Debian package) for benchmarks/serve.py"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
 test: venv services lint orchestrators mlflow-venv
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-min
@@ -119,7 +124,7 @@ test-pythons:
 
 # Each benchmark generates its data under .bench/ and installs its peers (TFDV, Kedro, Dagster) in their
 # own virtual environments there on first use; results go to benchmarks/RESULTS.md.
-bench: venv
+bench: venv bench-services
 	$(BIN)/python benchmarks/orchestration.py
 	$(BIN)/python benchmarks/stats_vs_tfdv.py --write-results
 	$(BIN)/python benchmarks/ingest.py
@@ -127,6 +132,7 @@ bench: venv
 	$(BIN)/python benchmarks/transform_rows.py
 	$(BIN)/python benchmarks/predict.py
 	$(BIN)/python benchmarks/evaluate.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP) $(AIRFLOW_STAMP) $(KFP_STAMP)

@@ -172,7 +172,10 @@ class ModelBlessing(Artifact):
 
 
 class InfraBlessing(Artifact):
-    """Whether a model passed infrastructure validation. Same layout as ``ModelBlessing``; property ``blessed``."""
+    """Whether a model passed infrastructure validation (InfraValidator). Property ``blessed``.
+
+    Layout: ``{uri}/BLESSED`` or ``{uri}/NOT_BLESSED``, and ``{uri}/blessing.json`` (``blessed``, ``reasons``,
+    and the measured figures: requests, failures, latency, load time)."""
 
     PROPERTIES = {"blessed": bool}
     FILENAME = "blessing.json"

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "sluiceway.cli.store",  # store check, store init
     "sluiceway.cli.gc",  # gc
     "sluiceway.cli.export",  # export airflow, export kubeflow, export plan
+    "sluiceway.cli.serve",  # serve
 )
 
 EXIT_FAILED = 1

@@ -10,6 +10,7 @@ from sluiceway.components.example_gen import (
 )
 from sluiceway.components.bulk_inferrer import BulkInferrer
 from sluiceway.components.pusher import Pusher
+from sluiceway.components.infra_validator import InfraValidator
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
 from sluiceway.components.statistics import StatisticsGen
 from sluiceway.components.trainer import Trainer
@@ -24,6 +25,7 @@ __all__ = [
     "Evaluator",
     "ExampleValidator",
     "ImportSchemaGen",
+    "InfraValidator",
     "JsonExampleGen",
     "ParquetExampleGen",
     "Pusher",
