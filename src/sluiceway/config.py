@@ -176,9 +176,8 @@ def load_settings(folder: str | Path | None = None, **overrides: Any) -> Setting
         if key == "store":
             value = _normalise_store(value, file_path.parent)  # type: ignore[union-attr]
         if key in ("artifact_root", "cache_dir"):
-            value = _artifact_root(  # type: ignore[union-attr]
-                value, file_path.parent, str(file_path), local=key == "cache_dir"
-            )
+            folder = file_path.parent  # type: ignore[union-attr]
+            value = _artifact_root(value, folder, str(file_path), local=key == "cache_dir")
         values[key] = value
         sources.append(f"{key}={file_path}")
     for key in _FIELDS:

@@ -22,6 +22,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +115,8 @@ def collect_garbage(store: MetadataStore, artifact_root: str | os.PathLike[str],
     staging, final = _candidates(root)  # listed first: see the module docstring
     states = _execution_states(store)
     live, deleted = _recorded_uris(store, os.path.realpath)
-    _judge(report, [(p, i, lambda p=p: _folder_size(p)) for p, i in staging],
-           [(p, i, lambda p=p: _folder_size(p)) for p, i in final],
-           states, live, deleted, key=os.path.realpath)
+    _judge(report, [(p, i, partial(_folder_size, p)) for p, i in staging],
+           [(p, i, partial(_folder_size, p)) for p, i in final], states, live, deleted, key=os.path.realpath)
     if delete:
         for item in report.garbage:
             shutil.rmtree(item.path, ignore_errors=True)  # errors show as what is still there, below
@@ -207,7 +207,7 @@ def _collect_remote(store: MetadataStore, url: str, delete: bool) -> GcReport:
     staging: list[Candidate] = []
     final: list[Candidate] = []
     for prefix, size in sizes.items():
-        candidate = (f"{url}/{'/'.join(prefix)}", int(prefix[-1]), lambda size=size: size)
+        candidate: Candidate = (f"{url}/{'/'.join(prefix)}", int(prefix[-1]), partial(int, size))
         (staging if prefix[0] == ".staging" else final).append(candidate)
     _judge(report, staging, final, states, live, deleted, key=lambda uri: uri)
     if delete:
