@@ -113,3 +113,16 @@ def test_a_kill_mid_upload_records_nothing_and_gc_then_resume_clean_up(
     assert json.loads(fs.cat_file(f"{path}/report.json")) == {"a": True, "b": True}
     after = run_cli(["gc", "--json"], s3_cli_env)
     assert json.loads(after.stdout)["garbage"] == [], "a completed run leaves no garbage"
+
+
+def test_a_missing_bucket_fails_the_run_clearly_before_anything_is_recorded(s3_cli_env: dict[str, str]) -> None:
+    env = {**s3_cli_env, "SLUICEWAY_ARTIFACT_ROOT": "s3://sw-no-such-bucket/artifacts"}
+    result = run_cli(["run", str(SAMPLE), "--run-name", "nowhere"], env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "bucket 'sw-no-such-bucket' does not exist" in " ".join(result.stderr.split()), result.stderr
+    store = MetadataStore(env["SLUICEWAY_STORE"])
+    try:
+        assert store.list_artifacts() == []
+        assert store.executions(store.get_run("nowhere").id) == [], "no execution was started"
+    finally:
+        store.close()

@@ -301,6 +301,7 @@ def execute_component(
     cancel = cancel or Cancellation()
     store = target.store
     check_upstream(target, component, upstream)
+    target.storage.check()  # an unusable artifact root fails here, before anything is recorded
     inputs = resolve_inputs(target, component, upstream)
     parameters_json = canonical_parameters(component.parameters)
     fingerprint = execution_fingerprint(component, parameters_json, inputs)

@@ -49,6 +49,7 @@ class RemoteRoot:
         self.url = url.rstrip("/")
         self.work = local_work_dir(self.url, cache_dir)
         self._fs: Any = None
+        self._checked = False
 
     @property
     def fs(self) -> Any:
@@ -61,6 +62,20 @@ class RemoteRoot:
     def _path(self, uri: str) -> str:
         """The backend's path for a URI (s3fs: 'bucket/key', without the protocol)."""
         return str(self.fs._strip_protocol(uri))
+
+    def check(self) -> None:
+        """The bucket (first path element) exists and answers; checked once per root object."""
+        if self._checked:
+            return
+        bucket = self._path(self.url).strip("/").split("/", 1)[0]
+        with self._failing("reach", f"the bucket {bucket!r}"):
+            found = self.fs.exists(bucket)
+        if not found:
+            raise StoreError(
+                f"The artifact root {self.url} is not usable: its bucket {bucket!r} does not exist (or these "
+                "credentials cannot see it). Create the bucket, or fix --artifact-root / SLUICEWAY_ARTIFACT_ROOT."
+            )
+        self._checked = True
 
     # -- where things go -------------------------------------------------------------------------------
     def staging_dir(self, execution_id: int) -> Path:

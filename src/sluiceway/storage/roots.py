@@ -86,6 +86,9 @@ class ArtifactRoot(Protocol):
 
     url: str  # as recorded in the run's properties
 
+    def check(self) -> None:
+        """Raise StoreError if the root cannot be used (a missing bucket), before anything is recorded."""
+
     def staging_dir(self, execution_id: int) -> Path: ...
 
     def final_uri(self, pipeline: str, component_id: str, output: str, execution_id: int) -> str: ...
@@ -109,6 +112,9 @@ class LocalRoot:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.url = str(root)
+
+    def check(self) -> None:
+        return  # a missing folder is created on first write; an unwritable one fails the execution clearly
 
     def staging_dir(self, execution_id: int) -> Path:
         from sluiceway.runners import publish
