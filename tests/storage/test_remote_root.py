@@ -126,3 +126,15 @@ def test_a_missing_bucket_fails_the_run_clearly_before_anything_is_recorded(s3_c
         assert store.executions(store.get_run("nowhere").id) == [], "no execution was started"
     finally:
         store.close()
+
+
+def test_an_output_with_no_files_still_exists_in_the_bucket_so_the_cache_finds_it(
+    s3_cli_env: dict[str, str], s3_root: str
+) -> None:
+    for run_name in ("one", "two"):  # fail_if_told writes no file: its blessing is only a property
+        result = run_cli(["run", str(SAMPLE), "--run-name", run_name], s3_cli_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    blessing = _executions(s3_cli_env["SLUICEWAY_STORE"], "one")["fail_if_told"].outputs["blessing"]
+    assert s3_keys(blessing.uri) == [f"{blessing.uri.removeprefix('s3://')}/.sluiceway-empty"]
+    again = _executions(s3_cli_env["SLUICEWAY_STORE"], "two")
+    assert {e.state for e in again.values()} == {"CACHED"}, {cid: e.state for cid, e in again.items()}

@@ -12,7 +12,9 @@ Components keep reading and writing local folders. For a root such as ``s3://buc
 - an input with a remote URI is downloaded once per artifact id into ``{work}/inputs/{id}``; the marker
   ``{id}.complete`` (holding the URI) is written last, so a download cut short is never taken as complete.
   A lock file per artifact keeps parallel components and processes on one machine from downloading the
-  same artifact twice at once.
+  same artifact twice at once;
+- an output with no files is stored as one empty object, ``.sluiceway-empty`` (object stores have no empty
+  folders, and a cache hit needs the output to exist); downloads skip it.
 
 Credentials and endpoints come from the fsspec backend's usual configuration (for s3fs: the AWS
 environment variables and config files, e.g. ``AWS_ENDPOINT_URL`` for an S3-compatible server).
@@ -40,6 +42,7 @@ except ImportError:  # pragma: no cover - Windows: a process-local lock only
     fcntl = None  # type: ignore[assignment]
 
 COMPLETE_SUFFIX = ".complete"
+EMPTY_MARKER = ".sluiceway-empty"  # the one object of an output with no files; never downloaded
 
 
 class RemoteRoot:
@@ -104,6 +107,9 @@ class RemoteRoot:
             self._remove(remote_staged)
             if files:
                 self.fs.put([str(p) for p in files], [self._path(f"{remote_staged}/{n}") for n in names])
+            else:  # an object store has no empty folders: without one object the output would not exist
+                names = [EMPTY_MARKER]
+                self.fs.pipe_file(self._path(f"{remote_staged}/{EMPTY_MARKER}"), b"")
         fault_point("remote-upload")
         with self._failing("copy", f"{remote_staged} to {final}"):
             if names:
@@ -155,7 +161,7 @@ class RemoteRoot:
             partial.mkdir()
             with self._failing("download", f"{artifact.uri} to {folder}"):
                 remote = self._path(artifact.uri)
-                found = sorted(self.fs.find(remote))
+                found = sorted(k for k in self.fs.find(remote) if Path(k).name != EMPTY_MARKER)
                 if found:
                     targets = [str(partial / Path(p).relative_to(remote)) for p in found]
                     for target in targets:
