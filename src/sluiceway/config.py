@@ -11,7 +11,6 @@ environment or overrides relative to the current folder.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,13 +27,16 @@ class Settings:
     """Where metadata and artifacts live and how the local runner runs.
 
     ``store``: SQLAlchemy URL of the metadata store (``sqlite:///…`` or ``postgresql://…``).
-    ``artifact_root``: folder under which artifacts (and execution logs, in ``.logs/``) are written.
+    ``artifact_root``: folder under which artifacts (and execution logs, in ``.logs/``) are written, or an
+    fsspec URL (``s3://bucket/prefix``, ``gs://...``) of a remote artifact store.
+    ``cache_dir``: local folder for a remote root's staging folders, logs and downloaded inputs.
     ``parallelism``: how many components the local runner runs at once.
     ``cache``: whether executions may reuse earlier identical executions.
     """
 
     store: str = ""
     artifact_root: str = ""
+    cache_dir: str = ""
     parallelism: int = field(default_factory=lambda: os.cpu_count() or 1)
     cache: bool = True
     source: tuple[str, ...] = ()  # where each value came from, for `sluiceway --version -v` style diagnostics
@@ -44,6 +46,7 @@ class Settings:
 
         return (
             f"Settings(store={redact_url(self.store)!r}, artifact_root={self.artifact_root!r}, "
+            f"cache_dir={self.cache_dir!r}, "
             f"parallelism={self.parallelism!r}, cache={self.cache!r}, source={self.source!r})"
         )
 
@@ -59,15 +62,19 @@ class Settings:
         if "store" in values:
             values["store"] = _normalise_store(values["store"], Path.cwd())
         if "artifact_root" in values:
-            values["artifact_root"] = _local_root(values["artifact_root"], Path.cwd(), "override")
+            values["artifact_root"] = _artifact_root(values["artifact_root"], Path.cwd(), "override")
+        if "cache_dir" in values:
+            values["cache_dir"] = _artifact_root(values["cache_dir"], Path.cwd(), "override", local=True)
         return replace(self, **values)
 
     @property
     def log_root(self) -> Path:
-        return Path(self.artifact_root) / ".logs"
+        from sluiceway.storage.roots import log_root_of
+
+        return log_root_of(self.artifact_root, self.cache_dir)
 
 
-_FIELDS = {"store": str, "artifact_root": str, "parallelism": int, "cache": bool}
+_FIELDS = {"store": str, "artifact_root": str, "cache_dir": str, "parallelism": int, "cache": bool}
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
@@ -96,17 +103,22 @@ def _coerce(key: str, value: Any, where: str) -> Any:
     return value
 
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+def _artifact_root(value: str, base: Path, where: str, *, local: bool = False) -> str:
+    """An absolute local folder, or a checked remote URL (``s3://``, ``gs://``, ...; not for ``local``).
 
+    ``file://`` URLs are local folders. A URL is never taken as a path: that would silently turn
+    ``s3://bucket`` into a local folder named ``s3:``.
+    """
+    from sluiceway.storage.roots import check_root_url, is_remote, protocol_of
 
-def _local_root(value: str, base: Path, where: str) -> str:
-    """An absolute local folder. URL roots (``s3://``, ``gs://``, ...) are refused until remote stores land:
-    a path would silently turn ``s3://bucket`` into a local folder named ``s3:``."""
-    if _URL.match(value):
-        raise ConfigError(
-            f"Setting 'artifact_root' from {where} must be a local folder; remote artifact stores are not "
-            f"supported yet. Got {value!r} instead. Use a local path, or a mounted bucket's local path."
-        )
+    if is_remote(value):
+        if local:
+            raise ConfigError(
+                f"Setting 'cache_dir' from {where} must be a local folder. Got {value!r} instead."
+            )
+        return check_root_url(value, where)
+    if protocol_of(value) == "file":
+        value = value[len("file://") :]
     return str((base / Path(value).expanduser()).resolve())
 
 
@@ -155,6 +167,7 @@ def load_settings(folder: str | Path | None = None, **overrides: Any) -> Setting
     values: dict[str, Any] = {
         "store": f"sqlite:///{home / 'metadata.db'}",
         "artifact_root": str(home / "artifacts"),
+        "cache_dir": str(home / "cache"),
     }
     sources = []
     file_values, file_path = _read_file_settings(base)
@@ -162,8 +175,9 @@ def load_settings(folder: str | Path | None = None, **overrides: Any) -> Setting
         value = _coerce(key, value, str(file_path))
         if key == "store":
             value = _normalise_store(value, file_path.parent)  # type: ignore[union-attr]
-        if key == "artifact_root":
-            value = _local_root(value, file_path.parent, str(file_path))  # type: ignore[union-attr]
+        if key in ("artifact_root", "cache_dir"):
+            folder = file_path.parent  # type: ignore[union-attr]
+            value = _artifact_root(value, folder, str(file_path), local=key == "cache_dir")
         values[key] = value
         sources.append(f"{key}={file_path}")
     for key in _FIELDS:
@@ -172,8 +186,8 @@ def load_settings(folder: str | Path | None = None, **overrides: Any) -> Setting
             value = _coerce(key, os.environ[env_name], f"environment variable {env_name}")
             if key == "store":
                 value = _normalise_store(value, Path.cwd())
-            if key == "artifact_root":
-                value = _local_root(value, Path.cwd(), f"environment variable {env_name}")
+            if key in ("artifact_root", "cache_dir"):
+                value = _artifact_root(value, Path.cwd(), f"environment variable {env_name}", local=key == "cache_dir")
             values[key] = value
             sources.append(f"{key}=${env_name}")
     settings = Settings(**values, source=tuple(sources))

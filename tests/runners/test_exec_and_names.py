@@ -67,16 +67,3 @@ def test_cli_refuses_bad_run_names_and_writes_nothing_outside_the_root(cli_env: 
     result = run_cli(["exec", "--pipeline", str(SAMPLE), "--component", "produce", "--run", "../escaped"], cli_env)
     assert result.returncode == 2 and "'--run'" in result.stderr, result.stderr
     assert not list(tmp_path.parent.rglob("escaped*"))
-
-
-def test_url_artifact_roots_are_refused_until_remote_stores_exist(
-    cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with pytest.raises(sw.ConfigError, match="remote artifact stores are not supported yet. Got 's3://bucket/x'"):
-        sw.LocalRunner(artifact_root="s3://bucket/x")
-    monkeypatch.setenv("SLUICEWAY_ARTIFACT_ROOT", "gs://bucket")
-    with pytest.raises(sw.ConfigError, match="environment variable SLUICEWAY_ARTIFACT_ROOT"):
-        sw.load_settings(tmp_path)
-    result = run_cli(["--artifact-root", "s3://bucket/x", "run", str(SAMPLE)], cli_env)
-    assert result.returncode == 2 and "s3://bucket/x" in result.stderr, result.stderr
-    assert not Path("s3:").exists()

@@ -340,10 +340,11 @@ def exec_component(
         store=store,
         pipeline=loaded,
         run=record,
-        artifact_root=Path(exec_settings.artifact_root),
+        artifact_root=exec_settings.artifact_root,
         log_root=exec_settings.log_root,
         cache=exec_settings.cache,
         engine=engine,
+        cache_dir=exec_settings.cache_dir,
     )
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)

@@ -35,6 +35,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,7 +44,7 @@ from sluiceway.data.engine import use_engine
 from sluiceway.dsl.component import Component, OutputChannel, canonical_parameters, code_fingerprint
 from sluiceway.dsl.conditions import stated_reasons
 from sluiceway.dsl.pipeline import Pipeline
-from sluiceway.errors import GateClosed, RunError
+from sluiceway.errors import GateClosed, RunError, StoreError
 from sluiceway.metadata.store import (
     CACHED,
     CANCELED,
@@ -58,6 +59,7 @@ from sluiceway.metadata.store import (
     now_ms,
 )
 from sluiceway.runners import logs, publish
+from sluiceway.storage import ArtifactRoot, open_root
 
 logger = logging.getLogger(__name__)
 INTERRUPTED = "the run was interrupted (Ctrl-C) while this execution was running; its outputs were discarded"
@@ -65,15 +67,24 @@ INTERRUPTED = "the run was interrupted (Ctrl-C) while this execution was running
 
 @dataclass(frozen=True)
 class ExecutionTarget:
-    """Everything needed to execute one component of one run."""
+    """Everything needed to execute one component of one run.
+
+    ``artifact_root`` is a local folder or a remote fsspec URL; a remote root also needs ``cache_dir``,
+    the local folder for its staging folders and downloaded inputs (see ``sluiceway.storage``).
+    """
 
     store: MetadataStore
     pipeline: Pipeline
     run: RunRecord
-    artifact_root: Path
+    artifact_root: Path | str
     log_root: Path
     cache: bool = True
     engine: Any = None  # the run's engine (``--engine``); a component's or the pipeline's setting decides first
+    cache_dir: Path | str | None = None
+
+    @cached_property
+    def storage(self) -> ArtifactRoot:
+        return open_root(self.artifact_root, self.cache_dir)
 
 
 @dataclass(frozen=True)
@@ -409,6 +420,7 @@ def execute_component(
         reason = condition_false(target, component, upstream)
     if reason is not None:
         return _skipped_record(target, component, reason, cancel)
+    target.storage.check()  # an unusable artifact root fails here, before anything is recorded
     inputs = resolve_inputs(target, component, upstream)
     parameters_json = canonical_parameters(component.parameters)
     fingerprint = execution_fingerprint(component, parameters_json, inputs)
@@ -462,7 +474,7 @@ class _Execution:
         self.inputs = inputs
         self.cancel = cancel
         self.attempts = 0
-        self.staging = publish.staging_dir(target.artifact_root, record.id)
+        self.staging = target.storage.staging_dir(record.id)
         self.log_path = Path(record.log_uri or "")
         self.settled = False
 
@@ -490,10 +502,7 @@ class _Execution:
         if self.settled:
             return
         for name in type(self.component).SPEC.outputs:  # renamed but never recorded: not an artifact
-            target = self.target
-            publish.discard(
-                publish.final_uri(target.artifact_root, target.pipeline.name, self.component.id, name, self.record.id)
-            )
+            self.discard_final(name)
         state = FAILED if isinstance(exc, Exception) else CANCELED
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         try:
@@ -505,12 +514,22 @@ class _Execution:
                 "could not record execution %s of %s as %s: %s", self.record.id, self.component.id, state, store_exc
             )
 
+    def final_uri(self, output: str) -> str:
+        return self.target.storage.final_uri(self.target.pipeline.name, self.component.id, output, self.record.id)
+
+    def discard_final(self, output: str) -> None:
+        try:
+            self.target.storage.discard_final(self.final_uri(output))
+        except StoreError as exc:  # a remote root that cannot be reached now: gc removes the unrecorded prefix
+            logger.warning("could not remove the unrecorded output %s: %s", output, exc)
+
     def prepare(self, outputs: dict[str, Artifact]) -> None:
         for artifact in outputs.values():
             Path(artifact.uri).mkdir(parents=True, exist_ok=True)
 
     def attempts_then_publish(self) -> ExecutionRecord:
         component = self.component
+        self.inputs = self.target.storage.localise(self.inputs)  # remote inputs: complete local copies
         while True:
             if self.cancel.is_set():
                 return self.canceled()
@@ -579,29 +598,30 @@ class _Execution:
     def setup_error(self, exc: OSError) -> str:
         return (
             f"Could not prepare execution {self.record.id} of {self.component.id!r}: {exc}. The runner writes "
-            f"staging folders under {self.target.artifact_root / '.staging'} and logs under {self.target.log_root}; "
+            f"staging folders under {self.staging.parent} and logs under {self.target.log_root}; "
             "check that the artifact root is a writable folder with free space (--artifact-root / "
             "SLUICEWAY_ARTIFACT_ROOT)."
         )
 
     def publish(self, outputs: dict[str, Artifact], gate: GateClosed | None) -> ExecutionRecord:
         target = self.target
-        for artifact in outputs.values():  # hashing reads the staged files: outside the lock
+        finals = {name: self.final_uri(name) for name in outputs}
+        for name, artifact in outputs.items():  # hashing and uploading read the staged files: outside the lock
             artifact.fingerprint = publish.content_fingerprint(Path(artifact.uri), artifact.properties)
+            target.storage.upload(Path(artifact.uri), finals[name])
         message = f"{type(gate).__name__}: {gate}" if gate is not None else None
         with self.cancel.unless_canceled() as go:
             if not go:
+                for name in outputs:  # uploaded to a remote root but never to be recorded
+                    self.discard_final(name)
                 return self.canceled()
             for name, artifact in outputs.items():
                 staged = Path(artifact.uri)
-                final = publish.final_uri(
-                    target.artifact_root, target.pipeline.name, self.component.id, name, self.record.id
-                )
-                publish.move_into_place(staged, final)
-                artifact.uri = str(final)
+                target.storage.place(staged, finals[name])
+                artifact.uri = finals[name]
                 if message is not None:  # the gate's message names the report where it will stay
-                    message = message.replace(str(staged), str(final))
+                    message = message.replace(str(staged), finals[name])
             fault_point("after-rename")
-            publish.discard(self.staging)
+            target.storage.discard_staging(self.record.id)
             fault_point("publish-record")
             return self.finished(FAILED if gate is not None else COMPLETE, message, outputs)

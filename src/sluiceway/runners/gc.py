@@ -1,5 +1,7 @@
 """Reclaim disk space the metadata store no longer accounts for (``sluiceway gc``).
 
+A remote root (an fsspec URL) is judged the same way, by prefixes instead of folders.
+
 Three kinds of folder under an artifact root can be garbage, and only these (nothing else is touched):
 
 - ``.staging/{execution_id}`` of an execution that is no longer RUNNING (an interrupted or killed run);
@@ -15,13 +17,20 @@ so a folder that appears or is recorded while gc runs is seen as protected or li
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from sluiceway.errors import ConfigError
+from sluiceway.errors import StoreError
 from sluiceway.metadata.store import LIVE, RUNNING, MetadataStore, _pid_alive
+from sluiceway.storage import is_remote
+
+logger = logging.getLogger(__name__)
 
 STALE_STAGING = "staging of a finished execution"
 UNRECORDED = "folder no artifact records"
@@ -31,7 +40,7 @@ DELETED_ARTIFACT = "artifact marked DELETED"
 
 @dataclass(frozen=True)
 class Garbage:
-    path: Path
+    path: Path | str  # a local folder, or a remote root's prefix URL
     reason: str
     size: int  # bytes of the files inside
 
@@ -43,11 +52,11 @@ class Garbage:
 class GcReport:
     """What gc found (and deleted, unless it was a dry run), and what it left because it may be in use."""
 
-    artifact_root: Path
+    artifact_root: Path | str
     garbage: list[Garbage] = field(default_factory=list)
-    in_use: list[Path] = field(default_factory=list)  # folders of RUNNING executions, never touched
+    in_use: list[Path | str] = field(default_factory=list)  # folders of RUNNING executions, never touched
     deleted: bool = False
-    not_deleted: list[Path] = field(default_factory=list)  # garbage that could not be removed (permissions)
+    not_deleted: list[Path | str] = field(default_factory=list)  # garbage that could not be removed (permissions)
 
     @property
     def total_bytes(self) -> int:
@@ -92,33 +101,68 @@ def _candidates(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, in
 
 
 def collect_garbage(store: MetadataStore, artifact_root: str | os.PathLike[str], *, delete: bool = False) -> GcReport:
-    """Find (and with ``delete=True`` remove) what the store no longer accounts for under ``artifact_root``."""
+    """Find (and with ``delete=True`` remove) what the store no longer accounts for under ``artifact_root``.
+
+    ``artifact_root`` may be a remote fsspec URL: its ``.staging/`` and final prefixes are judged the same way.
+    """
+    if is_remote(str(artifact_root)):
+        return _collect_remote(store, str(artifact_root), delete)
     root = Path(artifact_root)
-    if "://" in str(artifact_root):
-        raise ConfigError(f"gc works on a local artifact root; got {str(artifact_root)!r}.")
     report = GcReport(root.resolve() if root.exists() else root)
     if not root.is_dir():
         return report
     root = root.resolve()
     staging, final = _candidates(root)  # listed first: see the module docstring
+    states = _execution_states(store)
+    live, deleted = _recorded_uris(store, os.path.realpath)
+    _judge(report, [(p, i, partial(_folder_size, p)) for p, i in staging],
+           [(p, i, partial(_folder_size, p)) for p, i in final], states, live, deleted, key=os.path.realpath)
+    if delete:
+        for item in report.garbage:
+            shutil.rmtree(item.path, ignore_errors=True)  # errors show as what is still there, below
+            if Path(item.path).exists():
+                report.not_deleted.append(item.path)
+        report.deleted = True
+    return report
+
+
+def _execution_states(store: MetadataStore) -> dict[int, str]:
     states: dict[int, str] = {}
     for run in store.list_runs(limit=2**31 - 1):
         for execution in store.executions(run.id, with_artifacts=False):
             # RUNNING in the store but its process on this host is gone (killed): nothing writes there any more.
             dead = execution.host == store.host and execution.pid is not None and not _pid_alive(execution.pid)
             states[execution.id] = "DEAD" if execution.state == RUNNING and dead else execution.state
+    return states
+
+
+def _recorded_uris(store: MetadataStore, key: Callable[[str], str]) -> tuple[set[str], set[str]]:
     live: set[str] = set()
     deleted: set[str] = set()
     for artifact in store.list_artifacts(limit=2**31 - 1):
-        (live if artifact.state == LIVE else deleted).add(os.path.realpath(artifact.uri))
+        (live if artifact.state == LIVE else deleted).add(key(artifact.uri))
+    return live, deleted
 
-    for path, execution_id in staging:
+
+Candidate = tuple[Any, int, Callable[[], int]]  # (folder, execution id, its size in bytes when asked)
+
+
+def _judge(
+    report: GcReport,
+    staging: list[Candidate],
+    final: list[Candidate],
+    states: dict[int, str],
+    live: set[str],
+    deleted: set[str],
+    key: Callable[[str], str],
+) -> None:
+    for path, execution_id, size in staging:
         if states.get(execution_id) == RUNNING:
             report.in_use.append(path)
         else:
-            report.garbage.append(Garbage(path, STALE_STAGING, _folder_size(path)))
-    for path, execution_id in final:
-        real = os.path.realpath(path)
+            report.garbage.append(Garbage(path, STALE_STAGING, size()))
+    for path, execution_id, size in final:
+        real = key(str(path))
         if real in live:
             continue
         if states.get(execution_id) == RUNNING:
@@ -130,12 +174,49 @@ def collect_garbage(store: MetadataStore, artifact_root: str | os.PathLike[str],
             reason = NO_EXECUTION
         else:
             reason = UNRECORDED
-        report.garbage.append(Garbage(path, reason, _folder_size(path)))
+        report.garbage.append(Garbage(path, reason, size()))
     report.garbage.sort(key=lambda item: str(item.path))
+
+
+def _collect_remote(store: MetadataStore, url: str, delete: bool) -> GcReport:
+    """gc of a remote root: prefixes (``{url}/.staging/{id}``, ``{url}/{p}/{c}/{o}/{id}``) instead of folders."""
+    import fsspec
+
+    url = url.rstrip("/")
+    report = GcReport(url)
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+        fs.invalidate_cache()
+        keys = fs.find(root, detail=True)  # listed first: see the module docstring
+    except Exception as exc:
+        raise StoreError(
+            f"gc could not list the artifact root {url}: {exc}. Check the bucket, the credentials and the endpoint."
+        ) from exc
+    sizes: dict[tuple[str, ...], int] = {}
+    for name, info in keys.items():
+        parts = tuple(name[len(root) :].strip("/").split("/"))
+        if len(parts) > 2 and parts[0] == ".staging" and parts[1].isdigit():
+            prefix = parts[:2]
+        elif len(parts) > 4 and not parts[0].startswith(".") and parts[3].isdigit():
+            prefix = parts[:4]
+        else:
+            continue  # .logs and anything else are not artifact prefixes
+        sizes[prefix] = sizes.get(prefix, 0) + int(info.get("size") or 0)
+    states = _execution_states(store)
+    live, deleted = _recorded_uris(store, lambda uri: uri.rstrip("/"))
+    staging: list[Candidate] = []
+    final: list[Candidate] = []
+    for prefix, size in sizes.items():
+        candidate: Candidate = (f"{url}/{'/'.join(prefix)}", int(prefix[-1]), partial(int, size))
+        (staging if prefix[0] == ".staging" else final).append(candidate)
+    _judge(report, staging, final, states, live, deleted, key=lambda uri: uri)
     if delete:
         for item in report.garbage:
-            shutil.rmtree(item.path, ignore_errors=True)  # errors show as what is still there, below
-            if item.path.exists():
+            path = fs._strip_protocol(str(item.path))
+            try:
+                fs.rm(fs.find(path))
+            except Exception as exc:  # noqa: BLE001 - reported below as not deleted, with the reason logged
+                logger.warning("gc could not delete %s: %s", item.path, exc)
                 report.not_deleted.append(item.path)
         report.deleted = True
     return report

@@ -19,7 +19,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from sluiceway.artifacts.base import Artifact
@@ -42,6 +41,8 @@ from sluiceway.metadata.store import (
 from sluiceway.runners.execute import Cancellation, ExecutionTarget, execute_component, last_frames
 from sluiceway.runners.hooks import RunHooks, progress_hooks
 from sluiceway.runners.recovery import cancel_if_recorded, cancel_run, reclaim_unfinished, settle_leftovers
+from sluiceway.storage import open_root
+from sluiceway.storage.roots import log_root_of
 
 logger = logging.getLogger(__name__)
 # Downstream of a failed or canceled component: never executed, not recorded (a resume runs it). Hooks see
@@ -244,10 +245,11 @@ class LocalRunner:
                     store=store,
                     pipeline=pipeline,
                     run=record,
-                    artifact_root=Path(self.settings.artifact_root),
+                    artifact_root=self.settings.artifact_root,
                     log_root=self.settings.log_root,
                     cache=self.settings.cache,
                     engine=self.engine,
+                    cache_dir=self.settings.cache_dir,
                 )
                 done = {}
         except KeyboardInterrupt:
@@ -281,9 +283,8 @@ class LocalRunner:
                 "run %s keeps its artifact root %s (not %s)", record.name, recorded_root, self.settings.artifact_root
             )
         cache = bool(record.properties.get("cache", True)) and self.settings.cache
-        artifact_root = Path(recorded_root)
         store.abandon_stale_executions(record.id)
-        reclaim_unfinished(store, record, pipeline, artifact_root)
+        reclaim_unfinished(store, record, pipeline, open_root(recorded_root, self.settings.cache_dir))
         done: dict[str, ExecutionRecord] = {}
         for component in pipeline.components:
             previous = store.successful_execution(record.id, component.id)
@@ -294,10 +295,11 @@ class LocalRunner:
             store=store,
             pipeline=pipeline,
             run=record,
-            artifact_root=artifact_root,
-            log_root=artifact_root / ".logs",
+            artifact_root=recorded_root,
+            log_root=log_root_of(recorded_root, self.settings.cache_dir),
             cache=cache,
             engine=self.engine if self.engine is not None else _recorded_engine(record),
+            cache_dir=self.settings.cache_dir,
         )
         return record, target, done
 

@@ -24,6 +24,7 @@ from sluiceway.metadata.store import (
 )
 from sluiceway.runners import publish
 from sluiceway.runners.execute import INTERRUPTED, Cancellation, ExecutionTarget
+from sluiceway.storage import ArtifactRoot, LocalRoot
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +57,16 @@ def cancel_run(
     store, record = target.store, target.run
     try:
         for execution in settle_leftovers(store, record, state, reason or INTERRUPTED):
-            publish.discard(publish.staging_dir(target.artifact_root, execution.id))
+            target.storage.discard_staging(execution.id)
         store.set_run_state(record.id, state)
     except Exception as exc:  # noqa: BLE001 - the original interrupt or error is what the caller must see
         # (A full or broken store refuses these writes too; --resume settles the records later.)
         logger.error("could not record run %s as %s: %s", record.name, state, exc)
 
 
-def reclaim_unfinished(store: MetadataStore, record: RunRecord, pipeline: Pipeline, artifact_root: Path) -> list[Path]:
+def reclaim_unfinished(
+    store: MetadataStore, record: RunRecord, pipeline: Pipeline, artifact_root: Path | ArtifactRoot
+) -> list[Path]:
     """Before a resume: delete what earlier attempts of this run left on disk without recording it.
 
     Staging folders of executions that ended without publishing (CANCELED, ABANDONED, FAILED) and their
@@ -71,6 +74,11 @@ def reclaim_unfinished(store: MetadataStore, record: RunRecord, pipeline: Pipeli
     complete but unrecorded folder there. A FAILED execution that closed a gate recorded its outputs:
     those stay.
     """
+    if isinstance(artifact_root, LocalRoot):
+        artifact_root = artifact_root.root
+    if not isinstance(artifact_root, Path):  # a remote root: its staging and final prefixes, unlisted
+        _reclaim_remote(store, record, pipeline, artifact_root)
+        return []
     reclaimed: list[Path] = []
     components = {c.id: c for c in pipeline.components}
     for execution in store.executions(record.id):
@@ -90,3 +98,14 @@ def reclaim_unfinished(store: MetadataStore, record: RunRecord, pipeline: Pipeli
     if reclaimed:
         logger.info("reclaimed %d unrecorded folder(s) of run %s", len(reclaimed), record.name)
     return reclaimed
+
+
+def _reclaim_remote(store: MetadataStore, record: RunRecord, pipeline: Pipeline, root: ArtifactRoot) -> None:
+    components = {c.id: c for c in pipeline.components}
+    for execution in store.executions(record.id):
+        if execution.state not in (CANCELED, ABANDONED, FAILED) or execution.outputs:
+            continue
+        root.discard_staging(execution.id)
+        component = components.get(execution.component_id)
+        for name in type(component).SPEC.outputs if component is not None else ():
+            root.discard_final(root.final_uri(pipeline.name, component.id, name, execution.id))  # type: ignore[union-attr]
