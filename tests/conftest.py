@@ -176,4 +176,5 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}
     env["SLUICEWAY_STORE"] = f"sqlite:///{tmp_path / 'md.db'}"
     env["SLUICEWAY_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
+    env["PENGUIN_SERVING_DIR"] = str(tmp_path / "serving")  # where the penguin example's Pusher pushes
     return env

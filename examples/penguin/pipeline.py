@@ -9,11 +9,15 @@ fitted graph is what serving applies to raw rows), train a scikit-learn classifi
 the standard Trainer (a Model bundle: skops file, transform, signature) and evaluate it on the raw eval
 rows with the Evaluator: metrics overall and per island and sex, fairness across sexes, feature
 importance, and thresholds, against the last blessed model of this pipeline as baseline (none on the
-first run). Metadata and artifacts go to ./.sluiceway/.
+first run). A blessed model is then loaded in the real model server by the InfraValidator (canary
+requests, latency) and pushed to a versioned serving directory that `sluiceway serve` watches; a model
+that is not blessed is neither tried nor pushed, and the run says why. Metadata and artifacts go to
+./.sluiceway/, pushed models to ./.sluiceway/serving/penguin/{version}/.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -23,6 +27,8 @@ from sluiceway.components import (
     CsvExampleGen,
     Evaluator,
     ExampleValidator,
+    InfraValidator,
+    Pusher,
     SchemaGen,
     StatisticsGen,
     Trainer,
@@ -46,6 +52,10 @@ EVAL_CONFIG = EvalConfig(
     fairness=Fairness(sensitive=["sex"], positive_class="Adelie"),
     min_slice_size=30,  # smaller slices (island x sex) are reported, not gated
 )
+
+
+# Where pushed versions go (relative to the folder the pipeline runs in, beside the store and artifacts).
+SERVING_DIRECTORY = os.environ.get("PENGUIN_SERVING_DIR", ".sluiceway/serving")
 
 
 def penguins_csv() -> str:
@@ -78,7 +88,18 @@ def create_pipeline(regularization: float = 1.0) -> sw.Pipeline:
         baseline_model=sw.resolve.latest_blessed_model(),
         eval_config=EVAL_CONFIG,
     )
-    components = [example_gen, statistics, schema, validator, transform, trainer, evaluator]
+    # Only a blessed model is tried in the real server (started in a separate process with canary requests
+    # built from eval rows); a model the Evaluator refused is SKIPPED here, and so is the Pusher after it.
+    infra_validator = InfraValidator(model=trainer.model, examples=example_gen.examples, when=evaluator.blessing.blessed)
+    # Pushes only when both blessings are positive: a new version under .sluiceway/serving/penguin/, which
+    # `sluiceway serve --model-dir .sluiceway/serving` picks up without a restart.
+    pusher = Pusher(
+        model=trainer.model,
+        model_blessing=evaluator.blessing,
+        infra_blessing=infra_validator.blessing,
+        base_directory=SERVING_DIRECTORY,
+    )
+    components = [example_gen, statistics, schema, validator, transform, trainer, evaluator, infra_validator, pusher]
     return sw.Pipeline("penguin", components)
 
 

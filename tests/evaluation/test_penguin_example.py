@@ -19,11 +19,19 @@ def test_the_crippled_penguin_model_is_not_blessed_against_the_first(cli_env: di
     env = {**cli_env, "PYTHONPATH": str(Path(sw.__file__).resolve().parents[1])}
     first = run_cli(["run", str(EXAMPLE), "--json"], env, cwd=tmp_path, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
+    states = {cid: e["state"] for cid, e in json.loads(first.stdout)["executions"].items()}
+    assert states["InfraValidator"] == states["Pusher"] == "COMPLETE"  # tried in the real server, then pushed
+    serving = Path(cli_env["PENGUIN_SERVING_DIR"]) / "penguin"
+    assert [p.name for p in serving.iterdir() if not p.name.startswith(".")] == ["1"]
+    assert sw.load_model(serving / "1").manifest["flavor"] == "sklearn"  # a whole bundle, loadable by the server
     second = run_cli(["run", f"{EXAMPLE}:crippled_pipeline"], env, cwd=tmp_path, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     said = " ".join((second.stdout + second.stderr).split())  # Rich wraps long lines
     assert "is NOT blessed against the baseline" in said
     assert "accuracy on Overall is 0." in said and "below the lower bound 0.9" in said
+    assert "SKIPPED InfraValidator" in said and "the condition Evaluator.blessing.blessed is false" in said
+    assert "SKIPPED Pusher" in said and "upstream 'InfraValidator' was skipped" in said
+    assert [p.name for p in serving.iterdir() if not p.name.startswith(".")] == ["1"]  # nothing new was pushed
 
     blessings = sorted((Path(cli_env["SLUICEWAY_ARTIFACT_ROOT"]) / "penguin" / "Evaluator" / "blessing").iterdir(),
                        key=lambda p: int(p.name))

@@ -133,7 +133,7 @@ def test_penguin_under_airflow_dags_test_records_what_a_local_run_records(
 
 def create_penguin_ids() -> list[str]:
     return ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform", "Trainer",
-            "evaluate_classifier"]
+            "Evaluator", "InfraValidator", "Pusher"]
 
 
 @pytest.mark.timeout(900)

@@ -156,7 +156,7 @@ def test_penguin_under_kfp_local_records_what_a_local_run_records(
     assert [r.name.startswith("penguin-") for r in runs] == [True]  # the KFP job name
     orchestrated = run_summary(task_env["SLUICEWAY_STORE"], runs[0].name)
     assert orchestrated["state"] == "COMPLETE"
-    assert len(orchestrated["components"]) == 7
+    assert len(orchestrated["components"]) == 9
     assert orchestrated == run_summary(*penguin_local_run)
 
 

@@ -232,7 +232,8 @@ def upstream_skipped(
                 latest = {e.component_id: e for e in target.store.executions(target.run.id, with_artifacts=False)}
             known = latest.get(other.id)
         if known is not None and known.state == SKIPPED:
-            return f"upstream {other.id!r} was skipped ({known.error or 'no reason recorded'})"
+            # The upstream's own line carries its reason; repeating it nests once per level downstream.
+            return f"upstream {other.id!r} was skipped"
     return None
 
 
@@ -253,9 +254,10 @@ def condition_false(
     read: list[str] = []
     if condition.evaluate(artifacts, read):
         return None
-    details = [
-        f"{artifact.TYPE_NAME} #{artifact.id}: {reason}" for artifact in artifacts.values()
-        for reason in stated_reasons(artifact)
+    details = [  # one entry per artifact that states why (a blessing's failed checks), not one per reason
+        f"{artifact.TYPE_NAME} #{artifact.id} says: " + "; ".join(reasons)
+        for artifact in artifacts.values()
+        if (reasons := stated_reasons(artifact))
     ]
     return f"the condition {condition} is false: " + "; ".join([*read, *details])
 
