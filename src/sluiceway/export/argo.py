@@ -69,9 +69,10 @@ def workflow(plan: ExportPlan, image: str = DEFAULT_IMAGE) -> dict[str, Any]:
         }
         if task.retries:
             template["retryStrategy"] = {
-                "limit": task.retries,
+                # Kubernetes int-or-string fields: Argo's schema types them as strings.
+                "limit": str(task.retries),
                 "retryPolicy": "Always",
-                "backoff": {"duration": f"{math.ceil(task.retry_backoff)}s", "factor": 2},
+                "backoff": {"duration": f"{math.ceil(task.retry_backoff)}s", "factor": "2"},
             }
         templates.append(template)
     spec: dict[str, Any] = {
