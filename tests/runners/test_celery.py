@@ -194,3 +194,43 @@ def test_killing_the_worker_mid_task_makes_the_other_worker_run_it(
         ("hold", "ABANDONED"), ("hold", "COMPLETE"), ("count", "COMPLETE")
     ]
     assert executions[0][2] == held_pid and executions[1][2] != held_pid  # the other worker's process
+
+
+@pytest.mark.timeout(600)
+def test_a_failed_component_is_retried_by_celery_and_the_store_records_each_try(
+    redis_url: str, start_workers: Callable[..., list[Worker]], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+    start_workers(2, SLUICEWAY_TEST_FLAKY_FAILURES="1", SLUICEWAY_TEST_FLAKY_COUNTER=str(calls))
+    env = _runner_env(cli_env)
+    ran = subprocess.run(
+        [SLUICEWAY, "run", "tests/export/export_pipelines.py", "--runner", "celery", "--broker", redis_url,
+         "--run-name", "retried", "-q"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert calls.read_text() == "2"  # one failure, then Celery's retry (the component has retries=2)
+    store = MetadataStore(env["SLUICEWAY_STORE"])
+    try:
+        run = store.get_run("retried")
+        tries = [(e.component_id, e.state, e.attempts) for e in store.executions(run.id, with_artifacts=False)]
+    finally:
+        store.close()
+    assert run.state == "COMPLETE"
+    assert tries == [("produce", "COMPLETE", 1), ("check", "COMPLETE", 1), ("flaky", "FAILED", 1),
+                     ("flaky", "COMPLETE", 1)]
+
+
+def test_the_runner_option_says_what_it_accepts(cli_env: dict[str, str]) -> None:
+    env = {k: v for k, v in _runner_env(cli_env).items() if k != "SLUICEWAY_CELERY_BROKER"}
+    unknown = subprocess.run([SLUICEWAY, "run", HOLD, "--runner", "dask"], env=env, cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "--runner must be 'local' or 'celery'. Got 'dask'" in unknown.stderr
+    no_broker = subprocess.run([SLUICEWAY, "run", HOLD, "--runner", "celery"], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=120)
+    assert no_broker.returncode == 2 and "needs a broker URL" in no_broker.stderr
+    stray = subprocess.run([SLUICEWAY, "run", HOLD, "--broker", "redis://127.0.0.1:1/0"], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert stray.returncode == 2 and "--broker is for --runner celery" in stray.stderr
+    assert env["SLUICEWAY_STORE"].startswith("sqlite:///")
+    assert not Path(env["SLUICEWAY_STORE"].removeprefix("sqlite:///")).exists()  # refused before recording a run
