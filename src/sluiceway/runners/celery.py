@@ -20,8 +20,11 @@ How Sluiceway maps onto Celery:
   or a task still running is delivered twice). The redelivered task records the lost execution ABANDONED.
 - Time limits: ``timeout_seconds`` becomes the task's soft time limit (the component fails with
   ``SoftTimeLimitExceeded`` and is retried like any failure), plus a hard limit ``KILL_AFTER_SECONDS`` later.
-- Cancellation: Ctrl-C revokes the run's outstanding tasks (terminating those running with SIGINT, which
-  records them CANCELED) and records the run CANCELED, as the local runner does.
+- Cancellation: Ctrl-C records the run CANCELED (as the local runner does) and revokes the run's tasks that
+  no worker has started. A component already running on a worker finishes there and records its own
+  outcome; ``--resume`` reuses it if it completed. (Terminating it is not safe: pool processes ignore
+  SIGINT, SIGUSR1 is Celery's soft time limit, and a killed pool process counts as a lost worker, whose
+  message a worker that never heard of the revocation would run again.)
 """
 
 from __future__ import annotations
@@ -221,21 +224,23 @@ class CeleryRunner(LocalRunner):
         return target.store.get_execution(int(outcome["execution_id"]))
 
     def _wait(self, result: Any) -> Any:
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
         while True:
             with self._results_lock:
                 try:
                     return result.get(timeout=1.0, propagate=False)
-                except Exception as exc:  # noqa: BLE001 - only a wait timeout is expected; others re-raised
-                    if type(exc).__name__ != "TimeoutError":
-                        raise RunError(f"Waiting for Celery task {result.id} failed: {redact_text(str(exc))}") from exc
-            # Released between waits so other scheduler threads can wait on theirs.
+                except CeleryTimeout:
+                    pass  # not finished yet: wait again, after letting the other scheduler threads wait on theirs
+                except Exception as exc:  # noqa: BLE001 - the broker or result backend failed: a typed error
+                    raise RunError(f"Waiting for Celery task {result.id} failed: {redact_text(str(exc))}") from exc
 
     def _revoke_outstanding(self) -> None:
         with self._lock:
             outstanding = list(self._outstanding.values())
         for result in outstanding:
             try:
-                result.revoke(terminate=True, signal="SIGINT")
+                result.revoke()
             except Exception as exc:  # noqa: BLE001 - the interrupt is what the caller must see
                 logger.error("could not revoke Celery task %s: %s", result.id, exc)
 
