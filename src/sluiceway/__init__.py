@@ -43,6 +43,7 @@ from sluiceway.errors import (  # noqa: E402
 
 if TYPE_CHECKING:
     from sluiceway.metadata.store import MetadataStore
+    from sluiceway.runners.celery import CeleryRunner
     from sluiceway.runners.hooks import RunHooks
     from sluiceway.runners.local import LocalRunner, Run
     from sluiceway.trainer.bundle import load_model
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "LocalRunner": "sluiceway.runners.local",
     "Run": "sluiceway.runners.local",
+    "CeleryRunner": "sluiceway.runners.celery",
     "RunHooks": "sluiceway.runners.hooks",
     "MetadataStore": "sluiceway.metadata.store",
     "load_settings": "sluiceway.config",
@@ -99,6 +101,7 @@ __all__ = [
     "component",
     "LocalRunner",
     "Run",
+    "CeleryRunner",
     "RunHooks",
     "MetadataStore",
     "load_settings",
