@@ -234,3 +234,25 @@ def test_the_runner_option_says_what_it_accepts(cli_env: dict[str, str]) -> None
     assert stray.returncode == 2 and "--broker is for --runner celery" in stray.stderr
     assert env["SLUICEWAY_STORE"].startswith("sqlite:///")
     assert not Path(env["SLUICEWAY_STORE"].removeprefix("sqlite:///")).exists()  # refused before recording a run
+
+
+@pytest.mark.timeout(600)
+def test_a_component_over_the_time_limit_fails_with_celerys_soft_time_limit(
+    redis_url: str, start_workers: Callable[..., list[Worker]], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from sluiceway.runners.celery import CeleryRunner
+
+    fifo = tmp_path / "hold.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # `hold` can open its end at once; nobody reads
+    hold_env = {"SLUICEWAY_TEST_HOLD_MARKER": str(tmp_path / "held"), "SLUICEWAY_TEST_HOLD_FIFO": str(fifo)}
+    try:
+        start_workers(2, **hold_env)
+        runner = CeleryRunner(broker=redis_url, store=cli_env["SLUICEWAY_STORE"],
+                              artifact_root=cli_env["SLUICEWAY_ARTIFACT_ROOT"], timeout_seconds=3)
+        run = runner.run(str(REPO / HOLD), run_name="limited")
+    finally:
+        os.close(reader)
+    assert run.state == "FAILED" and run.not_run == ["count"]
+    held = run["hold"]
+    assert held.state == "FAILED" and "SoftTimeLimitExceeded" in (held.error or "")
