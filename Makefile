@@ -37,15 +37,19 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 demo: $(EXAMPLES_STAMP)
 	$(BIN)/sluiceway run examples/penguin/pipeline.py
 
-# System services the tests start themselves (a throwaway PostgreSQL server, see tests/conftest.py).
-# Debian installs the binaries under /usr/lib/postgresql/<version>/bin, not on the PATH.
+# System services the tests start themselves (a throwaway PostgreSQL server, see tests/conftest.py; a Redis
+# server for the Celery runner, tests/runners/test_celery.py). Installing them starts nothing.
+# Debian installs the PostgreSQL binaries under /usr/lib/postgresql/<version>/bin, not on the PATH.
 services:
-	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "PostgreSQL binaries present"; \
+	@missing=""; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -z "$$missing" ]; then \
+		echo "PostgreSQL and Redis binaries present"; \
 	else \
-		echo "Installing PostgreSQL (Debian package postgresql) for the store tests"; \
+		echo "Installing Debian packages for the store and Celery tests:$$missing"; \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 # Airflow and kfp pin packages the main venv cannot share (kfp: protobuf < 7), so each gets its own venv holding

@@ -90,7 +90,9 @@ def create_pipeline(regularization: float = 1.0) -> sw.Pipeline:
     )
     # Only a blessed model is tried in the real server (started in a separate process with canary requests
     # built from eval rows); a model the Evaluator refused is SKIPPED here, and so is the Pusher after it.
-    infra_validator = InfraValidator(model=trainer.model, examples=example_gen.examples, when=evaluator.blessing.blessed)
+    infra_validator = InfraValidator(
+        model=trainer.model, examples=example_gen.examples, when=evaluator.blessing.blessed
+    )
     # Pushes only when both blessings are positive: a new version under .sluiceway/serving/penguin/, which
     # `sluiceway serve --model-dir .sluiceway/serving` picks up without a restart.
     pusher = Pusher(

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from sluiceway.data.engine import InProcessEngine
     from sluiceway.data.ray_engine import RayEngine
     from sluiceway.metadata.store import MetadataStore
+    from sluiceway.runners.celery import CeleryRunner
     from sluiceway.runners.hooks import RunHooks
     from sluiceway.runners.local import LocalRunner, Run
     from sluiceway.trainer.bundle import load_model
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "LocalRunner": "sluiceway.runners.local",
     "Run": "sluiceway.runners.local",
+    "CeleryRunner": "sluiceway.runners.celery",
     "RunHooks": "sluiceway.runners.hooks",
     "MetadataStore": "sluiceway.metadata.store",
     "load_settings": "sluiceway.config",
@@ -107,6 +109,7 @@ __all__ = [
     "when",
     "LocalRunner",
     "Run",
+    "CeleryRunner",
     "RunHooks",
     "MetadataStore",
     "load_settings",

@@ -40,7 +40,8 @@ def test_version_and_help(cli_env: dict[str, str]) -> None:
     }
     assert "convert" not in top.stdout  # no promise of commands that do not exist
     for args in [[], *([c] for c in commands), ["runs", "list"], ["runs", "show"], ["schema", "infer"],
-                 ["export", "airflow"], ["export", "kubeflow"], ["export", "plan"]]:
+                 ["export", "airflow"], ["export", "kubeflow"], ["export", "argo"], ["export", "luigi"],
+                 ["export", "plan"]]:
         shown = run_cli([*args, "--help"], cli_env)
         assert shown.returncode == 0, args
         assert "<bool>" not in shown.stdout and "<int>" not in shown.stdout, (args, shown.stdout)

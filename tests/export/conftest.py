@@ -46,7 +46,9 @@ def penguin_local_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, st
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICEWAY_")}
     store = f"sqlite:///{folder / 'md.db'}"
     env.update(
-        SLUICEWAY_STORE=store, SLUICEWAY_ARTIFACT_ROOT=str(folder / "artifacts"), PENGUIN_SERVING_DIR=str(folder / "serving")
+        SLUICEWAY_STORE=store,
+        SLUICEWAY_ARTIFACT_ROOT=str(folder / "artifacts"),
+        PENGUIN_SERVING_DIR=str(folder / "serving"),
     )
     sluiceway = str(Path(sys.executable).with_name("sluiceway"))
     completed = subprocess.run(

@@ -1,4 +1,4 @@
-"""`sluiceway export airflow|kubeflow|plan`: a pipeline as an orchestrator's DAG, one task per component.
+"""`sluiceway export airflow|kubeflow|argo|luigi|plan`: a pipeline as an orchestrator's DAG, one task per component.
 
 Every task runs ``sluiceway exec`` (see ``sluiceway.export.plan``). The global ``--store`` and
 ``--artifact-root``, when given on this command line, are written into the exported tasks' environment;
@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
     )
     export_app.command("airflow")(export_airflow)
     export_app.command("kubeflow")(export_kubeflow)
+    export_app.command("argo")(export_argo)
+    export_app.command("luigi")(export_luigi)
     export_app.command("plan")(export_plan)
     app.add_typer(export_app, name="export")
 
@@ -149,6 +151,53 @@ def _compile_with(kfp_python: Path, plan: ExportPlan, out: Path, image: str) -> 
             f"{completed.stderr.strip()[-2000:]}\n"
             "Check that this Python has kfp 2 installed (pip install 'kfp>=2.17,<3')."
         )
+
+
+def export_luigi(
+    target: str = _TARGET,
+    out: Path = typer.Option(
+        ..., "--out", metavar="FILE", help="The Luigi module to write (a folder: sluiceway_PIPELINE.py in it)."
+    ),
+    workdir: str | None = _WORKDIR,
+    executable: str = _EXECUTABLE,
+    timeout: float | None = _TIMEOUT,
+    no_cache: bool = _NO_CACHE,
+) -> None:
+    """Write a Luigi module: one task per component, complete() read from the metadata store."""
+    from sluiceway.export.luigi import task_namespace, write_module
+
+    plan = _plan(target, workdir, executable, None, timeout, no_cache)
+    path = write_module(plan, out)
+    console.print(f"Wrote {path} (Luigi tasks of {plan.pipeline_name!r}, {len(plan.tasks)} components).")
+    console.print(
+        f"Try it: PYTHONPATH={path.parent} luigi --module {path.stem} {task_namespace(plan)}.Pipeline "
+        "--run-name NAME --local-scheduler",
+        soft_wrap=True,
+    )
+
+
+def export_argo(
+    target: str = _TARGET,
+    out: Path = typer.Option(..., "--out", metavar="FILE", help="The Argo Workflow (or CronWorkflow) YAML to write."),
+    image: str = typer.Option(
+        "sluiceway:latest", "--image", metavar="IMAGE", help="Container image of every task (see the Dockerfile)."
+    ),
+    cron: str | None = typer.Option(
+        None, "--cron", metavar="CRON", help="Write a CronWorkflow on this schedule (e.g. '0 * * * *')."
+    ),
+    workdir: str | None = _WORKDIR,
+    executable: str = _EXECUTABLE,
+    timeout: float | None = _TIMEOUT,
+    no_cache: bool = _NO_CACHE,
+) -> None:
+    """Write an Argo Workflow (or, with --cron, a CronWorkflow): a DAG of one container task per component."""
+    from sluiceway.export.argo import write_workflow
+
+    plan = _plan(target, workdir, executable, cron, timeout, no_cache)
+    path = write_workflow(plan, out, image)
+    kind = "CronWorkflow" if cron else "Workflow"
+    console.print(f"Wrote {path} (Argo {kind} of {plan.pipeline_name!r}, {len(plan.tasks)} tasks, image {image}).")
+    console.print(f"Submit it: argo {'cron create' if cron else 'submit'} {path}", soft_wrap=True)
 
 
 def export_plan(

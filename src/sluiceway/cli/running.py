@@ -24,7 +24,7 @@ from sluiceway.cli.common import (
     state,
     styled,
 )
-from sluiceway.errors import NotFoundError, StoreNotFoundError
+from sluiceway.errors import ConfigError, NotFoundError, StoreNotFoundError
 from sluiceway.runners.hooks import RunHooks
 
 if TYPE_CHECKING:
@@ -69,8 +69,14 @@ def run(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
     engine: str | None = typer.Option(None, "--engine", metavar="local|ray", help=ENGINE_HELP),
+    runner_name: str = typer.Option(
+        "local", "--runner", metavar="RUNNER", help="local (threads here) or celery (Celery workers, see --broker)."
+    ),
+    broker: str | None = typer.Option(
+        None, "--broker", metavar="URL", help="Celery broker (redis://host:6379/0); default: $SLUICEWAY_CELERY_BROKER."
+    ),
 ) -> None:
-    """Run a pipeline with the local runner."""
+    """Run a pipeline with the local runner (or, with --runner celery, on Celery workers)."""
     from sluiceway.cli.progress import RichProgress
     from sluiceway.dsl.loading import load_pipeline
     from sluiceway.runners.local import LocalRunner, new_run_name
@@ -94,8 +100,22 @@ def run(
         )
         if state.verbosity >= 1:
             hooks.append(LogFollower(run_settings.log_root))
-    runner = LocalRunner(settings=run_settings, hooks=hooks, engine=engine)
-    result = runner.run(pipeline, run_name=None if resume else names["run"], resume=resume)
+    if runner_name == "celery":
+        if engine is not None:
+            raise ConfigError(
+                "--engine is for the local runner; with --runner celery, set engine= on the pipeline or its components."
+            )
+        from sluiceway.runners.celery import CeleryRunner
+
+        celery_runner = CeleryRunner(broker=broker, settings=run_settings, hooks=hooks)
+        result = celery_runner.run(target, run_name=None if resume else names["run"], resume=resume)
+    elif runner_name == "local":
+        if broker is not None:
+            raise ConfigError("--broker is for --runner celery; the local runner runs components in this process.")
+        runner = LocalRunner(settings=run_settings, hooks=hooks, engine=engine)
+        result = runner.run(pipeline, run_name=None if resume else names["run"], resume=resume)
+    else:
+        raise ConfigError(f"--runner must be 'local' or 'celery'. Got {runner_name!r} instead.")
     if as_json:
         print_json(
             {

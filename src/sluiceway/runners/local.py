@@ -207,6 +207,17 @@ class LocalRunner:
             self._store = self._store_arg or MetadataStore(self.settings.store)
         return self._store
 
+    def execute(
+        self,
+        target: ExecutionTarget,
+        component: Component,
+        *,
+        cancel: Cancellation,
+        upstream: dict[str, ExecutionRecord],
+    ) -> ExecutionRecord:
+        """Run one ready component (called from a scheduler thread). The Celery runner sends it to a worker."""
+        return execute_component(target, component, cancel=cancel, upstream=upstream)
+
     def _hook(self, hooks: list[RunHooks], method: str, **kwargs: Any) -> None:
         for hook in hooks:
             try:
@@ -405,7 +416,7 @@ class _Scheduler:
 
         def work() -> None:
             try:
-                outcome = execute_component(target, component, cancel=cancel, upstream=known)
+                outcome = self.runner.execute(target, component, cancel=cancel, upstream=known)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which reports it
                 results.put((component, None, exc))
                 return
