@@ -9,7 +9,9 @@ from sluiceway.metadata.store import MetadataStore
 
 # A Model bundle's bytes differ between two trainings (seen between a local and an orchestrated run): its
 # fingerprint is left out of the comparison. Every other output is byte-identical, fingerprint included.
-_NOT_BYTE_STABLE = {"Model", "InfraBlessing", "PushedModel"}  # a retrain; measured latencies; where it went
+# A retrain (skops names entries by object id); the model URI an evaluation and blessing name; measured
+# latencies; where a push went. Their file lists and lineage are still compared.
+_NOT_BYTE_STABLE = {"Model", "ModelEvaluation", "ModelBlessing", "InfraBlessing", "PushedModel"}
 
 
 def files_of(uri: str) -> list[str]:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW_VENV, PENGUIN, REPO, venv_python
+from export_env import AIRFLOW_VENV, PENGUIN, REPO, venv_python
 from export_pipelines import create_pipeline
 from export_summary import run_summary
 

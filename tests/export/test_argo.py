@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PENGUIN, REPO
+from export_env import PENGUIN, REPO
 from export_pipelines import create_pipeline
 from export_summary import run_summary
 
@@ -174,7 +174,7 @@ def test_penguin_workflow_commands_run_in_order_record_what_a_local_run_records(
     document = _export(PENGUIN, tmp_path / "penguin.yaml", task_env, "--workdir", str(REPO))
     assert _schema_errors(document) == []
     ran = run_like_argo(document, "penguin-7fk2q", task_env)
-    assert len(ran) == 7
+    assert len(ran) == 9
     orchestrated = run_summary(task_env["SLUICEWAY_STORE"], "penguin-7fk2q")
     assert orchestrated["state"] == "COMPLETE"
     assert orchestrated == run_summary(*penguin_local_run)

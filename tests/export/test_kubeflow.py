@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import KFP_VENV, PENGUIN, REPO, venv_python
+from export_env import KFP_VENV, PENGUIN, REPO, venv_python
 from export_pipelines import create_pipeline
 from export_summary import run_summary
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PENGUIN, REPO
+from export_env import PENGUIN, REPO
 from export_pipelines import create_pipeline
 from export_summary import run_summary
 

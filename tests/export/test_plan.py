@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from export_env import REPO
 from export_pipelines import create_pipeline
 
 from sluiceway.errors import ConfigError

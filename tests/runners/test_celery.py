@@ -149,7 +149,7 @@ def test_penguin_on_two_celery_workers_records_what_a_local_run_records(
                            env=local_env, cwd=REPO, capture_output=True, text=True, timeout=800)
     assert local.returncode == 0, local.stderr[-3000:]
     on_celery = run_summary(env["SLUICEWAY_STORE"], "on-celery")
-    assert on_celery["state"] == "COMPLETE" and len(on_celery["components"]) == 7
+    assert on_celery["state"] == "COMPLETE" and len(on_celery["components"]) == 9
     assert on_celery == run_summary(local_env["SLUICEWAY_STORE"], "local")
     # The components ran in the workers' processes (each worker is its own process group), not in the runner's.
     store = MetadataStore(env["SLUICEWAY_STORE"])

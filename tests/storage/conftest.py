@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from s3_keys import s3_keys
 
 MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 
@@ -90,15 +91,6 @@ def s3_cli_env(cli_env: dict[str, str], s3_root: str, s3_endpoint: str, tmp_path
         "SLUICEWAY_ARTIFACT_ROOT": s3_root,
         "SLUICEWAY_CACHE_DIR": str(tmp_path / "cache"),
     }
-
-
-def s3_keys(root: str) -> list[str]:
-    """Every object key under ``root`` (an ``s3://`` URL), read fresh from the server."""
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(root)
-    fs.invalidate_cache()
-    return sorted(fs.find(path))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sluiceway.metadata.store import ExecutionRecord, MetadataStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from clitools import SAMPLE, kill_at_fault_point, run_cli  # noqa: E402
-from conftest import s3_keys  # noqa: E402
+from s3_keys import s3_keys  # noqa: E402
 
 pytestmark = pytest.mark.integration
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "penguin" / "pipeline.py"
@@ -50,15 +50,22 @@ def test_penguin_runs_with_its_artifacts_in_the_bucket_and_a_second_run_is_all_c
     fs.get(path, str(tmp_path / "model"), recursive=True)
     model = sw.load_model(tmp_path / "model")
     assert model.classes == ["Adelie", "Chinstrap", "Gentoo"]
-    evaluation_uri = executions["evaluate_classifier"].outputs["evaluation"].uri
-    evaluation = json.loads(fs.cat_file(f"{evaluation_uri}/evaluation.json"))
-    assert evaluation["accuracy"] >= 0.9
+    evaluation_uri = executions["Evaluator"].outputs["evaluation"].uri
+    evaluation = json.loads(fs.cat_file(f"{evaluation_uri}/{sw.ModelEvaluation.FILENAME}"))
+    overall = next(s for s in evaluation["candidate"]["slices"] if s["name"] == "Overall")
+    assert overall["metrics"]["accuracy"] >= 0.9 and evaluation["blessed"] is True
+    assert executions["Pusher"].outputs["pushed_model"].properties["pushed"] is True  # read from the bucket
 
     second = run_cli(["run", str(EXAMPLE), "--json", "--run-name", "second"], env, cwd=tmp_path, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     again = _executions(env["SLUICEWAY_STORE"], "second")
-    assert {cid: e.state for cid, e in again.items()} == {cid: "CACHED" for cid in executions}
-    assert s3_keys(s3_root) == keys, "a cached run writes nothing to the bucket"
+    # Everything comes from the cache but the Pusher (cache=False: it always checks what is serving).
+    assert {cid: e.state for cid, e in again.items()} == {
+        cid: "COMPLETE" if cid == "Pusher" else "CACHED" for cid in executions
+    }
+    written = set(s3_keys(s3_root)) - set(keys)
+    assert written and all(k.startswith(f"{bucket_path}/penguin/Pusher/") for k in written), written
+    assert not [k for k in keys if k not in s3_keys(s3_root)], "nothing was removed"
 
 
 def test_exec_runs_one_component_at_a_time_against_the_bucket(s3_cli_env: dict[str, str], s3_root: str) -> None:
