@@ -172,8 +172,8 @@ def test_a_process_killed_mid_copy_leaves_no_version_a_server_would_load(
     assert published_versions(model_root) == []
     leftovers = _entries(model_root)
     assert len(leftovers) == 1 and leftovers[0].startswith(".staging-1-")  # ignored by readers
-    # Stopped after its first copied file; once in a few runs under load the next file is there too (the
-    # SIGSTOP the process sends itself can land a file late). Either way nothing was published.
+    # Stopped after its first copied file; in about one run of three here the second file was there too
+    # (not yet explained: the fault point stops the whole process). Either way nothing was published.
     assert [p for p in (model_root / leftovers[0]).rglob("*") if p.is_file()]
     again = run_cli(["run", target, "--run-name", "k2"], env)
     assert again.returncode == 0, again.stdout + again.stderr
