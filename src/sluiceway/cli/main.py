@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "sluiceway.cli.store",  # store check, store init
     "sluiceway.cli.gc",  # gc
     "sluiceway.cli.serve",  # serve
+    "sluiceway.cli.monitor",  # monitor
 )
 
 EXIT_FAILED = 1

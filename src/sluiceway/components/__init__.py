@@ -9,6 +9,7 @@ from sluiceway.components.example_gen import (
 )
 from sluiceway.components.infra_validator import InfraValidator
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
+from sluiceway.components.serving_stats import ServingStatsGen
 from sluiceway.components.statistics import StatisticsGen
 from sluiceway.components.trainer import Trainer
 from sluiceway.components.transform import Transform
@@ -24,6 +25,7 @@ __all__ = [
     "JsonExampleGen",
     "ParquetExampleGen",
     "SchemaGen",
+    "ServingStatsGen",
     "SqlExampleGen",
     "StatisticsGen",
     "Trainer",
