@@ -23,7 +23,9 @@ COLORS = ["red", "green", "blue"]
 TRAINING_ROWS = 12_000
 
 
-def draw(n: int, seed: int, *, shift: float = 0.0, colors: tuple[float, float, float] = (0.5, 0.3, 0.2)) -> dict[str, Any]:
+def draw(
+    n: int, seed: int, *, shift: float = 0.0, colors: tuple[float, float, float] = (0.5, 0.3, 0.2)
+) -> dict[str, Any]:
     """``n`` rows: x (normal, mean ``shift``), amount (lognormal, scaled by ``1 + shift``), color, label."""
     rng = np.random.default_rng(seed)
     x = rng.normal(shift, 1.0, n)
@@ -90,7 +92,9 @@ def train(root: Path) -> dict[str, Path]:
     }
 
 
-def write_log(log_dir: Path, model: str, when: datetime, columns: dict[str, Any], *, version: int = 1, seq: int = 1) -> Path:
+def write_log(
+    log_dir: Path, model: str, when: datetime, columns: dict[str, Any], *, version: int = 1, seq: int = 1
+) -> Path:
     """One request-log file as the server writes it (layout and columns of sluiceway.serving.request_log)."""
     import pyarrow as pa
     import pyarrow.parquet as pq

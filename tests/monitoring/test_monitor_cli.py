@@ -22,8 +22,16 @@ NOW = datetime.now(timezone.utc)
 
 def monitor(trained: dict[str, Path], logs: Path, env: dict[str, str], *args: str) -> Any:
     return run_cli(
-        ["monitor", "--logs", str(logs), "--statistics", str(trained["statistics"]), "--schema",
-         str(trained["schema"]), *args],
+        [
+            "monitor",
+            "--logs",
+            str(logs),
+            "--statistics",
+            str(trained["statistics"]),
+            "--schema",
+            str(trained["schema"]),
+            *args,
+        ],
         env,
     )
 
@@ -126,9 +134,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         length = int(self.headers["Content-Length"])
-        type(self).bodies.append(
-            {"type": self.headers["Content-Type"], "body": json.loads(self.rfile.read(length))}
-        )
+        type(self).bodies.append({"type": self.headers["Content-Type"], "body": json.loads(self.rfile.read(length))})
         self.send_response(204)
         self.end_headers()
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sluiceway.cli.common import console, err_console, output_path, plural, print_json, styled
 from sluiceway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sluiceway.monitoring import MonitorResult
 
 EXIT_NO_DATA = 3
 
@@ -48,7 +52,9 @@ def monitor_command(
     statistics: Path | None = typer.Option(
         None, "--statistics", metavar="PATH", help="Training statistics (statistics.json or its artifact folder)."
     ),
-    schema: Path | None = typer.Option(None, "--schema", metavar="PATH", help="Training schema (.yaml, .json, .pbtxt)."),
+    schema: Path | None = typer.Option(
+        None, "--schema", metavar="PATH", help="Training schema (.yaml, .json, .pbtxt)."
+    ),
     min_rows: int = typer.Option(30, "--min-rows", metavar="N", min=1, help="Fewest logged rows worth judging."),
     webhook: str | None = typer.Option(
         None, "--webhook", metavar="URL", help="POST the JSON report here when thresholds are crossed."
@@ -115,7 +121,7 @@ def _reference(
     return statistics or found.statistics, schema or found.schema, found.source
 
 
-def _print(result) -> None:  # noqa: ANN001 - a MonitorResult
+def _print(result: MonitorResult) -> None:
     window = result.window
     span = f"{window.start.isoformat() if window.start else 'the first logged request'} to {window.end.isoformat()}"
     console.print(
@@ -132,7 +138,10 @@ def _print(result) -> None:  # noqa: ANN001 - a MonitorResult
         return
     if not found.anomalies:
         console.print(
-            styled(("OK", "bold green"), f": no skew, drift or schema anomaly ({plural(len(found.comparisons), 'comparison')})."),
+            styled(
+                ("OK", "bold green"),
+                f": no skew, drift or schema anomaly ({plural(len(found.comparisons), 'comparison')}).",
+            ),
             soft_wrap=True,
         )
         return

@@ -109,5 +109,7 @@ def _bounds(since: str | None, until: str | None, window: str | None) -> tuple[d
         end = datetime.now(timezone.utc)
         start = end - parse_duration(window, what="'window' parameter")
     if start is not None and end is not None and start >= end:
-        raise DefinitionError(f"The time range [{start.isoformat()}, {end.isoformat()}) is empty: since must be before until.")
+        raise DefinitionError(
+            f"The time range [{start.isoformat()}, {end.isoformat()}) is empty: since must be before until."
+        )
     return start, end

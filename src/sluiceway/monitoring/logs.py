@@ -52,7 +52,8 @@ def model_log_folder(log_dir: str | Path, model: str) -> Path:
     """``{log_dir}/{model}``, checked: a clear error when the folder or the model's logs are absent."""
     if not MODEL_NAME.fullmatch(model):
         raise ConfigError(
-            f"The model name must match [A-Za-z0-9][A-Za-z0-9_.-]* (as in the serving directory). Got {model!r} instead."
+            "The model name must match [A-Za-z0-9][A-Za-z0-9_.-]* (as in the serving directory). "
+            f"Got {model!r} instead."
         )
     root = Path(log_dir)
     if not root.is_dir():

@@ -172,7 +172,8 @@ def monitor(
     if table.num_rows < min_rows:
         result.notes.append(
             f"{table.num_rows} logged rows of {model!r} in the window, fewer than the {min_rows} needed to judge "
-            "skew or drift: nothing was validated. Widen the window, raise the server's --log-rate, or lower --min-rows."
+            "skew or drift: nothing was validated. Widen the window, raise the server's --log-rate, "
+            "or lower --min-rows."
         )
         return result
     previous = None

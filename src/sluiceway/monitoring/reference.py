@@ -70,9 +70,7 @@ def find_training_reference(store: MetadataStore, bundle: Path) -> TrainingRefer
             "Point --store at the store of the pipeline that trained it, or give --statistics and --schema."
         )
     upstream = store.lineage(model.id).upstream
-    schema = next(
-        (a for node in upstream for a in node.execution.inputs.values() if isinstance(a, Schema)), None
-    )
+    schema = next((a for node in upstream for a in node.execution.inputs.values() if isinstance(a, Schema)), None)
     examples = {
         a.id: node.depth
         for node in upstream
