@@ -199,3 +199,16 @@ def test_without_a_reference_it_says_what_to_give(tmp_path, cli_env) -> None:
     result = run_cli(["monitor", "--logs", str(logs), "--model", "m"], cli_env)
     assert result.returncode == 2
     assert "give --model-dir" in result.stderr and "--statistics and --schema" in result.stderr
+
+
+def test_model_version_keeps_the_requests_that_version_answered(trained, tmp_path, cli_env) -> None:
+    logs = tmp_path / "logs"
+    mf.write_log(logs, "m", NOW - timedelta(minutes=9), mf.draw(2000, seed=81, shift=0.8), version=1, seq=1)
+    mf.write_log(logs, "m", NOW - timedelta(minutes=4), mf.draw(2000, seed=82), version=2, seq=2)
+
+    both = report(monitor(trained, logs, cli_env, "--model", "m", "--json"))
+    assert both["status"] == "anomalies" and both["model_versions"] == [1, 2] and both["rows"] == 4000
+    second = monitor(trained, logs, cli_env, "--model", "m", "--model-version", "2", "--json")
+    assert second.returncode == 0, second.stdout + second.stderr
+    body = report(second)
+    assert body["model_versions"] == [2] and body["rows"] == 2000

@@ -32,7 +32,7 @@ def monitor_command(
     logs: Path = typer.Option(..., "--logs", metavar="DIR", help="The request log (`sluiceway serve --log-dir`)."),
     model: str = typer.Option(..., "--model", metavar="NAME", help="The served model's name."),
     version: int | None = typer.Option(
-        None, "--version", metavar="V", min=1, help="Only requests this version answered (and its reference)."
+        None, "--model-version", metavar="V", min=1, help="Only requests this version answered (and its reference)."
     ),
     since: str | None = typer.Option(
         None, "--since", metavar="TIME", help="Monitor requests from this ISO time (UTC unless it says) to now."
