@@ -35,7 +35,8 @@ def test_version_and_help(cli_env: dict[str, str]) -> None:
     top = run_cli(["--help"], cli_env)
     commands = re.findall(r"^  (\w+)\s", top.stdout.split("Commands:")[1], flags=re.MULTILINE)
     assert set(commands) == {
-        "run", "exec", "runs", "artifacts", "lineage", "stats", "schema", "validate", "init", "store", "gc", "serve", "monitor"
+        "run", "exec", "runs", "artifacts", "lineage", "stats", "schema", "validate", "init", "store", "gc", "serve",
+        "monitor",
     }
     assert "convert" not in top.stdout  # no promise of commands that do not exist
     for args in [[], *([c] for c in commands), ["runs", "list"], ["runs", "show"], ["schema", "infer"]]:
