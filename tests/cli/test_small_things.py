@@ -114,7 +114,10 @@ def test_command_modules_register_explicitly_without_import_side_effects(cli_env
     result = subprocess.run([sys.executable, "-c", probe], env=cli_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(
-        sorted(["run", "exec", "runs", "artifacts", "lineage", "stats", "validate", "schema", "init", "store", "gc"])
+        sorted(
+            ["run", "exec", "runs", "artifacts", "lineage", "stats", "validate", "schema", "init", "store", "gc"]
+            + ["serve", "monitor"]
+        )
     )
 
 
