@@ -126,7 +126,7 @@ test-pythons:
 		.venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/dsl tests/runners/test_local.py tests/components tests/test_testing.py; \
 	done
 
-# Each benchmark generates its data under .bench/ and installs its peers (TFDV, Kedro, Dagster) in their
+# Each benchmark generates its data under .bench/ and installs its peers (TFDV, Evidently, Kedro, Dagster) in their
 # own virtual environments there on first use; results go to benchmarks/RESULTS.md.
 bench: venv bench-services
 	$(BIN)/python benchmarks/orchestration.py
@@ -137,6 +137,7 @@ bench: venv bench-services
 	$(BIN)/python benchmarks/predict.py
 	$(BIN)/python benchmarks/evaluate.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/drift.py --write-results
 
 clean:
 	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP) $(AIRFLOW_STAMP) $(KFP_STAMP)

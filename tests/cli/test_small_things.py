@@ -36,7 +36,7 @@ def test_version_and_help(cli_env: dict[str, str]) -> None:
     commands = re.findall(r"^  (\w+)\s", top.stdout.split("Commands:")[1], flags=re.MULTILINE)
     assert set(commands) == {
         "run", "exec", "runs", "artifacts", "lineage", "stats", "schema", "validate", "init", "store", "gc",
-        "export", "serve",
+        "export", "serve", "monitor",
     }
     assert "convert" not in top.stdout  # no promise of commands that do not exist
     for args in [[], *([c] for c in commands), ["runs", "list"], ["runs", "show"], ["schema", "infer"],
@@ -117,7 +117,7 @@ def test_command_modules_register_explicitly_without_import_side_effects(cli_env
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(
         sorted(["run", "exec", "runs", "artifacts", "lineage", "stats", "validate", "schema", "init", "store", "gc",
-                "export", "serve"])
+                "export", "serve", "monitor"])
     )
 
 

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "sluiceway.cli.gc",  # gc
     "sluiceway.cli.export",  # export airflow, export kubeflow, export plan
     "sluiceway.cli.serve",  # serve
+    "sluiceway.cli.monitor",  # monitor
 )
 
 EXIT_FAILED = 1

@@ -12,6 +12,7 @@ from sluiceway.components.bulk_inferrer import BulkInferrer
 from sluiceway.components.pusher import Pusher
 from sluiceway.components.infra_validator import InfraValidator
 from sluiceway.components.schema import ImportSchemaGen, SchemaGen
+from sluiceway.components.serving_stats import ServingStatsGen
 from sluiceway.components.statistics import StatisticsGen
 from sluiceway.components.trainer import Trainer
 from sluiceway.components.transform import Transform
@@ -30,6 +31,7 @@ __all__ = [
     "ParquetExampleGen",
     "Pusher",
     "SchemaGen",
+    "ServingStatsGen",
     "SqlExampleGen",
     "StatisticsGen",
     "Trainer",
