@@ -197,7 +197,7 @@ def _channel_artifact(
     channel: OutputChannel,
     upstream: Mapping[str, ExecutionRecord] | None,
 ) -> Artifact:
-    """The artifact an output channel holds in this run (a condition's reads; inputs go through resolve_inputs)."""
+    """The artifact an output channel holds in this run: an input, or a property a condition reads."""
     producer = channel.producer
     known = upstream.get(producer.id) if upstream else None
     record = (
@@ -330,26 +330,7 @@ def resolve_inputs(
             if artifact is not None:
                 resolved[input_name] = artifact
             continue
-        producer = channel.producer
-        known = upstream.get(producer.id) if upstream else None
-        record = (
-            known
-            if known is not None and known.state in SUCCESSFUL
-            else target.store.successful_execution(target.run.id, producer.id)
-        )
-        if record is None:
-            raise RunError(
-                f"Component {component.id!r} needs input {input_name!r} from {producer.id!r}, but {producer.id!r} "
-                f"has no completed execution in run {target.run.name!r}. Run {producer.id!r} first "
-                f"(sluiceway exec --component {producer.id} --run {target.run.name})."
-            )
-        artifact = record.outputs.get(channel.name)
-        if artifact is None:
-            raise RunError(
-                f"Component {component.id!r} input {input_name!r}: the execution {record.id} of {producer.id!r} "
-                f"recorded no output {channel.name!r}."
-            )
-        resolved[input_name] = artifact
+        resolved[input_name] = _channel_artifact(target, component, f"input {input_name!r}", channel, upstream)
     return resolved
 
 
