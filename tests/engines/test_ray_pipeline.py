@@ -45,9 +45,18 @@ def test_penguin_pipeline_on_ray_gives_the_artifacts_of_a_local_run(
 
     store = sw.MetadataStore(ray_env["SLUICEWAY_STORE"])
     assert store.get_run(ray_doc["run"]).properties["engine"] == "ray"
-    for component in ("StatisticsGen", "Transform"):  # their data work ran as Ray tasks on the cluster
+    for component in ("StatisticsGen", "Transform", "Evaluator"):  # their data work ran as Ray tasks
         log = Path(ray_doc["executions"][component]["log_uri"]).read_text()
         assert f"as Ray tasks on {ray_address}" in log, log
+    # The Evaluator's metrics, summed per row group on the workers, equal the in-process ones (the two
+    # trained models predict the same; the documents differ only in the model URIs they name).
+    ray_eval, local_eval = (
+        json.loads((Path(doc["executions"]["Evaluator"]["outputs"]["evaluation"]["uri"]) / sw.ModelEvaluation.FILENAME)
+                   .read_text())
+        for doc in (ray_doc, local_doc)
+    )
+    assert ray_eval["candidate"].pop("model_uri") != local_eval["candidate"].pop("model_uri")
+    assert ray_eval["candidate"] == local_eval["candidate"] and ray_eval["blessed"] is True
     local_log = Path(local_doc["executions"]["StatisticsGen"]["log_uri"]).read_text()
     assert "Ray tasks" not in local_log
 
