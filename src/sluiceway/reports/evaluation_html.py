@@ -14,29 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from sluiceway.evaluation.accumulate import NULL_KEY
+from sluiceway.reports.page import page_head
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;
-padding:0 1rem;color:#1f2328}
-h1{font-size:1.5rem;margin-bottom:.25rem}h2{font-size:1.15rem;margin-top:2rem}
-.meta{color:#59636e}
-.summary{display:flex;gap:.75rem;margin:1rem 0}
-.card{border:1px solid #d1d9e0;border-radius:6px;padding:.5rem 1rem;min-width:8rem}
-.card b{display:block;font-size:1.4rem}
-.ok b{color:#1a7f37}.bad b{color:#cf222e}
-table{border-collapse:collapse;width:100%;margin-top:.5rem}
-th,td{border-bottom:1px solid #d1d9e0;padding:.4rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa;font-weight:600}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;padding:1px 4px;border-radius:4px}
-.sev{font-weight:600;font-size:12px;border-radius:10px;padding:1px 8px;white-space:nowrap}
-.sev.error{background:#ffebe9;color:#cf222e}.sev.pass{background:#dafbe1;color:#1a7f37}
-.sev.skipped{background:#eaeef2;color:#59636e}
-.num{font-variant-numeric:tabular-nums;white-space:nowrap}
 .better{color:#1a7f37}.worse{color:#cf222e}
-.small{font-size:12px;color:#59636e}
 .bar{display:inline-block;height:8px;background:#4C78A8;border-radius:4px;vertical-align:middle}
 .empty{padding:1rem;border:1px dashed #d1d9e0;border-radius:6px;color:#59636e}
-"""
+"""  # on top of reports.page.BASE_CSS
 
 
 def _number(value: Any) -> str:
@@ -197,12 +181,7 @@ def render_evaluation_html(evaluation: dict[str, Any], *, title: str = "Model ev
     ]
     verdict = "blessed" if blessed else "NOT blessed"
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
-        f'<p class="meta">{" · ".join(meta)}</p>',
+        *page_head(title, meta, _CSS),
         '<div class="summary">',
         f'<div class="card {"ok" if blessed else "bad"}"><b>{verdict}</b>blessing</div>',
         f'<div class="card {"bad" if failed else "ok"}"><b>{len(failed)}</b>failed checks</div>',
