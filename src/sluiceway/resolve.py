@@ -13,6 +13,7 @@ available directly as ``find_latest_blessed_model(store, pipeline)``.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sluiceway.artifacts.standard import Model, ModelBlessing
@@ -20,6 +21,7 @@ from sluiceway.dsl.component import Channel
 from sluiceway.errors import DefinitionError
 
 if TYPE_CHECKING:
+    from sluiceway.artifacts.base import Artifact
     from sluiceway.metadata.store import MetadataStore, RunRecord
 
 __all__ = ["Resolver", "find_latest_blessed_model", "latest_blessed_model"]
@@ -32,12 +34,15 @@ class Resolver(Channel):
     """A channel the runner fills from the metadata store at run time (see the module docstring).
 
     Subclasses set ``artifact_type`` and implement ``resolve``; the runner calls it with the store, the
-    name of the pipeline being run and the current run, and wires what it returns (None: nothing found).
+    name of the pipeline being run, the current run and the component's inputs that come from upstream
+    components (already resolved), and wires what it returns (None: nothing found).
     """
 
     producer = None  # no upstream component: the pipeline's DAG checks and scheduling skip it
 
-    def resolve(self, store: MetadataStore, *, pipeline: str, run: RunRecord) -> Any:  # pragma: no cover
+    def resolve(
+        self, store: MetadataStore, *, pipeline: str, run: RunRecord, inputs: Mapping[str, Artifact]
+    ) -> Any:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -56,8 +61,11 @@ class LatestBlessedModel(Resolver):
         self.pipeline = pipeline
         self.evaluator = evaluator
 
-    def resolve(self, store: MetadataStore, *, pipeline: str, run: RunRecord) -> Model | None:
-        return find_latest_blessed_model(store, self.pipeline or pipeline, evaluator=self.evaluator)
+    def resolve(
+        self, store: MetadataStore, *, pipeline: str, run: RunRecord, inputs: Mapping[str, Artifact]
+    ) -> Model | None:
+        candidates = {a.id for a in inputs.values() if a.TYPE_NAME == Model.TYPE_NAME and a.id is not None}
+        return find_latest_blessed_model(store, self.pipeline or pipeline, evaluator=self.evaluator, exclude=candidates)
 
     def __repr__(self) -> str:
         where = f"pipeline {self.pipeline!r}" if self.pipeline else "this pipeline"
@@ -76,13 +84,13 @@ def latest_blessed_model(pipeline: str | None = None, *, evaluator: str | None =
 
 
 def find_latest_blessed_model(
-    store: MetadataStore, pipeline: str, *, evaluator: str | None = None
+    store: MetadataStore, pipeline: str, *, evaluator: str | None = None, exclude: Collection[int] = ()
 ) -> Model | None:
     """The Model of the newest positive ModelBlessing recorded in ``pipeline``'s runs, or None.
 
     "Newest" is the latest execution that produced (or reused from the cache) a blessing with
     ``blessed=True``; the model must still be LIVE and, for a local artifact, on disk (``sluiceway gc``
-    may have removed it).
+    may have removed it). Models whose artifact id is in ``exclude`` (the candidate) are passed over.
     """
     for run in store.list_runs(pipeline=pipeline, limit=MAX_RUNS_SEARCHED):  # newest first
         for execution in reversed(store.executions(run.id)):
@@ -95,7 +103,7 @@ def find_latest_blessed_model(
                 for a in execution.outputs.values()
             )
             model = _blessed_input(execution.inputs) if blessed else None
-            if model is not None and _usable(model):
+            if model is not None and model.id not in exclude and _usable(model):
                 return model
     return None
 

@@ -59,14 +59,13 @@ def test_penguin_runs_with_its_artifacts_in_the_bucket_and_a_second_run_is_all_c
     second = run_cli(["run", str(EXAMPLE), "--json", "--run-name", "second"], env, cwd=tmp_path, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     again = _executions(env["SLUICEWAY_STORE"], "second")
-    # Everything comes from the cache but the Evaluator, which now has a baseline (the model the first run
-    # blessed), and the Pusher (cache=False: it always checks what is serving).
+    # Everything comes from the cache (the Evaluator too: the cached model is never its own baseline) but
+    # the Pusher (cache=False: it always checks what is serving).
     assert {cid: e.state for cid, e in again.items()} == {
-        cid: "COMPLETE" if cid in ("Evaluator", "Pusher") else "CACHED" for cid in executions
+        cid: "COMPLETE" if cid == "Pusher" else "CACHED" for cid in executions
     }
     written = set(s3_keys(s3_root)) - set(keys)
-    assert written and all(k.startswith((f"{bucket_path}/penguin/Pusher/", f"{bucket_path}/penguin/Evaluator/"))
-                           for k in written), written
+    assert written and all(k.startswith(f"{bucket_path}/penguin/Pusher/") for k in written), written
     assert not [k for k in keys if k not in s3_keys(s3_root)], "nothing was removed"
 
 

@@ -322,25 +322,31 @@ def resolve_inputs(
     ``upstream`` holds executions the caller already knows (the local runner's); others are read from
     the store (``sluiceway exec``, where each component runs in its own process).
     """
+    from_upstream = {
+        name: _channel_artifact(target, component, f"input {name!r}", channel, upstream)
+        for name, channel in component.inputs.items()
+        if isinstance(channel, OutputChannel)
+    }
     resolved: dict[str, Artifact] = {}
     for input_name, channel in component.inputs.items():
-        if not isinstance(channel, OutputChannel):
-            # a resolver (sluiceway.resolve): found in the store now; nothing found leaves an optional input out
-            artifact = _resolve_from_store(target, component, input_name, channel)
-            if artifact is not None:
-                resolved[input_name] = artifact
+        if isinstance(channel, OutputChannel):
+            resolved[input_name] = from_upstream[input_name]
             continue
-        resolved[input_name] = _channel_artifact(target, component, f"input {input_name!r}", channel, upstream)
+        # a resolver (sluiceway.resolve): found in the store now, knowing the upstream inputs (a baseline
+        # resolver skips the candidate); nothing found leaves an optional input out
+        artifact = _resolve_from_store(target, component, input_name, channel, from_upstream)
+        if artifact is not None:
+            resolved[input_name] = artifact
     return resolved
 
 
 def _resolve_from_store(
-    target: ExecutionTarget, component: Component, input_name: str, channel: Any
+    target: ExecutionTarget, component: Component, input_name: str, channel: Any, from_upstream: dict[str, Artifact]
 ) -> Artifact | None:
     resolve = getattr(channel, "resolve", None)
     if resolve is None:
         raise RunError(f"Component {component.id!r} input {input_name!r}: unsupported channel {channel!r}.")
-    artifact = resolve(target.store, pipeline=target.pipeline.name, run=target.run)
+    artifact = resolve(target.store, pipeline=target.pipeline.name, run=target.run, inputs=dict(from_upstream))
     if artifact is None and not type(component).SPEC.inputs[input_name].optional:
         raise RunError(
             f"Component {component.id!r} input {input_name!r} comes from {channel!r}, which found nothing in the "
