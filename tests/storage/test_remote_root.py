@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 import sluiceway as sw
 from sluiceway.metadata.store import ExecutionRecord, MetadataStore
+from sluiceway.runners.gc import PARTIAL_DOWNLOAD, STALE_COPY, STALE_STAGING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from clitools import SAMPLE, kill_at_fault_point, run_cli  # noqa: E402
@@ -107,7 +109,12 @@ def test_a_kill_mid_upload_records_nothing_and_gc_then_resume_clean_up(
     preview = run_cli(["gc", "--json"], s3_cli_env)
     assert preview.returncode == 0, preview.stdout + preview.stderr
     found = json.loads(preview.stdout)
-    assert found["garbage"] and all(item["path"].startswith(f"{s3_root}/") for item in found["garbage"]), found
+    remote = [item for item in found["garbage"] if item["path"].startswith(f"{s3_root}/")]
+    local = [item for item in found["garbage"] if not item["path"].startswith(f"{s3_root}/")]
+    assert remote, found
+    # the killed process's local staging copy in this machine's cache folder goes too
+    assert [(item["reason"], Path(item["path"]).parent.name) for item in local] == [(STALE_STAGING, "staging")], found
+    assert all(item["path"].startswith(s3_cli_env["SLUICEWAY_CACHE_DIR"]) for item in local), found
     cleaned = run_cli(["gc", "--yes"], s3_cli_env)
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert s3_keys(s3_root) == [], "gc removed every unrecorded prefix"
@@ -146,3 +153,39 @@ def test_an_output_with_no_files_still_exists_in_the_bucket_so_the_cache_finds_i
     assert s3_keys(blessing.uri) == [f"{blessing.uri.removeprefix('s3://')}/.sluiceway-empty"]
     again = _executions(s3_cli_env["SLUICEWAY_STORE"], "two")
     assert {e.state for e in again.values()} == {"CACHED"}, {cid: e.state for cid, e in again.items()}
+
+
+def test_gc_clears_this_machines_leftovers_of_a_remote_root_but_keeps_live_copies(
+    s3_cli_env: dict[str, str], s3_root: str
+) -> None:
+    """The local cache of a remote root: stale staging, a cut-short download and copies of deleted artifacts go."""
+    result = run_cli(["run", str(SAMPLE), "--run-name", "cached"], s3_cli_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    inputs = next(Path(s3_cli_env["SLUICEWAY_CACHE_DIR"]).rglob("inputs"))
+    copies = {int(p.name): p for p in inputs.iterdir() if p.is_dir()}
+    assert len(copies) >= 2, "the run downloaded its inputs into the read cache"
+    deleted_id, live_id = sorted(copies)[:2]
+    db_path = s3_cli_env["SLUICEWAY_STORE"].removeprefix("sqlite:///")
+    with sqlite3.connect(db_path) as db:  # what deleting a run would do to its artifacts
+        db.execute("UPDATE artifacts SET state = 'DELETED' WHERE id = ?", (deleted_id,))
+    partial = inputs / "999999.partial"  # a download killed before it completed
+    (partial / "Split-train").mkdir(parents=True)
+    (partial / "Split-train" / "part.parquet").write_bytes(b"half")
+    stale = inputs.parent / "staging" / "424242"  # the local staging of an execution that is not RUNNING
+    stale.mkdir(parents=True)
+    (stale / "out.bin").write_bytes(b"x" * 10)
+
+    dry = run_cli(["gc", "--json"], s3_cli_env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    local = {Path(item["path"]): item["reason"] for item in json.loads(dry.stdout)["garbage"]
+             if not item["path"].startswith(f"{s3_root}/")}
+    assert local == {copies[deleted_id]: STALE_COPY, partial: PARTIAL_DOWNLOAD, stale: STALE_STAGING}, local
+    assert all(path.exists() for path in local), "a dry run deleted something"
+
+    done = run_cli(["gc", "--yes"], s3_cli_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not [path for path in local if path.exists()], "gc --yes removed the local leftovers"
+    assert not (inputs / f"{deleted_id}.complete").exists(), "the marker went with its copy"
+    assert copies[live_id].is_dir() and (inputs / f"{live_id}.complete").is_file(), "a live artifact's copy stays"
+    again = run_cli(["run", str(SAMPLE), "--run-name", "after-gc", "--no-cache"], s3_cli_env)
+    assert again.returncode == 0, again.stdout + again.stderr

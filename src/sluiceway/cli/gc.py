@@ -26,11 +26,14 @@ def gc_command(
 ) -> None:
     """List (and with --yes delete) unrecorded artifact folders, stale staging and deleted artifacts.
 
-    Folders of executions the store says are RUNNING are never touched.
+    Folders of executions the store says are RUNNING are never touched. For a remote artifact root, this
+    machine's leftovers in the cache folder go too: stale staging, cut-short downloads and local copies of
+    artifacts that are no longer live.
     """
     from sluiceway.runners.gc import collect_garbage
 
-    report = collect_garbage(read_store(), settings().artifact_root, delete=yes)
+    current = settings()
+    report = collect_garbage(read_store(), current.artifact_root, delete=yes, cache_dir=current.cache_dir or None)
     if as_json:
         print_json(report.to_dict())
         raise typer.Exit(1 if report.not_deleted else 0)

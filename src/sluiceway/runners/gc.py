@@ -1,6 +1,9 @@
 """Reclaim disk space the metadata store no longer accounts for (``sluiceway gc``).
 
-A remote root (an fsspec URL) is judged the same way, by prefixes instead of folders.
+A remote root (an fsspec URL) is judged the same way, by prefixes instead of folders; with the machine's
+``cache_dir`` given, gc also clears that root's local leftovers there: staging folders of executions no longer
+RUNNING, downloads cut short, and read-cache copies of artifacts that are no longer LIVE (a copy of a LIVE
+artifact stays: the next run that reads it would download it again).
 
 Three kinds of folder under an artifact root can be garbage, and only these (nothing else is touched):
 
@@ -36,6 +39,8 @@ STALE_STAGING = "staging of a finished execution"
 UNRECORDED = "folder no artifact records"
 NO_EXECUTION = "folder of an execution the store does not know"
 DELETED_ARTIFACT = "artifact marked DELETED"
+STALE_COPY = "local copy of an artifact no longer live"
+PARTIAL_DOWNLOAD = "download cut short"
 
 
 @dataclass(frozen=True)
@@ -100,13 +105,23 @@ def _candidates(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, in
     return staging, final
 
 
-def collect_garbage(store: MetadataStore, artifact_root: str | os.PathLike[str], *, delete: bool = False) -> GcReport:
+def collect_garbage(
+    store: MetadataStore,
+    artifact_root: str | os.PathLike[str],
+    *,
+    delete: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> GcReport:
     """Find (and with ``delete=True`` remove) what the store no longer accounts for under ``artifact_root``.
 
-    ``artifact_root`` may be a remote fsspec URL: its ``.staging/`` and final prefixes are judged the same way.
+    ``artifact_root`` may be a remote fsspec URL: its ``.staging/`` and final prefixes are judged the same way,
+    and with ``cache_dir`` (this machine's cache folder) so are the root's local staging and read cache.
     """
     if is_remote(str(artifact_root)):
-        return _collect_remote(store, str(artifact_root), delete)
+        report = _collect_remote(store, str(artifact_root), delete)
+        if cache_dir is not None:
+            _collect_local_cache(store, report, str(artifact_root), Path(cache_dir), delete)
+        return report
     root = Path(artifact_root)
     report = GcReport(root.resolve() if root.exists() else root)
     if not root.is_dir():
@@ -220,3 +235,35 @@ def _collect_remote(store: MetadataStore, url: str, delete: bool) -> GcReport:
                 report.not_deleted.append(item.path)
         report.deleted = True
     return report
+
+
+def _collect_local_cache(store: MetadataStore, report: GcReport, url: str, cache_dir: Path, delete: bool) -> None:
+    """A remote root's leftovers on this machine (see the module docstring), added to ``report``."""
+    from sluiceway.storage.remote import RemoteRoot
+
+    root = RemoteRoot(url, cache_dir)
+    staging = root.local_staging_dirs()  # listed first: see the module docstring
+    copies = root.cached_copies()
+    states = _execution_states(store)
+    live, _ = _recorded_uris(store, lambda uri: uri.rstrip("/"))
+    found: list[Garbage] = []
+    for path, execution_id in staging:
+        if states.get(execution_id) == RUNNING:
+            report.in_use.append(path)
+        else:
+            found.append(Garbage(path, STALE_STAGING, _folder_size(path)))
+    for path, uri in copies:
+        if uri is None:
+            found.append(Garbage(path, PARTIAL_DOWNLOAD, _folder_size(path)))
+        elif uri.rstrip("/") not in live:
+            found.append(Garbage(path, STALE_COPY, _folder_size(path)))
+    report.garbage.extend(found)
+    if delete:
+        for item in found:
+            path = Path(item.path)
+            if item.reason == STALE_STAGING:
+                shutil.rmtree(path, ignore_errors=True)  # errors show as what is still there, below
+            else:
+                root.remove_cached_copy(path)
+            if path.exists():
+                report.not_deleted.append(item.path)

@@ -171,6 +171,40 @@ class RemoteRoot:
             marker.write_text(artifact.uri, encoding="utf-8")  # last: only now is the copy complete
         return folder
 
+    def cached_copies(self) -> list[tuple[Path, str | None]]:
+        """The read cache's entries: (folder, the URI it is a complete copy of, or None for a download cut short).
+
+        An entry whose lock another process holds (a download in progress) is left out."""
+        inputs = self.work / "inputs"
+        if not inputs.is_dir():
+            return []
+        found: list[tuple[Path, str | None]] = []
+        for folder in sorted(p for p in inputs.iterdir() if p.is_dir()):
+            key = folder.name.removesuffix(".partial")
+            if _lock_held_elsewhere(inputs / (key + ".lock")):
+                continue
+            marker = inputs / (key + COMPLETE_SUFFIX)
+            uri = marker.read_text(encoding="utf-8") if folder.name == key and marker.is_file() else None
+            found.append((folder, uri))
+        return found
+
+    def remove_cached_copy(self, folder: Path) -> None:
+        """Remove one read-cache entry (its marker first, so it is never taken as complete while half gone)."""
+        inputs = folder.parent
+        key = folder.name.removesuffix(".partial")
+        with _locked(inputs / (key + ".lock")):
+            if folder.name == key:
+                (inputs / (key + COMPLETE_SUFFIX)).unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)  # what is left shows up in the caller's check
+        (inputs / (key + ".lock")).unlink(missing_ok=True)
+
+    def local_staging_dirs(self) -> list[tuple[Path, int]]:
+        """This machine's staging folders of the root, with the execution id each belongs to."""
+        staging = self.work / "staging"
+        if not staging.is_dir():
+            return []
+        return [(p, int(p.name)) for p in sorted(staging.iterdir()) if p.is_dir() and p.name.isdigit()]
+
     @contextlib.contextmanager
     def _failing(self, action: str, what: str) -> Iterator[None]:
         try:
@@ -196,6 +230,19 @@ def _digest(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _lock_held_elsewhere(path: Path) -> bool:
+    """Whether another process (or open file) holds the download lock at ``path`` right now."""
+    if fcntl is None or not path.exists():
+        return False
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
 
 
 @contextlib.contextmanager
