@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from sluiceway.cli.common import console, err_console, local_time, plural, print_json, read_store, styled
 from sluiceway.errors import DefinitionError, StoreNotFoundError
@@ -25,6 +26,7 @@ def register(app: typer.Typer) -> None:
     runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
     runs_app.command("list")(runs_list)
     runs_app.command("show")(runs_show)
+    runs_app.command("delete")(runs_delete)
     artifacts_app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
     artifacts_app.command("list")(artifacts_list)
     artifacts_app.command("show")(artifacts_show)
@@ -43,9 +45,10 @@ def _no_store_yet(exc: StoreNotFoundError, as_json: bool, what: str) -> None:
 def runs_list(
     pipeline: str | None = typer.Option(None, "--pipeline", metavar="NAME", help="Only runs of this pipeline."),
     limit: int = typer.Option(20, "--limit", metavar="N", min=1, help="How many runs, newest first."),
+    include_deleted: bool = typer.Option(False, "--all", help="Include deleted runs."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (deleted runs only with --all)."""
     from rich.table import Table
 
     try:
@@ -53,7 +56,7 @@ def runs_list(
     except StoreNotFoundError as exc:
         _no_store_yet(exc, as_json, "runs")
         return
-    runs = store.list_runs(pipeline=pipeline, limit=limit)
+    runs = store.list_runs(pipeline=pipeline, limit=limit, include_deleted=include_deleted)
     if as_json:
         print_json([r.to_dict() for r in runs])
         return
@@ -105,6 +108,37 @@ def runs_show(
                           soft_wrap=True)
         elif e.error and e.state != "COMPLETE":
             show_error(e)
+
+
+def runs_delete(
+    run_refs: list[str] = typer.Argument(..., metavar="RUN...", help="Run names or ids."),
+    yes: bool = typer.Option(False, "--yes", help="Delete (default: a dry run that only says what would go)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Delete runs: their artifacts are marked DELETED (files freed by `sluiceway gc --yes`), records kept.
+
+    Artifacts another run still uses (as an input, or reused from the cache) stay live. A run with an
+    execution still running is refused.
+    """
+    store = read_store()
+    for ref in run_refs:  # every run is found before anything changes
+        store.get_run(ref)
+    results = []
+    for ref in run_refs:
+        record, deleted, kept = store.delete_run(ref, dry_run=not yes)
+        results.append({"run": record.name, "deleted": yes, "artifacts_deleted": [a.id for a in deleted],
+                        "artifacts_kept": [a.id for a in kept]})
+        verb = "Deleted" if yes else "Would delete"
+        shared = f"; {plural(len(kept), 'artifact')} kept, used by other runs" if kept else ""
+        if not as_json:
+            console.print(f"{verb} run {escape(record.name)} and {plural(len(deleted), 'artifact')}{shared}.",
+                          soft_wrap=True)
+    if as_json:
+        print_json(results)
+    elif yes:
+        console.print("Run `sluiceway gc --yes` to remove their files.")
+    else:
+        console.print("Run again with --yes to delete.")
 
 
 def show_error(execution: ExecutionRecord) -> None:

@@ -56,6 +56,8 @@ SKIPPED = "SKIPPED"  # a condition (``when=``) was false, or an upstream was ski
 SUCCESSFUL = (COMPLETE, CACHED)
 # Artifact states: only LIVE artifacts are ever recorded (publishing is atomic), DELETED once removed.
 LIVE, DELETED = "LIVE", "DELETED"
+# A run's state once deleted (``delete_run``): hidden from listings and resolvers, kept for lineage.
+RUN_DELETED = "DELETED"
 
 
 # Built once: constructing statements costs more than executing them on SQLite.
@@ -365,14 +367,77 @@ class MetadataStore:
             )
         return self._run_record(row)
 
-    def list_runs(self, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
+    def list_runs(
+        self, pipeline: str | None = None, limit: int = 50, *, include_deleted: bool = False
+    ) -> list[RunRecord]:
+        """Runs, newest first; deleted runs (``delete_run``) only with ``include_deleted``."""
         query = self._run_query().order_by(t.contexts.c.id.desc()).limit(limit)
+        if not include_deleted:
+            query = query.where(or_(t.contexts.c.state.is_(None), t.contexts.c.state != RUN_DELETED))
         if pipeline:
             query = query.where(t.contexts.c.parent_id.in_(
                 select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline", t.contexts.c.name == pipeline))
             ))
         with self._read() as conn:
             return [self._run_record(row) for row in conn.execute(query)]
+
+    def delete_run(self, run: str | int, *, dry_run: bool = False) -> tuple[RunRecord, list[Artifact], list[Artifact]]:
+        """Delete a run: mark the artifacts it produced DELETED and hide the run; return (run, deleted, kept).
+
+        Artifacts that an execution of another (not deleted) run also uses, as an input or reused from the
+        cache, are kept LIVE; they go when the last run using them is deleted, in whatever order. Records
+        stay (lineage still shows what happened, with the artifacts' states); the files go with
+        ``sluiceway gc``. Refused while an execution of the run may still be running. ``dry_run`` computes
+        the same answer without changing anything.
+        """
+        record = self.get_run(run)
+        if record.state == RUN_DELETED:
+            raise StoreError(f"Run {record.name!r} is already deleted. `sluiceway gc --yes` removes its files.")
+        for execution in self.executions(record.id, with_artifacts=False):
+            if execution.state != RUNNING:
+                continue
+            gone = execution.host == self._host and execution.pid is not None and not _pid_alive(execution.pid)
+            if not gone:
+                where = f"process {execution.pid} on {execution.host}" if execution.pid else "an unknown process"
+                raise StoreError(
+                    f"Run {record.name!r} cannot be deleted: its execution {execution.id} ({execution.component_id}) "
+                    f"is RUNNING in {where}. Wait for the run to finish (or interrupt it), then delete it."
+                )
+        with self._write() as conn:
+            own = select(t.executions.c.id).where(t.executions.c.run_id == record.id)
+            deleted_runs = select(t.contexts.c.id).where(and_(t.contexts.c.type == "pipeline_run",
+                                                              t.contexts.c.state == RUN_DELETED))
+            of_deleted_runs = select(t.executions.c.id).where(t.executions.c.run_id.in_(deleted_runs))
+            used_here = select(t.events.c.artifact_id).where(t.events.c.execution_id.in_(own))
+            # What this run produced, and what it reused from runs deleted before it (kept then for its sake)
+            candidates = sorted(row.id for row in conn.execute(
+                select(t.artifacts.c.id).where(and_(
+                    t.artifacts.c.state == LIVE,
+                    or_(
+                        t.artifacts.c.producer_execution_id.in_(own),
+                        and_(t.artifacts.c.id.in_(used_here),
+                             t.artifacts.c.producer_execution_id.in_(of_deleted_runs)),
+                    ),
+                ))
+            ))
+            used_elsewhere = {row.artifact_id for row in conn.execute(
+                select(t.events.c.artifact_id)
+                .join(t.executions, t.events.c.execution_id == t.executions.c.id)
+                .where(and_(t.events.c.artifact_id.in_(candidates), t.executions.c.run_id != record.id,
+                            t.executions.c.run_id.not_in(deleted_runs)))
+            )}
+            doomed = [a for a in candidates if a not in used_elsewhere]
+            if not dry_run:
+                stamp = now_ms()
+                if doomed:
+                    conn.execute(update(t.artifacts).where(t.artifacts.c.id.in_(doomed))
+                                 .values(state=DELETED, update_time=stamp))
+                properties = {**record.properties, "state_before_delete": record.state, "deleted_time": stamp}
+                conn.execute(update(t.contexts).where(t.contexts.c.id == record.id).values(
+                    state=RUN_DELETED, update_time=stamp, properties=json.dumps(properties, default=str)))
+        deleted = [self.get_artifact(a) for a in doomed]
+        kept = [self.get_artifact(a) for a in sorted(used_elsewhere)]
+        return self.get_run(record.id), deleted, kept
 
     # -- executions -----------------------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ def collect_garbage(
 
 def _execution_states(store: MetadataStore) -> dict[int, str]:
     states: dict[int, str] = {}
-    for run in store.list_runs(limit=2**31 - 1):
+    for run in store.list_runs(limit=2**31 - 1, include_deleted=True):
         for execution in store.executions(run.id, with_artifacts=False):
             # RUNNING in the store but its process on this host is gone (killed): nothing writes there any more.
             dead = execution.host == store.host and execution.pid is not None and not _pid_alive(execution.pid)

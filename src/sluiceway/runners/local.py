@@ -31,6 +31,7 @@ from sluiceway.metadata.store import (
     CANCELED,
     COMPLETE,
     FAILED,
+    RUN_DELETED,
     RUNNING,
     SKIPPED,
     SUCCESSFUL,
@@ -283,6 +284,7 @@ class LocalRunner:
         self, store: MetadataStore, pipeline: Pipeline, resume: str
     ) -> tuple[RunRecord, ExecutionTarget, dict[str, ExecutionRecord]]:
         record = store.get_run(resume)
+        check_not_deleted(record)
         if record.pipeline != pipeline.name:
             raise RunError(
                 f"Run {record.name!r} belongs to pipeline {record.pipeline!r}, not {pipeline.name!r}. "
@@ -471,9 +473,19 @@ def run_for_exec(settings: Settings, pipeline: Pipeline, run_name: str) -> tuple
             )
         except StoreError:  # another task created it at the same moment
             record = store.get_run(run_name)
+    check_not_deleted(record)
     if record.pipeline != pipeline.name:
         raise RunError(f"Run {run_name!r} belongs to pipeline {record.pipeline!r}, not {pipeline.name!r}.")
     return store, record
+
+
+def check_not_deleted(record: RunRecord) -> None:
+    """A deleted run is not resumed or extended: its artifacts are marked DELETED (``sluiceway runs delete``)."""
+    if record.state == RUN_DELETED:
+        raise RunError(
+            f"Run {record.name!r} was deleted (`sluiceway runs delete`), so it cannot be resumed or extended. "
+            "Start a new run; unchanged components whose outputs another run still uses come from the cache."
+        )
 
 
 def update_run_state_after_exec(
