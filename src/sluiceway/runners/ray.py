@@ -26,8 +26,9 @@ How Sluiceway maps onto Ray:
   more than any node has (``num_gpus=1`` on a CPU-only cluster) raises ``RunError`` at once instead of
   waiting forever for a node (a cluster that adds nodes on demand must have them up first).
 - Ctrl-C records the run CANCELED (as the local runner does) and cancels the tasks in flight
-  (``ray.cancel``: the component is interrupted inside its worker and records itself CANCELED); a task that
-  has not stopped after ``CANCEL_GRACE_SECONDS`` is killed with its worker and recorded CANCELED here.
+  (``ray.cancel`` raises ``KeyboardInterrupt`` inside the component, which records itself CANCELED and
+  removes its staging folder). Ray delivers it at the component's next Python step: one blocked in a long
+  call into C is killed with its worker after ``CANCEL_GRACE_SECONDS`` and recorded CANCELED here.
 - ``engine=``: the components' data work, as under the local runner; ``"ray"`` fans it out from the
   component's task as further tasks on the same cluster.
 """
@@ -53,7 +54,7 @@ from sluiceway.runners.hooks import RunHooks
 from sluiceway.runners.local import LocalRunner, Run
 
 logger = logging.getLogger(__name__)
-CANCEL_GRACE_SECONDS = 10.0
+CANCEL_GRACE_SECONDS = 5.0
 # Ray's names for the resources its task options set; any other name is a custom resource.
 _CLUSTER_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
 _remote_cache: dict[str, Any] = {}
@@ -128,8 +129,13 @@ class RayRunner(LocalRunner):
         engine: Any = None,
     ) -> None:
         super().__init__(
-            store=store, artifact_root=artifact_root, parallelism=parallelism, cache=cache, hooks=hooks,
-            settings=settings, engine=engine,
+            store=store,
+            artifact_root=artifact_root,
+            parallelism=parallelism,
+            cache=cache,
+            hooks=hooks,
+            settings=settings,
+            engine=engine,
         )
         self.cluster = RayEngine(address, runtime_env=runtime_env)  # checks the address; connects on first run
         self._target: str | None = None
@@ -178,21 +184,27 @@ class RayRunner(LocalRunner):
         ray = self.cluster.connect()
         if cancel.is_set():
             raise RunError(f"The run was canceled before component {component.id!r} was sent to {self.where}.")
-        ref = _remote(ray).options(**task_options(component.resources)).remote(
-            pipeline=self._target,
-            component=component.id,
-            run=target.run.name,
-            store=target.store.url,
-            artifact_root=str(target.artifact_root),
-            cache=target.cache,
-            engine=target.engine,
+        ref = (
+            _remote(ray)
+            .options(**task_options(component.resources))
+            .remote(
+                pipeline=self._target,
+                component=component.id,
+                run=target.run.name,
+                store=target.store.url,
+                artifact_root=str(target.artifact_root),
+                cache=target.cache,
+                engine=target.engine,
+            )
         )
         with self._lock:
             self._in_flight[component.id] = ref
         try:
             outcome = ray.get(ref)
         except ray.exceptions.TaskCancelledError as exc:
-            raise RunError(f"The Ray task of component {component.id!r} was canceled (the run was interrupted).") from exc
+            raise RunError(
+                f"The Ray task of component {component.id!r} was canceled (the run was interrupted)."
+            ) from exc
         except ray.exceptions.RayTaskError as exc:  # the task itself raised: the pipeline or store failed there
             cause = exc.cause if exc.cause is not None else exc
             raise RunError(
@@ -201,7 +213,9 @@ class RayRunner(LocalRunner):
             ) from exc
         except ray.exceptions.RayError as exc:  # the worker, its node or its memory was lost
             if cancel.is_set():  # killed by the run's own Ctrl-C: recorded CANCELED by _cancel_in_flight
-                raise RunError(f"The Ray task of component {component.id!r} was stopped (the run was interrupted).") from exc
+                raise RunError(
+                    f"The Ray task of component {component.id!r} was stopped (the run was interrupted)."
+                ) from exc
             raise self._lost(target, component, exc) from exc
         finally:
             with self._lock:
@@ -219,8 +233,9 @@ class RayRunner(LocalRunner):
                 target.storage.discard_staging(execution.id)
                 abandoned.append(str(execution.id))
         recorded = f" Execution {', '.join(abandoned)} is recorded ABANDONED." if abandoned else ""
+        detail = redact_text(str(exc)).strip().rstrip(".")
         return RunError(
-            f"Component {component.id!r} did not finish: {reason}: {redact_text(str(exc)).strip()}.{recorded} "
+            f"Component {component.id!r} did not finish: {reason}: {detail}.{recorded} "
             f"Check the cluster (`ray status`; a worker killed for memory needs a larger resources={{'memory': ...}}) "
             f"and continue with --resume {target.run.name}."
         )
