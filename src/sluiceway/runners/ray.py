@@ -112,7 +112,8 @@ class RayRunner(LocalRunner):
 
     ``RayRunner(address=None, runtime_env=None, **LocalRunner's)``; ``run(target, ...)`` takes the pipeline's
     target (path/to/pipeline.py, file.py:attr or module:attr), which the workers load too.
-    One run at a time per runner.
+    ``runtime_env`` is passed to ``ray.init`` when this runner is the one that connects the process (as
+    ``RayEngine``'s). One run at a time per runner.
     """
 
     def __init__(
