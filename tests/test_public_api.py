@@ -21,7 +21,7 @@ def test_every_exported_name_resolves_and_dir_lists_the_lazy_ones() -> None:
         assert name in listed, name
         assert getattr(sw, name) is not None
     expected = {"LocalRunner", "CeleryRunner", "Run", "MetadataStore", "RunHooks", "load_settings", "Settings"}
-    expected |= {"RayEngine"}
+    expected |= {"RayEngine", "RayRunner"}
     assert expected <= set(listed)
 
 
@@ -51,8 +51,8 @@ def test_standard_components_show_their_real_parameters(name: str) -> None:
     kinds = {p.kind for p in signature.parameters.values()}
     assert kinds == {inspect.Parameter.KEYWORD_ONLY}  # no **kwargs hiding the contract
     names = list(signature.parameters)
-    assert names[-7:] == ["id", "cache", "retries", "retry_backoff", "after", "when", "engine"]
-    assert set(names[:-7]) == set(cls.SPEC.inputs) | set(cls.SPEC.parameters)
+    assert names[-8:] == ["id", "cache", "retries", "retry_backoff", "after", "when", "engine", "resources"]
+    assert set(names[:-8]) == set(cls.SPEC.inputs) | set(cls.SPEC.parameters)
     for parameter_name, spec in cls.SPEC.parameters.items():
         assert signature.parameters[parameter_name].default == spec.default
 
@@ -72,7 +72,8 @@ def test_a_decorated_component_shows_inputs_parameters_and_settings_to_help() ->
     assert signature == (
         "(*, examples: Input[Examples], reference: Input[Examples] | None = None, z: float = 4.0, "
         "id: str | None = None, cache: bool = True, retries: int = 0, retry_backoff: float = 1.0, "
-        "after: list[Component] = (), when: Predicate | None = None, engine: str | Engine | None = None)"
+        "after: list[Component] = (), when: Predicate | None = None, engine: str | Engine | None = None, "
+        "resources: dict[str, float] | None = None)"
     )
     text = pydoc.render_doc(drop_outliers, renderer=pydoc.plaintext)
     assert "drop_outliers(*, examples: Input[Examples]" in text and "Drop rows further than z" in text

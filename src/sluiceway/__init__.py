@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from sluiceway.data.ray_engine import RayEngine
     from sluiceway.metadata.store import MetadataStore
     from sluiceway.runners.celery import CeleryRunner
+    from sluiceway.runners.ray import RayRunner
     from sluiceway.runners.hooks import RunHooks
     from sluiceway.runners.local import LocalRunner, Run
     from sluiceway.trainer.bundle import load_model
@@ -57,6 +58,7 @@ _LAZY = {
     "LocalRunner": "sluiceway.runners.local",
     "Run": "sluiceway.runners.local",
     "CeleryRunner": "sluiceway.runners.celery",
+    "RayRunner": "sluiceway.runners.ray",
     "RunHooks": "sluiceway.runners.hooks",
     "MetadataStore": "sluiceway.metadata.store",
     "load_settings": "sluiceway.config",
@@ -110,6 +112,7 @@ __all__ = [
     "LocalRunner",
     "Run",
     "CeleryRunner",
+    "RayRunner",
     "RunHooks",
     "MetadataStore",
     "load_settings",

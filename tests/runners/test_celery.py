@@ -225,7 +225,7 @@ def test_the_runner_option_says_what_it_accepts(cli_env: dict[str, str]) -> None
     env = {k: v for k, v in _runner_env(cli_env).items() if k != "SLUICEWAY_CELERY_BROKER"}
     unknown = subprocess.run([SLUICEWAY, "run", HOLD, "--runner", "dask"], env=env, cwd=REPO,
                              capture_output=True, text=True, timeout=120)
-    assert unknown.returncode == 2 and "--runner must be 'local' or 'celery'. Got 'dask'" in unknown.stderr
+    assert unknown.returncode == 2 and "--runner must be 'local', 'celery' or 'ray'. Got 'dask'" in unknown.stderr
     no_broker = subprocess.run([SLUICEWAY, "run", HOLD, "--runner", "celery"], env=env, cwd=REPO,
                                capture_output=True, text=True, timeout=120)
     assert no_broker.returncode == 2 and "needs a broker URL" in no_broker.stderr

@@ -70,13 +70,17 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
     engine: str | None = typer.Option(None, "--engine", metavar="local|ray", help=ENGINE_HELP),
     runner_name: str = typer.Option(
-        "local", "--runner", metavar="RUNNER", help="local (threads here) or celery (Celery workers, see --broker)."
+        "local", "--runner", metavar="RUNNER",
+        help="local (threads here), celery (Celery workers, see --broker) or ray (Ray tasks, see --ray-address).",
     ),
     broker: str | None = typer.Option(
         None, "--broker", metavar="URL", help="Celery broker (redis://host:6379/0); default: $SLUICEWAY_CELERY_BROKER."
     ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", metavar="ADDR", help="Ray cluster for --runner ray (host:port); default: $RAY_ADDRESS."
+    ),
 ) -> None:
-    """Run a pipeline with the local runner (or, with --runner celery, on Celery workers)."""
+    """Run a pipeline with the local runner (or on Celery workers, or as Ray tasks: see --runner)."""
     from sluiceway.cli.progress import RichProgress
     from sluiceway.dsl.loading import load_pipeline
     from sluiceway.runners.local import LocalRunner, new_run_name
@@ -85,6 +89,12 @@ def run(
     names: dict[str, str] = {}
     state.describe_interrupt = lambda: _describe_interrupt(target, names.get("run"), resume, tracker)
     check_engine_option(engine)
+    if runner_name not in ("local", "celery", "ray"):
+        raise ConfigError(f"--runner must be 'local', 'celery' or 'ray'. Got {runner_name!r} instead.")
+    if broker is not None and runner_name != "celery":
+        raise ConfigError(f"--broker is for --runner celery; the {runner_name} runner has no broker.")
+    if ray_address is not None and runner_name != "ray":
+        raise ConfigError("--ray-address is for --runner ray (the data engine's cluster is $RAY_ADDRESS).")
     run_settings = settings(parallelism=parallelism, cache=False if no_cache else None)
     pipeline = load_pipeline(target)
     names["run"] = resume or run_name or new_run_name(pipeline.name)
@@ -100,7 +110,13 @@ def run(
         )
         if state.verbosity >= 1:
             hooks.append(LogFollower(run_settings.log_root))
-    if runner_name == "celery":
+    if runner_name == "ray":
+        from sluiceway.runners.ray import RayRunner
+
+        # --engine applies as under the local runner: 'ray' fans each component's data work out further.
+        ray_runner = RayRunner(address=ray_address, settings=run_settings, hooks=hooks, engine=engine)
+        result = ray_runner.run(target, run_name=None if resume else names["run"], resume=resume)
+    elif runner_name == "celery":
         if engine is not None:
             raise ConfigError(
                 "--engine is for the local runner; with --runner celery, set engine= on the pipeline or its components."
@@ -109,13 +125,9 @@ def run(
 
         celery_runner = CeleryRunner(broker=broker, settings=run_settings, hooks=hooks)
         result = celery_runner.run(target, run_name=None if resume else names["run"], resume=resume)
-    elif runner_name == "local":
-        if broker is not None:
-            raise ConfigError("--broker is for --runner celery; the local runner runs components in this process.")
+    else:
         runner = LocalRunner(settings=run_settings, hooks=hooks, engine=engine)
         result = runner.run(pipeline, run_name=None if resume else names["run"], resume=resume)
-    else:
-        raise ConfigError(f"--runner must be 'local' or 'celery'. Got {runner_name!r} instead.")
     if as_json:
         print_json(
             {

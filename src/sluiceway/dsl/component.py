@@ -12,17 +12,21 @@ method; ``@component`` turns a typed function into such a class. Either way::
 Calling the class wires an instance: ``drop_outliers(examples=gen.examples, z=3.0)``. Outputs are
 attributes of the instance (``gen.examples``). Wiring and parameter errors raise ``DefinitionError`` here,
 before anything runs. Every component also accepts the keyword-only settings ``id``, ``cache``,
-``retries``, ``retry_backoff``, ``after`` (extra upstream components without data between them) and
-``when`` (run only if a condition on upstream outputs holds, else SKIPPED; see ``sluiceway.dsl.conditions``).
+``retries``, ``retry_backoff``, ``after`` (extra upstream components without data between them),
+``when`` (run only if a condition on upstream outputs holds, else SKIPPED; see ``sluiceway.dsl.conditions``),
+``engine`` and ``resources`` (what one run of the component reserves on a Ray cluster under ``RayRunner``:
+``{"num_cpus": 2, "num_gpus": 1, "memory": 4e9, "my_resource": 1}``; other runners ignore it).
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -35,8 +39,10 @@ from sluiceway.errors import DefinitionError
 A = TypeVar("A", bound=Artifact)
 
 RESERVED_NAMES = frozenset(
-    {"id", "cache", "retries", "retry_backoff", "after", "when", "engine", "execute", "outputs", "inputs"}
+    {"id", "cache", "retries", "retry_backoff", "after", "when", "engine", "resources", "execute", "outputs", "inputs"}
 )
+# Ray's reserved resource names, spelled as its task options; any other key is a custom resource.
+RAY_RESOURCE_OPTIONS = ("num_cpus", "num_gpus", "memory")
 _NO_DEFAULT = inspect.Parameter.empty
 MAX_ID_LENGTH = 200
 _ID = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_ID_LENGTH - 1}}}", re.ASCII)
@@ -257,6 +263,7 @@ class Component:
         after: list[Component] | tuple[Component, ...] = (),
         when: Predicate | PropertyRef | None = None,
         engine: Any = None,
+        resources: Mapping[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         cls = type(self)
@@ -291,6 +298,9 @@ class Component:
         # where this component's data work runs ('local', 'ray' or an Engine); None: the run's or pipeline's.
         # Not part of the cache key: every engine gives the same outputs.
         self.engine = engine
+        # What one run reserves on a Ray cluster (RayRunner); not part of the cache key either: it changes
+        # where the component runs, not what it outputs.
+        self.resources: dict[str, float] = check_resources(resources, owner)
         self.cache = cache
         self.retries = retries
         self.retry_backoff = float(retry_backoff)
@@ -458,7 +468,41 @@ _SETTINGS = (
     inspect.Parameter("after", inspect.Parameter.KEYWORD_ONLY, default=(), annotation=_Shown("list[Component]")),
     inspect.Parameter("when", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_Shown("Predicate | None")),
     inspect.Parameter("engine", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_Shown("str | Engine | None")),
+    inspect.Parameter(
+        "resources", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_Shown("dict[str, float] | None")
+    ),
 )
+
+
+def check_resources(resources: Any, owner: str) -> dict[str, float]:
+    """The ``resources`` setting as a plain dict: resource names to amounts >= 0 (checked at build time)."""
+    if resources is None:
+        return {}
+    example = '{"num_cpus": 2, "num_gpus": 1, "memory": 4e9}'
+    if not isinstance(resources, Mapping):
+        raise DefinitionError(
+            f"The 'resources' setting of {owner} must be a mapping of resource names to amounts, e.g. {example}. "
+            f"Got {resources!r} instead."
+        )
+    checked: dict[str, float] = {}
+    for name, amount in resources.items():
+        if not isinstance(name, str) or not name:
+            raise DefinitionError(
+                f"The 'resources' setting of {owner} names resources with strings, e.g. {example}. Got the key "
+                f"{name!r} instead."
+            )
+        if name in ("CPU", "GPU"):
+            raise DefinitionError(
+                f"The 'resources' setting of {owner} asks for {name!r}: write it as 'num_{name.lower()}' "
+                f"(Ray's task option), e.g. {example}."
+            )
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+            raise DefinitionError(
+                f"The 'resources' setting of {owner}: {name!r} must be a number >= 0 (CPUs, GPUs, bytes of memory "
+                f"or units of a custom resource). Got {amount!r} instead."
+            )
+        checked[name] = amount
+    return checked
 
 
 def _settings_defaults(cls: type) -> dict[str, Any]:
