@@ -56,11 +56,12 @@ def _frame(seed: int, rows: int) -> pl.DataFrame:
     })
 
 
-def _both(address: str, source: object, tmp_path: Path, **options: object) -> tuple[Any, Any]:
+def _both(address: str, source: object, tmp_path: Path, log: list[str] | None = None,
+          **options: object) -> tuple[Any, Any]:
     """The result of ingesting ``source`` in process and on Ray (into ``tmp_path/local`` and ``tmp_path/ray``),
     checking that the second one was distributed."""
     local = ingest(source, tmp_path / "local", **options)  # type: ignore[arg-type]
-    records: list[str] = []
+    records: list[str] = [] if log is None else log
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
     logger = logging.getLogger(distributed.__name__)
@@ -236,3 +237,23 @@ def test_pipeline_on_ray_gives_the_statistics_of_a_local_run_and_small_inputs_st
     assert examples[0].properties["row_counts"] == examples[1].properties["row_counts"]
     assert examples[0].properties["column_types"] == examples[1].properties["column_types"]
     assert os.listdir(examples[0].uri) == os.listdir(examples[1].uri)
+
+
+def test_a_value_past_the_sampled_rows_makes_both_engines_infer_over_whole_files(
+    ray_address: str, distribute_small_inputs: None, tmp_path: Path
+) -> None:
+    """'qty' is an int in the first 10,000 rows of every file, then 'n/a-ish' text in b.csv: a task finds it
+    does not fit, and the driver infers again over whole files, as the in-process reader does (string)."""
+    data = tmp_path / "in"
+    data.mkdir()
+    for i, name in enumerate("abc"):
+        frame = _frame(i, 10_400).with_columns(pl.col("qty").cast(pl.String))
+        if name == "b":
+            frame = frame.with_columns(pl.when(pl.col("id") == 10_000 + 10_200).then(pl.lit("seven"))
+                                       .otherwise(pl.col("qty")).alias("qty"))
+        frame.write_csv(data / f"{name}.csv")
+    log: list[str] = []
+    local, on_ray = _both(ray_address, CsvSource(str(data / "*.csv")), tmp_path, log)
+    assert any("Re-inferring column types over whole files" in r for r in log), log
+    assert on_ray.column_types["qty"] in {"string", "large_string"}
+    _assert_same_examples(local, on_ray, tmp_path)
