@@ -257,3 +257,21 @@ def test_a_value_past_the_sampled_rows_makes_both_engines_infer_over_whole_files
     assert any("Re-inferring column types over whole files" in r for r in log), log
     assert on_ray.column_types["qty"] in {"string", "large_string"}
     _assert_same_examples(local, on_ray, tmp_path)
+
+
+def test_a_csv_file_with_blank_lines_is_ingested_in_process_on_ray(
+    ray_address: str, distribute_small_inputs: None, tmp_path: Path
+) -> None:
+    """The in-process reader drops blank lines inside its batches (moving where batches end, hence the row
+    groups): a distributed read cannot know where, so the driver says so and ingests in process."""
+    data = tmp_path / "in"
+    data.mkdir()
+    for i, name in enumerate("ab"):
+        _frame(i, 500).write_csv(data / f"{name}.csv")
+    lines = (data / "b.csv").read_text().splitlines(keepends=True)
+    (data / "b.csv").write_text("".join([*lines[:100], "\n", *lines[100:]]))
+    log: list[str] = []
+    local, on_ray = _both(ray_address, CsvSource(str(data / "*.csv")), tmp_path, log)
+    assert any("a CSV file has blank lines" in r for r in log), log
+    assert on_ray.row_counts["train"] + on_ray.row_counts["eval"] == 1000
+    _assert_same_examples(local, on_ray, tmp_path)

@@ -187,7 +187,9 @@ class _Job:
         self.engine, self.reader, self.source, self.splits = engine, reader, source, splits
         self.split_names, self.output, self.pieces = split_names, output, pieces
         self.rows_per_file, self.batch_rows = rows_per_file, batch_rows
-        self.staging = os.path.join(output, STAGING_FOLDER)
+        self.staging_root = os.path.join(output, STAGING_FOLDER)
+        self.staging = self.staging_root
+        self.rounds = 0
         self.created_dirs: list[str] = []
         self.parts: list[str] = []
 
@@ -198,7 +200,10 @@ class _Job:
 
     def read(self, schema: pa.Schema, *, full_inference: bool) -> list[_PieceResult] | None:
         """Map the pieces; their results in input order, or None when the types must be inferred again."""
-        for path in (self.output, self.staging):
+        # A folder a round: a task of an earlier round that outlived its cancellation cannot touch this one's files.
+        self.rounds += 1
+        self.staging = os.path.join(self.staging_root, f"read-{self.rounds}")
+        for path in (self.output, self.staging_root, self.staging):
             self._make_dir(path)
         task = _ReadPiece(self.source, self.splits, self.split_names, self.pieces, schema,
                           getattr(self.reader, "_polars_schema", None), self.staging, self.batch_rows,
@@ -209,10 +214,8 @@ class _Job:
             none: list[Any] = []
             results = self.engine.map_reduce(fragments, task, _in_order, initial=none)
         except _SchemaTooNarrow as exc:
-            self._remove_staging()
             if full_inference:
                 raise DataError(str(exc)) from exc
-            self._make_dir(self.staging)
             return None
         assert results is not None
         return results
@@ -277,9 +280,8 @@ class _Job:
         return []  # no rows at all: refused before this is asked
 
     def _remove_staging(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
-        if self.staging in self.created_dirs:
-            self.created_dirs.remove(self.staging)
+        shutil.rmtree(self.staging_root, ignore_errors=True)
+        self.created_dirs = [d for d in self.created_dirs if not d.startswith(self.staging_root)]
 
     def remove_all(self) -> None:
         """Remove every file and folder this ingest made (on failure, or before ingesting in process)."""
