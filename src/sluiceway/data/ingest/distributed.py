@@ -36,6 +36,9 @@ drops them inside its batches, shifting batch boundaries) makes the driver inges
 Stays in process, with a log line: any other engine, SQL and DataFrame sources, one piece, or less than
 ``MIN_DISTRIBUTED_BYTES`` of input (scheduling two rounds of tasks and staging the rows costs more than
 reading such an input in the driver). CSV and JSON files are not cut into byte ranges: one task a file.
+
+A little over 500 lines on purpose: the planning, the two task bodies and the staging sink share the
+staging files' naming and order, and are easiest to check side by side.
 """
 
 from __future__ import annotations
@@ -144,16 +147,19 @@ def try_ingest(engine: RayEngine, reader: _Reader, source: Any, splits: HashSpli
         logger.info("Ingest stays in process on Ray: the input is %d bytes, under the %d bytes worth distributing",
                     size, MIN_DISTRIBUTED_BYTES)
         return None
+    if not isinstance(source, ParquetSource) and len(reader.files) < 2:
+        logger.info("Ingest stays in process on Ray: the input is one file (%s)", list(reader.files))
+        return None
+    try:
+        schema = reader.schema(full_inference=False)  # for Parquet, also the check of every file's metadata
+    except DataError as exc:  # the in-process path reads it again, with the checks that locate the problem
+        logger.info("Ingest stays in process on Ray: the column types cannot be inferred (%s)", exc)
+        return None
     pieces = plan_pieces(reader, source, engine.parallelism)
     if len(pieces) < 2:
         logger.info("Ingest stays in process on Ray: the input is one piece (%s)", list(reader.files))
         return None
     job = _Job(engine, reader, source, splits, split_names, output, rows_per_file, batch_rows, pieces)
-    try:
-        schema = reader.schema(full_inference=False)
-    except DataError as exc:  # the in-process path reads it again, with the checks that locate the problem
-        logger.info("Ingest stays in process on Ray: the column types cannot be inferred (%s)", exc)
-        return None
     try:
         _check_columns(schema, reader, source)
         results = job.read(schema, full_inference=False)
