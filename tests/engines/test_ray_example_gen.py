@@ -275,3 +275,19 @@ def test_a_csv_file_with_blank_lines_is_ingested_in_process_on_ray(
     assert any("a CSV file has blank lines" in r for r in log), log
     assert on_ray.row_counts["train"] + on_ray.row_counts["eval"] == 1000
     _assert_same_examples(local, on_ray, tmp_path)
+
+
+def test_a_corrupt_parquet_file_gets_the_in_process_error_on_ray(
+    ray_address: str, distribute_small_inputs: None, tmp_path: Path
+) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    for i in range(2):
+        _frame(i, 300).write_parquet(data / f"part-{i}.parquet")
+    (data / "part-2.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError) as in_process:
+        ingest(ParquetSource(str(data / "*.parquet")), tmp_path / "local")
+    with use_engine(_ray(ray_address)), pytest.raises(DataError) as on_ray:
+        ingest(ParquetSource(str(data / "*.parquet")), tmp_path / "ray")
+    assert str(on_ray.value) == str(in_process.value) and "part-2.parquet" in str(on_ray.value)
+    assert not (tmp_path / "ray").exists()
