@@ -14,6 +14,7 @@ The modules, in the order data flows through them:
 - ``writer``: the Parquet writer of the ``Examples`` parts.
 - ``driver``: ``ingest`` itself, tying the reader, the split assignment and the writer together.
 - ``diagnostics``: locating what is wrong in an input a reader refused.
+- ``distributed``: ``ingest`` of file inputs as Ray tasks when a ``RayEngine`` is in force (same parts).
 """
 
 from sluiceway.data.ingest.diagnostics import DEFAULT_MAX_COLUMNS

@@ -77,7 +77,14 @@ def ingest(
     if isinstance(max_columns, bool) or not isinstance(max_columns, int) or max_columns < 1:
         raise DataError(f"The 'max_columns' parameter of ingest must be an int >= 1. Got {max_columns!r} instead.")
 
-    reader = _reader_for(source, span=span, version=version, max_columns=max_columns)
+    cluster = _cluster_in_force(source)
+    reader = _reader_for(source, span=span, version=version, max_columns=max_columns,
+                         scan_structure=cluster is None)
+    if cluster is not None:
+        distributed = _ingest_distributed(cluster, reader, source, splits, presplit, output, rows_per_file, batch_rows)
+        if distributed is not None:
+            return distributed
+        reader.start_checks()  # deferred for the tasks, which are not run after all
 
     def make_writer(split_names: list[str]) -> _ExamplesWriter:
         return _ExamplesWriter(output, split_names, rows_per_file)
@@ -88,6 +95,43 @@ def ingest(
         uri=output,
         split_names=tuple(split_names),
         row_counts=MappingProxyType(dict(zip(split_names, writer.row_counts, strict=True))),
+        column_types=MappingProxyType({f.name: str(f.type) for f in schema}),
+        span=reader.span,
+        version=reader.version,
+        input_files=reader.files,
+        input_fingerprint=reader.fingerprint(),
+        split_files=MappingProxyType(split_files),
+    )
+
+
+def _cluster_in_force(source: Source) -> Any:
+    """The ``RayEngine`` in force, for a file input (which ``distributed`` may ingest on it), else None."""
+    if not isinstance(source, (CsvSource, ParquetSource, JsonLinesSource)):
+        return None
+    from sluiceway.data.ingest.distributed import engine_in_force
+
+    return engine_in_force()
+
+
+def _ingest_distributed(cluster: Any, reader: _Reader, source: Source, splits: HashSplit | TimeSplit | None,
+                        presplit: bool, output: str, rows_per_file: int, batch_rows: int) -> IngestResult | None:
+    """``ingest`` as Ray tasks (``sluiceway.data.ingest.distributed``), or None when the input stays here."""
+    from sluiceway.data.ingest.distributed import try_ingest
+
+    pattern = getattr(source, "pattern", None)
+    split_names = list(pattern) if isinstance(pattern, Mapping) else list(splits.split_names)  # type: ignore[union-attr]
+    for name in split_names:
+        _check_split_name(name)
+    _check_output(output, split_names)
+    done = try_ingest(cluster, reader, source, None if presplit else splits, split_names, output, rows_per_file,
+                      batch_rows)
+    if done is None:
+        return None
+    schema, counts, split_files = done
+    return IngestResult(
+        uri=output,
+        split_names=tuple(split_names),
+        row_counts=MappingProxyType(dict(zip(split_names, counts, strict=True))),
         column_types=MappingProxyType({f.name: str(f.type) for f in schema}),
         span=reader.span,
         version=reader.version,
@@ -238,9 +282,10 @@ def _check_columns(schema: pa.Schema, reader: _Reader, source: Source) -> None:
 
 
 def _reader_for(source: Source, *, span: int | None, version: int | None,
-                max_columns: int = DEFAULT_MAX_COLUMNS) -> _Reader:
+                max_columns: int = DEFAULT_MAX_COLUMNS, scan_structure: bool = True) -> _Reader:
     if isinstance(source, (CsvSource, ParquetSource, JsonLinesSource)):
-        return _FileReader(source, span=span, version=version, max_columns=max_columns)
+        return _FileReader(source, span=span, version=version, max_columns=max_columns,
+                           scan_structure=scan_structure)
     if isinstance(source, SqlSource):
         return _SqlReader(source, max_columns=max_columns)
     if isinstance(source, DataFrameSource):

@@ -36,8 +36,11 @@ _BACKGROUND_SCAN_BYTES = 32 << 20
 
 
 class _FileReader(_Reader):
+    #: Parquet only: read just these row groups of the (single) file; the distributed ingest sets it.
+    row_groups: tuple[int, ...] | None = None
+
     def __init__(self, source: CsvSource | ParquetSource | JsonLinesSource, *, span: int | None,
-                 version: int | None, max_columns: int) -> None:
+                 version: int | None, max_columns: int, scan_structure: bool = True) -> None:
         self.source = source
         self.max_columns = max_columns
         self.resolved: dict[str | None, ResolvedInput]
@@ -64,6 +67,8 @@ class _FileReader(_Reader):
                 )
         if isinstance(source, CsvSource):
             self._check_csv_headers()
+            if scan_structure:
+                self.start_checks()
 
     @property
     def _kind(self) -> str:
@@ -87,6 +92,15 @@ class _FileReader(_Reader):
                 )
         assert self.header is not None
         self._overrides = polars_overrides(source.column_types, self.header, f"CSV file {self.files[0]!r}")
+
+    def start_checks(self) -> None:
+        """Start the checks that read every byte (CSV only): at once unless ``scan_structure=False`` deferred
+        them (the distributed ingest runs them in its tasks, one file each, and here only when it does not
+        distribute the input)."""
+        source = self.source
+        if not isinstance(source, CsvSource) or getattr(self, "_structure", None) is not None:
+            return
+        assert self.header is not None
         # The byte-level structure check (ragged rows, open quotes, zero rows, blank lines) reads every
         # byte: on large inputs it runs in a thread beside the Polars reader (NumPy releases the GIL),
         # and its verdict is awaited before anything is published, or to explain a reader error.
@@ -214,8 +228,9 @@ class _FileReader(_Reader):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        row_groups = list(self.row_groups) if self.row_groups is not None else None
         for path in resolved.files:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, row_groups=row_groups):
                 table = pa.Table.from_batches([batch])
                 for missing in (n for n in schema.names if n not in table.column_names):
                     table = table.append_column(missing, pa.nulls(table.num_rows, schema.field(missing).type))

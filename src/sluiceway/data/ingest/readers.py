@@ -45,6 +45,9 @@ class _Reader:
     def use_exact_nulls(self) -> None:
         """Let the reader apply null markers itself (the slower, always exact way)."""
 
+    def start_checks(self) -> None:
+        """Start checks deferred when the reader was made (see ``_FileReader``)."""
+
 
 
 

@@ -57,40 +57,18 @@ class _ExamplesWriter:
         return folder
 
     def _open(self, index: int, schema: pa.Schema) -> Any:
-        import pyarrow.parquet as pq
-
         part = os.path.join(self._folder(index), f"part-{len(self._parts[index]):05d}.parquet.inprogress")
         with self._lock:
             self._created_files.append(part)
         self._parts[index].append(part)
         self._rows_in_file[index] = 0
-        writer = pq.ParquetWriter(part, schema, compression="zstd", compression_level=_ZSTD_LEVEL,
-                                  use_dictionary=self._dictionary_columns if self._dictionary_columns is not None
-                                  else True)
+        writer = open_part(part, schema, self._dictionary_columns)
         self._writers[index] = writer
         return writer
 
     def _choose_dictionary_columns(self, table: pa.Table) -> None:
-        """Dictionary-encode only columns that repeat values in the first rows: building a dictionary for a
-        column of distinct values (ids, coordinates) costs time and saves nothing. Decided once, from the
-        first rows, so the same input always gives the same bytes."""
-        import pyarrow.compute as pc
-
-        if self._dictionary_columns is not None:
-            return
-        sample = table.slice(0, _DICTIONARY_SAMPLE_ROWS)
-        if sample.num_rows < _DICTIONARY_SAMPLE_ROWS:
-            self._dictionary_columns = list(table.column_names)  # too few rows to judge: Arrow's default
-            return
-        chosen = []
-        for name in table.column_names:
-            try:
-                distinct = pc.count_distinct(sample.column(name), mode="all").as_py()
-            except Exception:  # noqa: BLE001 - types without a distinct-count kernel keep the default
-                distinct = 0
-            if distinct * 2 <= sample.num_rows:
-                chosen.append(name)
-        self._dictionary_columns = chosen
+        if self._dictionary_columns is None:
+            self._dictionary_columns = dictionary_columns(table)
 
     def _write_now(self, index: int, table: pa.Table) -> None:
         offset = 0
@@ -202,6 +180,66 @@ class _ExamplesWriter:
                 os.rmdir(path)
             except OSError:
                 pass
+
+
+def open_part(path: str, schema: pa.Schema, dictionary: list[str] | None) -> Any:
+    """A Parquet writer of one ``Examples`` part: the compression and dictionary encoding of every part
+    (``dictionary``: the columns to dictionary-encode, None for Arrow's default), whoever writes it."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetWriter(path, schema, compression="zstd", compression_level=_ZSTD_LEVEL,
+                            use_dictionary=dictionary if dictionary is not None else True)
+
+
+def dictionary_columns(table: pa.Table) -> list[str]:
+    """The columns to dictionary-encode, judged from the first rows of the first table written: only columns
+    that repeat values there (a dictionary of distinct values, ids or coordinates, costs time and saves
+    nothing). Decided once, from the first rows, so the same input always gives the same bytes."""
+    import pyarrow.compute as pc
+
+    sample = table.slice(0, _DICTIONARY_SAMPLE_ROWS)
+    if sample.num_rows < _DICTIONARY_SAMPLE_ROWS:
+        return list(table.column_names)  # too few rows to judge: Arrow's default
+    chosen = []
+    for name in table.column_names:
+        try:
+            distinct = pc.count_distinct(sample.column(name), mode="all").as_py()
+        except Exception:  # noqa: BLE001 - types without a distinct-count kernel keep the default
+            distinct = 0
+        if distinct * 2 <= sample.num_rows:
+            chosen.append(name)
+    return chosen
+
+
+def part_layout(table_rows: list[int], rows_per_file: int) -> list[list[int]]:
+    """The row groups of each part (their row counts) that ``_ExamplesWriter`` writes for one split that
+    receives tables of ``table_rows`` rows in this order: buffered until ``_ROW_GROUP_ROWS``, a new part
+    every ``rows_per_file`` rows, ``write_table`` pieces of at most ``_MAX_ROW_GROUP_ROWS``; a split without
+    rows gets one part without row groups. The distributed ingest (``distributed``) writes this layout,
+    because statistics are computed a row group at a time and so depend on it."""
+    parts: list[list[int]] = []
+    rows_in_file = 0
+
+    def write(rows: int) -> None:
+        nonlocal rows_in_file
+        offset = 0
+        while offset < rows:
+            if not parts or rows_in_file >= rows_per_file:
+                parts.append([])
+                rows_in_file = 0
+            piece = min(rows_per_file - rows_in_file, rows - offset)
+            parts[-1].extend(min(_MAX_ROW_GROUP_ROWS, piece - start) for start in range(0, piece, _MAX_ROW_GROUP_ROWS))
+            rows_in_file += piece
+            offset += piece
+
+    buffered = 0
+    for rows in table_rows:
+        buffered += rows
+        if rows and buffered >= _ROW_GROUP_ROWS:
+            write(buffered)
+            buffered = 0
+    write(buffered)
+    return parts or [[]]
 
 
 class RowGroupCutter:
