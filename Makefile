@@ -138,6 +138,8 @@ bench: venv bench-services
 	$(BIN)/python benchmarks/evaluate.py
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/drift.py --write-results
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/ingest_scale.py
 
 clean:
 	rm -rf .sluiceway .pytest_cache build dist $(EXAMPLES_STAMP) $(DEV_STAMP) $(MIN_STAMP) $(AIRFLOW_STAMP) $(KFP_STAMP)
