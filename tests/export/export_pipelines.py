@@ -41,6 +41,6 @@ def flaky(examples: sw.Input[sw.Examples], model: sw.Output[sw.Model]) -> None:
 
 def create_pipeline() -> sw.Pipeline:
     gen = produce()
-    checked = check(examples=gen.examples)
+    checked = check(examples=gen.examples, resources={"num_cpus": 0.5, "memory": 2e9, "num_gpus": 1, "tpu_slot": 1})
     model = flaky(examples=gen.examples, retries=2, retry_backoff=0.5, after=[checked])
     return sw.Pipeline("export-sample", [gen, checked, model], description="The export tests' pipeline.")

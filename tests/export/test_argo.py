@@ -122,6 +122,11 @@ def test_the_workflow_is_valid_argo_and_its_dag_is_the_pipeline_graph(tmp_path: 
         "sluiceway", "exec", "--pipeline", SAMPLE, "--component", "flaky", "--run", WORKFLOW_NAME, "--retries", "0"
     ]
     assert "retryStrategy" not in templates["produce"]  # no retries: Argo's default of none
+    # resources= as Kubernetes quantities; the Ray custom resource has no counterpart and is left out
+    assert templates["check"]["container"]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2000000000"}, "limits": {"nvidia.com/gpu": "1"}
+    }
+    assert "resources" not in templates["produce"]["container"]
 
     cron = _export(SAMPLE, tmp_path / "cron.yaml", cli_env, "--cron", "0 * * * *")
     assert _schema_errors(cron) == []

@@ -81,6 +81,11 @@ def test_the_spec_has_one_container_task_per_component_running_sluiceway_exec(
         "maxRetryCount": 2, "backoffDuration": "1s", "backoffFactor": 2.0, "backoffMaxDuration": "3600s"
     }
     assert "retryPolicy" not in tasks["produce"]
+    assert tasks["check"]["container"]["resources"] == {  # resources=, as KFP writes them
+        "cpuRequest": 0.5, "memoryRequest": 2.0, "resourceCpuRequest": "500m", "resourceMemoryRequest": "2000000000",
+        "accelerator": {"type": "nvidia.com/gpu", "count": "1", "resourceType": "nvidia.com/gpu", "resourceCount": "1"},
+    }
+    assert "resources" not in tasks["produce"]["container"]
 
 
 def test_a_timeout_and_a_workdir_wrap_the_command(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -168,3 +168,20 @@ def test_exec_retries_option_lets_the_orchestrator_own_the_retries(cli_env: dict
     finally:
         store.close()
     assert tries == {"once": [("FAILED", 1)], "own": [("COMPLETE", 2)]}
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        ({}, {}),
+        ({"num_cpus": 2}, {"requests": {"cpu": "2"}}),
+        ({"num_cpus": 0.25, "memory": 1.5e9}, {"requests": {"cpu": "250m", "memory": "1500000000"}}),
+        ({"num_cpus": 0.0001}, {"requests": {"cpu": "1m"}}),  # Kubernetes' finest grain, rounded up
+        ({"num_gpus": 0.5}, {"limits": {"nvidia.com/gpu": "1"}}),  # whole GPUs only on Kubernetes
+        ({"num_cpus": 0, "tpu_slot": 4}, {}),  # zero asks nothing; Ray custom resources have no counterpart
+    ],
+)
+def test_resources_become_kubernetes_requests_and_limits(resources: dict[str, float], expected: dict) -> None:
+    from sluiceway.export.plan import kubernetes_resources
+
+    assert kubernetes_resources(resources) == expected

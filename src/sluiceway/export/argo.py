@@ -8,7 +8,8 @@ Dockerfile, as for Kubeflow); the command is the Kubeflow container's (``kubeflo
 
 Every task of one Argo workflow joins the Sluiceway run named after it (``{{workflow.name}}``: lowercase
 letters, digits and '-', a valid run name). Dependencies are the pipeline's graph (a task starts when its
-upstream tasks succeeded). Retries are Argo's (``retryStrategy``: ``limit`` = the component's retries,
+upstream tasks succeeded). A component's ``resources=`` become the container's requests and limits
+(``plan.kubernetes_resources``). Retries are Argo's (``retryStrategy``: ``limit`` = the component's retries,
 backoff doubling from its ``retry_backoff``, ``retryPolicy: Always`` so a lost pod is retried too); the
 command passes ``--retries 0``. Argo template and task names allow only letters, digits and '-': a
 component id is mapped to such a name (made unique), and its id stays in the command (``--component``).
@@ -62,6 +63,8 @@ def workflow(plan: ExportPlan, image: str = DEFAULT_IMAGE) -> dict[str, Any]:
         container: dict[str, Any] = {"image": image, "command": container_command(task_data, plan_data, WORKFLOW_NAME)}
         if env:
             container["env"] = env
+        if task_data["kubernetes_resources"]:
+            container["resources"] = task_data["kubernetes_resources"]
         template: dict[str, Any] = {
             "name": names[task.id],
             "metadata": {"annotations": {"sluiceway.dev/component": task.id}},

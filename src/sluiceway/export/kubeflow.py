@@ -11,7 +11,8 @@ Each task is a container (``image``, default ``sluiceway:latest``, built from th
 whose command is the plan's ``sluiceway exec`` argv; the run name is the KFP job name
 (``{{$.pipeline_job_name}}``), so every task of one KFP run joins one Sluiceway run. Retries are KFP's
 (``set_retry``, backoff doubling from the component's ``retry_backoff``) and the command passes
-``--retries 0``. KFP's own caching is off: Sluiceway caches (a KFP cache hit would skip recording the run).
+``--retries 0``. A component's ``resources=`` become the task's CPU and memory requests and its accelerator
+(``nvidia.com/gpu``) limit. KFP's own caching is off: Sluiceway caches (a KFP cache hit would skip recording the run).
 KFP has no per-task timeout: a timeout wraps the command in coreutils ``timeout -s INT`` (Ctrl-C for
 ``sluiceway exec``, which records the execution CANCELED). KFP specs carry no schedule: create a recurring
 run with the plan's cron expression instead (``kfp.Client().create_recurring_run(cron_expression=...)``).
@@ -73,6 +74,15 @@ def _configure(task_obj: Any, task: dict[str, Any], env: dict[str, str]) -> None
         task_obj.set_env_variable(name, value)
     task_obj.set_caching_options(False)
     task_obj.set_display_name(task["id"])
+    wanted = task.get("kubernetes_resources", {})  # the component's resources=, mapped by the plan
+    requests, limits = wanted.get("requests", {}), wanted.get("limits", {})
+    if "cpu" in requests:
+        task_obj.set_cpu_request(requests["cpu"])
+    if "memory" in requests:
+        task_obj.set_memory_request(requests["memory"])
+    for accelerator, count in limits.items():
+        task_obj.set_accelerator_type(accelerator)
+        task_obj.set_accelerator_limit(int(count))
     if task["retries"]:
         task_obj.set_retry(
             num_retries=task["retries"],

@@ -11,6 +11,10 @@ a task runs, what it waits for and how it is retried are decided once, here:
   a killed process or a lost pod, and show in its UI), so the command passes ``--retries 0`` and a task is
   tried ``retries + 1`` times in all, as in a local run. The backoff doubles after each try, as locally.
 - ``timeout_seconds``, ``schedule``: from the export options (the pipeline has neither yet).
+- ``resources``: the component's ``resources=`` (Ray's names); ``kubernetes_resources`` turns them into a
+  container's requests and limits for the Kubeflow and Argo exports. Airflow tasks run where its executor
+  puts them (set a pool or an ``executor_config`` in Airflow); Ray custom resources have no Kubernetes
+  counterpart and are left out there.
 
 Where the tasks find the stores: the environment of the machine or container that runs them
 (``SLUICEWAY_STORE``, ``SLUICEWAY_ARTIFACT_ROOT``), or the values the user passes at export time, which
@@ -86,6 +90,7 @@ class TaskPlan:
     retries: int
     retry_backoff: float  # seconds before the first retry; doubled after each
     timeout_seconds: float | None
+    resources: dict[str, float] = field(default_factory=dict)  # the component's resources= (Ray's names)
 
     def command(self, run_name: str) -> list[str]:
         """``argv`` with the run name filled in."""
@@ -114,6 +119,8 @@ class ExportPlan:
         """The plan as plain JSON data: what renderers running in another interpreter (kfp's) receive."""
         data = asdict(self)
         data["run_name_placeholder"] = RUN_NAME
+        for task in data["tasks"]:  # renderers in kfp's interpreter cannot import this module: mapped here
+            task["kubernetes_resources"] = kubernetes_resources(task["resources"])
         return data
 
 
@@ -153,6 +160,7 @@ def build_plan(pipeline: Pipeline, target: str, options: ExportOptions | None = 
                 retries=component.retries,
                 retry_backoff=component.retry_backoff,
                 timeout_seconds=options.timeout_seconds,
+                resources=dict(component.resources),
             )
         )
     return ExportPlan(
@@ -164,3 +172,25 @@ def build_plan(pipeline: Pipeline, target: str, options: ExportOptions | None = 
         workdir=options.workdir,
         env=env,
     )
+
+
+GPU_RESOURCE = "nvidia.com/gpu"  # the device plugin's name for what Ray calls num_gpus
+
+
+def kubernetes_resources(resources: dict[str, float]) -> dict[str, dict[str, str]]:
+    """A component's ``resources=`` as a Kubernetes container's ``requests``/``limits`` (quantities as strings).
+
+    ``num_cpus`` and ``memory`` (bytes) become requests: the scheduler places the pod where they fit, and the
+    container may use more when the node is idle, as a Ray task may. ``num_gpus`` becomes a limit (Kubernetes
+    takes extended resources as limits), rounded up to whole GPUs. Ray custom resources are left out.
+    """
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if resources.get("num_cpus"):
+        millis = math.ceil(resources["num_cpus"] * 1000)
+        requests["cpu"] = str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+    if resources.get("memory"):
+        requests["memory"] = str(math.ceil(resources["memory"]))
+    if resources.get("num_gpus"):
+        limits[GPU_RESOURCE] = str(math.ceil(resources["num_gpus"]))
+    return {key: value for key, value in (("requests", requests), ("limits", limits)) if value}
