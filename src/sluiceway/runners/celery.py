@@ -20,11 +20,14 @@ How Sluiceway maps onto Celery:
   or a task still running is delivered twice). The redelivered task records the lost execution ABANDONED.
 - Time limits: ``timeout_seconds`` becomes the task's soft time limit (the component fails with
   ``SoftTimeLimitExceeded`` and is retried like any failure), plus a hard limit ``KILL_AFTER_SECONDS`` later.
-- Cancellation: Ctrl-C records the run CANCELED (as the local runner does) and revokes the run's tasks that
-  no worker has started. A component already running on a worker finishes there and records its own
-  outcome; ``--resume`` reuses it if it completed. (Terminating it is not safe: pool processes ignore
-  SIGINT, SIGUSR1 is Celery's soft time limit, and a killed pool process counts as a lost worker, whose
-  message a worker that never heard of the revocation would run again.)
+- Cancellation: Ctrl-C records the run CANCELED (as the local runner does), sends nothing more and revokes
+  the run's tasks that no worker has started (an error that stops the runner does the same, recording the
+  run FAILED). A component already running on a worker finishes there and records its own outcome;
+  ``--resume`` reuses it if it completed. (Terminating it is not safe: pool processes ignore SIGINT,
+  SIGUSR1 is Celery's soft time limit, and a killed pool process counts as a lost worker, whose message a
+  worker that never heard of the revocation would run again.) Celery keeps revocations in the memory of
+  the workers connected at that moment, so the task also checks the run's state before it starts: a
+  queued task of a CANCELED or FAILED run that reaches a worker started later does not run either.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ BROKER_ENV = "SLUICEWAY_CELERY_BROKER"
 VISIBILITY_TIMEOUT_ENV = "SLUICEWAY_CELERY_VISIBILITY_TIMEOUT"
 DEFAULT_VISIBILITY_TIMEOUT = 3600.0
 KILL_AFTER_SECONDS = 60  # hard time limit after the soft one: time to record the failure
+STOPPED = ("CANCELED", "FAILED")  # run states in which a task that was still queued must not start
 
 
 def make_app(broker: str, *, backend: str | None = None, visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT) -> Any:
@@ -87,7 +91,10 @@ def make_app(broker: str, *, backend: str | None = None, visibility_timeout: flo
 def exec_component_task(
     task: Any, *, pipeline: str, component: str, run: str, store: str, artifact_root: str, cache: bool
 ) -> dict[str, Any]:
-    """The Celery task: run one component of one run, as ``sluiceway exec`` does; returns its execution's id."""
+    """The Celery task: run one component of one run, as ``sluiceway exec`` does; returns its execution's id.
+
+    Returns no id (and runs nothing) when the run was stopped while the message waited in the queue.
+    """
     from sluiceway.config import load_settings
     from sluiceway.dsl.loading import load_pipeline
     from sluiceway.metadata.store import ABANDONED, FAILED, RUNNING
@@ -100,6 +107,13 @@ def exec_component_task(
     retries, backoff = node.retries, node.retry_backoff
     node.retries = 0  # Celery owns the retries: each try is one Celery delivery
     metadata, record = run_for_exec(settings, loaded, run)
+    if record.state in STOPPED:
+        # The runner stopped the run while this message waited. Revocation reaches only the workers connected
+        # at that moment (Celery keeps revoked ids in memory): a worker started or restarted since then runs
+        # the message unless the task itself refuses. --resume sets the run RUNNING again before sending.
+        metadata.close()
+        logger.warning("not running component %s: run %s is %s", component, run, record.state)
+        return {"execution_id": None, "state": record.state}
     try:
         if (task.request.delivery_info or {}).get("redelivered"):
             # The broker gave this message again: the worker that held it was lost with its execution.
@@ -156,6 +170,7 @@ class CeleryRunner(LocalRunner):
         self.timeout_seconds = timeout_seconds
         self._target: str | None = None
         self._outstanding: dict[str, Any] = {}
+        self._stopping = False  # set once the run stopped: nothing more is sent
         self._lock = threading.Lock()
         self._results_lock = threading.Lock()
 
@@ -176,9 +191,10 @@ class CeleryRunner(LocalRunner):
                 f"not a {type(pipeline).__name__}: the workers load the pipeline from it."
             )
         self._target = pipeline
+        self._stopping = False
         try:
             return super().run(load_pipeline(pipeline), run_name=run_name, resume=resume, progress=progress)
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C (the run is CANCELED) or an error that stopped the runner (FAILED)
             self._revoke_outstanding()
             raise
         finally:
@@ -196,19 +212,23 @@ class CeleryRunner(LocalRunner):
         limits: dict[str, float] = {}
         if self.timeout_seconds is not None:
             limits = {"soft_time_limit": self.timeout_seconds, "time_limit": self.timeout_seconds + KILL_AFTER_SECONDS}
-        result = self.app.send_task(
-            TASK_NAME,
-            kwargs={
-                "pipeline": self._target,
-                "component": component.id,
-                "run": target.run.name,
-                "store": target.store.url,
-                "artifact_root": str(target.artifact_root),
-                "cache": target.cache,
-            },
-            **limits,
-        )
+        # Sending and registering happen under the lock that _revoke_outstanding takes: a component whose
+        # thread was started just before Ctrl-C is either registered (and revoked) or never sent.
         with self._lock:
+            if self._stopping or cancel.is_set():
+                raise RunError(f"Run {target.run.name!r} stopped before component {component.id!r} was sent.")
+            result = self.app.send_task(
+                TASK_NAME,
+                kwargs={
+                    "pipeline": self._target,
+                    "component": component.id,
+                    "run": target.run.name,
+                    "store": target.store.url,
+                    "artifact_root": str(target.artifact_root),
+                    "cache": target.cache,
+                },
+                **limits,
+            )
             self._outstanding[result.id] = result
         try:
             # Celery's result consumer is not thread-safe: one scheduler thread waits on it at a time.
@@ -216,7 +236,7 @@ class CeleryRunner(LocalRunner):
         finally:
             with self._lock:
                 self._outstanding.pop(result.id, None)
-        if not isinstance(outcome, dict) or "execution_id" not in outcome:
+        if not isinstance(outcome, dict) or not outcome.get("execution_id"):
             raise RunError(
                 f"The Celery task of component {component.id!r} (task {result.id}) failed on its worker before "
                 f"recording an execution: {outcome!r}. See the worker's log."
@@ -237,6 +257,7 @@ class CeleryRunner(LocalRunner):
 
     def _revoke_outstanding(self) -> None:
         with self._lock:
+            self._stopping = True  # (the run's Cancellation is set too on Ctrl-C, but not on every error)
             outstanding = list(self._outstanding.values())
         for result in outstanding:
             try:
