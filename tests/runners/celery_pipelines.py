@@ -3,7 +3,8 @@
 ``create_pipeline``: ``hold`` runs twice: the first time it records that it started
 (``SLUICEWAY_TEST_HOLD_MARKER``), tells the test its process id through the named pipe
 ``SLUICEWAY_TEST_HOLD_FIFO`` and then blocks until its worker is killed; the second time (the redelivered
-task, on the other worker) it completes at once.
+task, on the other worker) it completes at once. With ``SLUICEWAY_TEST_HOLD_STUBBORN`` set it also
+ignores Celery's soft time limit, so that only the hard limit ends it.
 
 ``create_cancel_pipeline``: three independent ``slot`` components and ``gather`` downstream of them. With two
 workers of one process each, two slots start and the third waits in the broker's queue, whichever order the
@@ -35,7 +36,12 @@ def hold(examples: sw.Output[sw.Examples]) -> None:
     marker.write_text(str(os.getpid()))
     with open(os.environ["SLUICEWAY_TEST_HOLD_FIFO"], "w") as fifo:  # blocks until the test reads
         fifo.write(str(os.getpid()))
-    threading.Event().wait()  # held here until the test kills this worker
+    while True:
+        try:
+            threading.Event().wait()  # held here until the test kills this worker
+        except BaseException:  # Celery's soft time limit, caught where SLUICEWAY_TEST_HOLD_STUBBORN says so
+            if not os.environ.get("SLUICEWAY_TEST_HOLD_STUBBORN"):
+                raise
 
 
 @sw.component

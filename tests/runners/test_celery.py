@@ -261,6 +261,37 @@ def test_a_component_over_the_time_limit_fails_with_celerys_soft_time_limit(
     assert held.state == "FAILED" and "SoftTimeLimitExceeded" in (held.error or "")
 
 
+@pytest.mark.timeout(600)
+def test_a_component_that_ignores_the_soft_limit_is_killed_at_the_hard_limit_and_recorded_failed(
+    redis_url: str, start_workers: Callable[..., list[Worker]], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from sluiceway.runners.celery import CeleryRunner
+
+    fifo = tmp_path / "hold.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # `hold` can open its end at once; nobody reads
+    hold_env = {"SLUICEWAY_TEST_HOLD_MARKER": str(tmp_path / "held"), "SLUICEWAY_TEST_HOLD_FIFO": str(fifo),
+                "SLUICEWAY_TEST_HOLD_STUBBORN": "1"}
+    try:
+        start_workers(2, **hold_env)
+        runner = CeleryRunner(broker=redis_url, store=cli_env["SLUICEWAY_STORE"],
+                              artifact_root=cli_env["SLUICEWAY_ARTIFACT_ROOT"], timeout_seconds=2,
+                              kill_after_seconds=2)
+        run = runner.run(str(REPO / HOLD), run_name="killed")
+    finally:
+        os.close(reader)
+    assert run.state == "FAILED" and run.not_run == ["count"]
+    held = run["hold"]
+    # Celery killed the pool process at the hard limit; the runner recorded what that process could not.
+    assert held.state == "FAILED" and "TimeLimitExceeded" in (held.error or ""), held.error
+    assert held.pid == int((tmp_path / "held").read_text())  # the execution the killed process started
+    store = MetadataStore(cli_env["SLUICEWAY_STORE"])
+    try:
+        assert [e.state for e in store.executions(run.id, with_artifacts=False)] == ["FAILED"]
+    finally:
+        store.close()
+
+
 CANCEL = f"{HOLD}:create_cancel_pipeline"
 
 

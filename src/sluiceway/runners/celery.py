@@ -19,7 +19,9 @@ How Sluiceway maps onto Celery:
   visibility timeout passes (``visibility_timeout``, default 1 hour: it must exceed the longest component,
   or a task still running is delivered twice). The redelivered task records the lost execution ABANDONED.
 - Time limits: ``timeout_seconds`` becomes the task's soft time limit (the component fails with
-  ``SoftTimeLimitExceeded`` and is retried like any failure), plus a hard limit ``KILL_AFTER_SECONDS`` later.
+  ``SoftTimeLimitExceeded`` and is retried like any failure), plus a hard limit ``kill_after_seconds``
+  (default 60) later: Celery kills the pool process of a component that outlives it, and the runner records
+  that execution FAILED (nobody else can: its process is gone).
 - Cancellation: Ctrl-C records the run CANCELED (as the local runner does), sends nothing more and revokes
   the run's tasks that no worker has started (an error that stops the runner does the same, recording the
   run FAILED). A component already running on a worker finishes there and records its own outcome;
@@ -140,7 +142,8 @@ def exec_component_task(
 class CeleryRunner(LocalRunner):
     """Run pipelines with components executed by Celery workers (see the module docstring).
 
-    ``CeleryRunner(broker=..., backend=None, visibility_timeout=3600, timeout_seconds=None, **LocalRunner's)``;
+    ``CeleryRunner(broker=..., backend=None, visibility_timeout=3600, timeout_seconds=None,
+    kill_after_seconds=60, **LocalRunner's)``;
     ``run(target, ...)`` takes the pipeline's target (path/to/pipeline.py, file.py:attr or module:attr),
     which the workers load too. One run at a time per runner.
     """
@@ -152,6 +155,7 @@ class CeleryRunner(LocalRunner):
         backend: str | None = None,
         visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
         timeout_seconds: float | None = None,
+        kill_after_seconds: float = KILL_AFTER_SECONDS,
         store: str | None = None,
         artifact_root: str | os.PathLike[str] | None = None,
         parallelism: int | None = None,
@@ -165,9 +169,14 @@ class CeleryRunner(LocalRunner):
         )
         if timeout_seconds is not None and not timeout_seconds > 0:
             raise ConfigError(f"timeout_seconds must be a number of seconds > 0. Got {timeout_seconds!r} instead.")
+        if not kill_after_seconds > 0:
+            raise ConfigError(
+                f"kill_after_seconds must be a number of seconds > 0. Got {kill_after_seconds!r} instead."
+            )
         self.app = make_app(broker or os.environ.get(BROKER_ENV, ""), backend=backend,
                             visibility_timeout=visibility_timeout)
         self.timeout_seconds = timeout_seconds
+        self.kill_after_seconds = kill_after_seconds
         self._target: str | None = None
         self._outstanding: dict[str, Any] = {}
         self._stopping = False  # set once the run stopped: nothing more is sent
@@ -211,7 +220,8 @@ class CeleryRunner(LocalRunner):
         """Send the component to a worker and wait for its Celery task; the execution is read from the store."""
         limits: dict[str, float] = {}
         if self.timeout_seconds is not None:
-            limits = {"soft_time_limit": self.timeout_seconds, "time_limit": self.timeout_seconds + KILL_AFTER_SECONDS}
+            hard = self.timeout_seconds + self.kill_after_seconds
+            limits = {"soft_time_limit": self.timeout_seconds, "time_limit": hard}
         # Sending and registering happen under the lock that _revoke_outstanding takes: a component whose
         # thread was started just before Ctrl-C is either registered (and revoked) or never sent.
         with self._lock:
@@ -237,11 +247,31 @@ class CeleryRunner(LocalRunner):
             with self._lock:
                 self._outstanding.pop(result.id, None)
         if not isinstance(outcome, dict) or not outcome.get("execution_id"):
+            killed = self._record_killed(target, component, outcome)
+            if killed is not None:
+                return killed
             raise RunError(
                 f"The Celery task of component {component.id!r} (task {result.id}) failed on its worker before "
                 f"recording an execution: {outcome!r}. See the worker's log."
             )
         return target.store.get_execution(int(outcome["execution_id"]))
+
+    def _record_killed(self, target: ExecutionTarget, component: Component, outcome: Any) -> ExecutionRecord | None:
+        """The task failed after its execution started (the hard time limit killed its process): record it.
+
+        Only this run's RUNNING executions of the component are settled: the task's failure is final (Celery
+        does not redeliver a task it killed for its time limit), and the process that would record it is gone.
+        """
+        from sluiceway.metadata.store import FAILED, RUNNING
+
+        store, reason = target.store, f"the Celery task failed on its worker: {outcome!r}"
+        running = [
+            e for e in store.executions(target.run.id, with_artifacts=False)
+            if e.component_id == component.id and e.state == RUNNING
+        ]
+        for execution in running:
+            store.finish_execution(execution.id, FAILED, reason)
+        return store.get_execution(running[-1].id) if running else None
 
     def _wait(self, result: Any) -> Any:
         from celery.exceptions import TimeoutError as CeleryTimeout
