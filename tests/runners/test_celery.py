@@ -7,6 +7,7 @@ component makes the broker give the task to the other worker (short visibility t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,8 +15,10 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,8 +120,8 @@ def start_workers(redis_url: str, cli_env: dict[str, str]) -> Iterator[Callable[
         env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, [env.get("PYTHONPATH")])])
         if visibility_timeout is not None:
             env["SLUICEWAY_CELERY_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
-        for index in range(count):
-            started.append(Worker(f"w{len(started) + index + 1}", env))
+        for _ in range(count):
+            started.append(Worker(f"w{len(started) + 1}", env))
         return started[-count:]
 
     yield start
@@ -256,3 +259,169 @@ def test_a_component_over_the_time_limit_fails_with_celerys_soft_time_limit(
     assert run.state == "FAILED" and run.not_run == ["count"]
     held = run["hold"]
     assert held.state == "FAILED" and "SoftTimeLimitExceeded" in (held.error or "")
+
+
+@pytest.mark.timeout(600)
+def test_a_component_that_ignores_the_soft_limit_is_killed_at_the_hard_limit_and_recorded_failed(
+    redis_url: str, start_workers: Callable[..., list[Worker]], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from sluiceway.runners.celery import CeleryRunner
+
+    fifo = tmp_path / "hold.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # `hold` can open its end at once; nobody reads
+    hold_env = {"SLUICEWAY_TEST_HOLD_MARKER": str(tmp_path / "held"), "SLUICEWAY_TEST_HOLD_FIFO": str(fifo),
+                "SLUICEWAY_TEST_HOLD_STUBBORN": "1"}
+    try:
+        start_workers(2, **hold_env)
+        runner = CeleryRunner(broker=redis_url, store=cli_env["SLUICEWAY_STORE"],
+                              artifact_root=cli_env["SLUICEWAY_ARTIFACT_ROOT"], timeout_seconds=2,
+                              kill_after_seconds=2)
+        run = runner.run(str(REPO / HOLD), run_name="killed")
+    finally:
+        os.close(reader)
+    assert run.state == "FAILED" and run.not_run == ["count"]
+    held = run["hold"]
+    # Celery killed the pool process at the hard limit; the runner recorded what that process could not.
+    assert held.state == "FAILED" and "TimeLimitExceeded" in (held.error or ""), held.error
+    assert held.pid == int((tmp_path / "held").read_text())  # the execution the killed process started
+    store = MetadataStore(cli_env["SLUICEWAY_STORE"])
+    try:
+        assert [e.state for e in store.executions(run.id, with_artifacts=False)] == ["FAILED"]
+    finally:
+        store.close()
+
+
+CANCEL = f"{HOLD}:create_cancel_pipeline"
+
+
+def _poll(
+    condition: Callable[[], Any],
+    what: str,
+    timeout: float = 120.0,
+    alive: subprocess.Popen[str] | None = None,
+    seen: Callable[[], Any] | None = None,
+) -> Any:
+    """Wait for ``condition()`` to return something truthy (checked every 50 ms); fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if alive is not None and alive.poll() is not None:
+            raise AssertionError(f"the runner exited {alive.returncode} waiting for {what}: {alive.communicate()}")
+        if time.monotonic() > deadline:
+            last = f": saw {seen()}" if seen else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{last}")
+        time.sleep(0.05)
+
+
+def _task_outcomes(redis_url: str) -> list[str]:
+    """What the workers stored for the tasks they took (Celery's result backend, in the same Redis), sorted:
+    ``SUCCESS:<execution state>`` or Celery's state (REVOKED: a worker dropped the message)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        metas = [json.loads(client.get(key)) for key in client.keys("celery-task-meta-*")]
+    finally:
+        client.close()
+    return sorted(f"SUCCESS:{m['result']['state']}" if m["status"] == "SUCCESS" else m["status"] for m in metas)
+
+
+def _queued(redis_url: str) -> int:
+    """How many task messages wait in the default queue, taken by no worker."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return int(client.llen("celery"))
+    finally:
+        client.close()
+
+
+def _executions(store_url: str, run_name: str) -> tuple[str, list[tuple[str, str]]]:
+    store = MetadataStore(store_url)
+    try:
+        run = store.get_run(run_name)
+        return run.state, sorted((e.component_id, e.state) for e in store.executions(run.id, with_artifacts=False))
+    finally:
+        store.close()
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("late_worker", [False, True], ids=["revoked", "worker-started-after-the-revocation"])
+def test_ctrl_c_cancels_the_run_stops_queued_tasks_and_lets_running_ones_finish(
+    late_worker: bool,
+    redis_url: str,
+    start_workers: Callable[..., list[Worker]],
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while two slots run on the two workers and the third waits in the queue, `gather` not sent.
+
+    The queued task is revoked: the worker that frees first drops it. A worker started after the revocation
+    never heard of it (Celery keeps revocations in the memory of the workers connected then): it takes the
+    message at once and the task itself must refuse to run in a CANCELED run.
+    """
+    from sluiceway.runners.celery import make_app
+
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()  # the server is the module's: forget the queue and results of the tests before
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    workers = start_workers(2, SLUICEWAY_TEST_CANCEL_DIR=str(slots))
+    env = _runner_env(cli_env)
+    store_url = env["SLUICEWAY_STORE"]
+    args = [SLUICEWAY, "run", CANCEL, "--runner", "celery", "--broker", redis_url, "--parallelism", "4", "-q"]
+    runner = subprocess.Popen([*args, "--run-name", "stopped"], env=env, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _poll(lambda: all((slots / f"held-{i}").exists() for i in range(2)), "two slots to start", alive=runner)
+        _poll(lambda: _queued(redis_url) == 1, "the third slot's task to be queued", alive=runner)
+        runner.send_signal(signal.SIGINT)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    held = sorted(f"slot_{(slots / f'held-{i}').read_text()}" for i in range(2))
+    (queued,) = {"slot_a", "slot_b", "slot_c"} - set(held)
+    assert runner.returncode == 130, out[-3000:] + err[-3000:]
+    assert "interrupted:" in err and "run stopped is CANCELED" in err and "--resume stopped" in err, err
+    # The run is CANCELED at once, while the held slots still run on their workers (and say so).
+    assert _executions(store_url, "stopped") == ("CANCELED", [(cid, "RUNNING") for cid in held])
+
+    if late_worker:
+        workers += start_workers(1, SLUICEWAY_TEST_CANCEL_DIR=str(slots))
+        # It takes the queued message at once, while the two others are still held, and runs nothing.
+        _poll(lambda: "SUCCESS:CANCELED" in _task_outcomes(redis_url), "the new worker to take the queued task")
+        assert _queued(redis_url) == 0
+    (slots / "release").touch()
+    _poll(lambda: all(s != "RUNNING" for _, s in _executions(store_url, "stopped")[1]), "the slots to end")
+    # Every message is consumed and every worker idle: whatever would run the queued slot has had its chance.
+    expected = sorted(["SUCCESS:CANCELED" if late_worker else "REVOKED", "SUCCESS:COMPLETE", "SUCCESS:COMPLETE"])
+    _poll(lambda: _task_outcomes(redis_url) == expected, f"the tasks' outcomes {expected}",
+          seen=lambda: _task_outcomes(redis_url))
+    assert _queued(redis_url) == 0
+    app = make_app(redis_url)
+    try:
+        inspect = app.control.inspect(timeout=10.0, limit=len(workers))  # returns once every worker answered
+        active = _poll(inspect.active, "the workers to answer")
+    finally:
+        app.close()
+    assert sorted(active) == sorted(f"{w.name}@{socket.gethostname()}" for w in workers), active
+    assert not any(active.values()), active
+    assert _executions(store_url, "stopped") == ("CANCELED", [(cid, "COMPLETE") for cid in held])
+    assert sorted((slots / "started.log").read_text().split()) == sorted(cid.removeprefix("slot_") for cid in held)
+
+    resumed = subprocess.run([*args, "--resume", "stopped"], env=env, cwd=REPO, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    state, executions = _executions(store_url, "stopped")
+    assert state == "COMPLETE"
+    # The slots that finished after the interrupt are reused as they are: one execution each, not started again.
+    assert executions == sorted([*[(cid, "COMPLETE") for cid in held], (queued, "COMPLETE"), ("gather", "COMPLETE")])
+    assert sorted((slots / "started.log").read_text().split()) == ["a", "b", "c"]

@@ -19,12 +19,17 @@ How Sluiceway maps onto Celery:
   visibility timeout passes (``visibility_timeout``, default 1 hour: it must exceed the longest component,
   or a task still running is delivered twice). The redelivered task records the lost execution ABANDONED.
 - Time limits: ``timeout_seconds`` becomes the task's soft time limit (the component fails with
-  ``SoftTimeLimitExceeded`` and is retried like any failure), plus a hard limit ``KILL_AFTER_SECONDS`` later.
-- Cancellation: Ctrl-C records the run CANCELED (as the local runner does) and revokes the run's tasks that
-  no worker has started. A component already running on a worker finishes there and records its own
-  outcome; ``--resume`` reuses it if it completed. (Terminating it is not safe: pool processes ignore
-  SIGINT, SIGUSR1 is Celery's soft time limit, and a killed pool process counts as a lost worker, whose
-  message a worker that never heard of the revocation would run again.)
+  ``SoftTimeLimitExceeded`` and is retried like any failure), plus a hard limit ``kill_after_seconds``
+  (default 60) later: Celery kills the pool process of a component that outlives it, and the runner records
+  that execution FAILED (nobody else can: its process is gone).
+- Cancellation: Ctrl-C records the run CANCELED (as the local runner does), sends nothing more and revokes
+  the run's tasks that no worker has started (an error that stops the runner does the same, recording the
+  run FAILED). A component already running on a worker finishes there and records its own outcome;
+  ``--resume`` reuses it if it completed. (Terminating it is not safe: pool processes ignore SIGINT,
+  SIGUSR1 is Celery's soft time limit, and a killed pool process counts as a lost worker, whose message a
+  worker that never heard of the revocation would run again.) Celery keeps revocations in the memory of
+  the workers connected at that moment, so the task also checks the run's state before it starts: a
+  queued task of a CANCELED or FAILED run that reaches a worker started later does not run either.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ BROKER_ENV = "SLUICEWAY_CELERY_BROKER"
 VISIBILITY_TIMEOUT_ENV = "SLUICEWAY_CELERY_VISIBILITY_TIMEOUT"
 DEFAULT_VISIBILITY_TIMEOUT = 3600.0
 KILL_AFTER_SECONDS = 60  # hard time limit after the soft one: time to record the failure
+STOPPED = ("CANCELED", "FAILED")  # run states in which a task that was still queued must not start
 
 
 def make_app(broker: str, *, backend: str | None = None, visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT) -> Any:
@@ -87,7 +93,10 @@ def make_app(broker: str, *, backend: str | None = None, visibility_timeout: flo
 def exec_component_task(
     task: Any, *, pipeline: str, component: str, run: str, store: str, artifact_root: str, cache: bool
 ) -> dict[str, Any]:
-    """The Celery task: run one component of one run, as ``sluiceway exec`` does; returns its execution's id."""
+    """The Celery task: run one component of one run, as ``sluiceway exec`` does; returns its execution's id.
+
+    Returns no id (and runs nothing) when the run was stopped while the message waited in the queue.
+    """
     from sluiceway.config import load_settings
     from sluiceway.dsl.loading import load_pipeline
     from sluiceway.metadata.store import ABANDONED, FAILED, RUNNING
@@ -100,6 +109,13 @@ def exec_component_task(
     retries, backoff = node.retries, node.retry_backoff
     node.retries = 0  # Celery owns the retries: each try is one Celery delivery
     metadata, record = run_for_exec(settings, loaded, run)
+    if record.state in STOPPED:
+        # The runner stopped the run while this message waited. Revocation reaches only the workers connected
+        # at that moment (Celery keeps revoked ids in memory): a worker started or restarted since then runs
+        # the message unless the task itself refuses. --resume sets the run RUNNING again before sending.
+        metadata.close()
+        logger.warning("not running component %s: run %s is %s", component, run, record.state)
+        return {"execution_id": None, "state": record.state}
     try:
         if (task.request.delivery_info or {}).get("redelivered"):
             # The broker gave this message again: the worker that held it was lost with its execution.
@@ -126,7 +142,8 @@ def exec_component_task(
 class CeleryRunner(LocalRunner):
     """Run pipelines with components executed by Celery workers (see the module docstring).
 
-    ``CeleryRunner(broker=..., backend=None, visibility_timeout=3600, timeout_seconds=None, **LocalRunner's)``;
+    ``CeleryRunner(broker=..., backend=None, visibility_timeout=3600, timeout_seconds=None,
+    kill_after_seconds=60, **LocalRunner's)``;
     ``run(target, ...)`` takes the pipeline's target (path/to/pipeline.py, file.py:attr or module:attr),
     which the workers load too. One run at a time per runner.
     """
@@ -138,6 +155,7 @@ class CeleryRunner(LocalRunner):
         backend: str | None = None,
         visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
         timeout_seconds: float | None = None,
+        kill_after_seconds: float = KILL_AFTER_SECONDS,
         store: str | None = None,
         artifact_root: str | os.PathLike[str] | None = None,
         parallelism: int | None = None,
@@ -151,11 +169,17 @@ class CeleryRunner(LocalRunner):
         )
         if timeout_seconds is not None and not timeout_seconds > 0:
             raise ConfigError(f"timeout_seconds must be a number of seconds > 0. Got {timeout_seconds!r} instead.")
+        if not kill_after_seconds > 0:
+            raise ConfigError(
+                f"kill_after_seconds must be a number of seconds > 0. Got {kill_after_seconds!r} instead."
+            )
         self.app = make_app(broker or os.environ.get(BROKER_ENV, ""), backend=backend,
                             visibility_timeout=visibility_timeout)
         self.timeout_seconds = timeout_seconds
+        self.kill_after_seconds = kill_after_seconds
         self._target: str | None = None
         self._outstanding: dict[str, Any] = {}
+        self._stopping = False  # set once the run stopped: nothing more is sent
         self._lock = threading.Lock()
         self._results_lock = threading.Lock()
 
@@ -176,9 +200,10 @@ class CeleryRunner(LocalRunner):
                 f"not a {type(pipeline).__name__}: the workers load the pipeline from it."
             )
         self._target = pipeline
+        self._stopping = False
         try:
             return super().run(load_pipeline(pipeline), run_name=run_name, resume=resume, progress=progress)
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C (the run is CANCELED) or an error that stopped the runner (FAILED)
             self._revoke_outstanding()
             raise
         finally:
@@ -195,20 +220,25 @@ class CeleryRunner(LocalRunner):
         """Send the component to a worker and wait for its Celery task; the execution is read from the store."""
         limits: dict[str, float] = {}
         if self.timeout_seconds is not None:
-            limits = {"soft_time_limit": self.timeout_seconds, "time_limit": self.timeout_seconds + KILL_AFTER_SECONDS}
-        result = self.app.send_task(
-            TASK_NAME,
-            kwargs={
-                "pipeline": self._target,
-                "component": component.id,
-                "run": target.run.name,
-                "store": target.store.url,
-                "artifact_root": str(target.artifact_root),
-                "cache": target.cache,
-            },
-            **limits,
-        )
+            hard = self.timeout_seconds + self.kill_after_seconds
+            limits = {"soft_time_limit": self.timeout_seconds, "time_limit": hard}
+        # Sending and registering happen under the lock that _revoke_outstanding takes: a component whose
+        # thread was started just before Ctrl-C is either registered (and revoked) or never sent.
         with self._lock:
+            if self._stopping or cancel.is_set():
+                raise RunError(f"Run {target.run.name!r} stopped before component {component.id!r} was sent.")
+            result = self.app.send_task(
+                TASK_NAME,
+                kwargs={
+                    "pipeline": self._target,
+                    "component": component.id,
+                    "run": target.run.name,
+                    "store": target.store.url,
+                    "artifact_root": str(target.artifact_root),
+                    "cache": target.cache,
+                },
+                **limits,
+            )
             self._outstanding[result.id] = result
         try:
             # Celery's result consumer is not thread-safe: one scheduler thread waits on it at a time.
@@ -216,12 +246,32 @@ class CeleryRunner(LocalRunner):
         finally:
             with self._lock:
                 self._outstanding.pop(result.id, None)
-        if not isinstance(outcome, dict) or "execution_id" not in outcome:
+        if not isinstance(outcome, dict) or not outcome.get("execution_id"):
+            killed = self._record_killed(target, component, outcome)
+            if killed is not None:
+                return killed
             raise RunError(
                 f"The Celery task of component {component.id!r} (task {result.id}) failed on its worker before "
                 f"recording an execution: {outcome!r}. See the worker's log."
             )
         return target.store.get_execution(int(outcome["execution_id"]))
+
+    def _record_killed(self, target: ExecutionTarget, component: Component, outcome: Any) -> ExecutionRecord | None:
+        """The task failed after its execution started (the hard time limit killed its process): record it.
+
+        Only this run's RUNNING executions of the component are settled: the task's failure is final (Celery
+        does not redeliver a task it killed for its time limit), and the process that would record it is gone.
+        """
+        from sluiceway.metadata.store import FAILED, RUNNING
+
+        store, reason = target.store, f"the Celery task failed on its worker: {outcome!r}"
+        running = [
+            e for e in store.executions(target.run.id, with_artifacts=False)
+            if e.component_id == component.id and e.state == RUNNING
+        ]
+        for execution in running:
+            store.finish_execution(execution.id, FAILED, reason)
+        return store.get_execution(running[-1].id) if running else None
 
     def _wait(self, result: Any) -> Any:
         from celery.exceptions import TimeoutError as CeleryTimeout
@@ -237,6 +287,7 @@ class CeleryRunner(LocalRunner):
 
     def _revoke_outstanding(self) -> None:
         with self._lock:
+            self._stopping = True  # (the run's Cancellation is set too on Ctrl-C, but not on every error)
             outstanding = list(self._outstanding.values())
         for result in outstanding:
             try:

@@ -17,7 +17,7 @@ point, so the fault probes can hit windows too short to reach with a timer. Poin
 URIs, before the store records them), ``publish-record`` (the store transaction that records them).
 ``point#N:action`` acts the N-th time the point is reached. Actions: ``stop`` (write the file named by
 ``SLUICEWAY_TEST_FAULT_MARKER``, then stop the process with
-SIGSTOP so the test can SIGKILL it there), ``enospc`` (raise "No space left on device").
+SIGSTOP, the calling thread first, so the test can SIGKILL it there), ``enospc`` (raise "No space left on device").
 """
 
 from __future__ import annotations
@@ -161,7 +161,11 @@ def fault_point(point: str) -> None:
         marker = os.environ.get("SLUICEWAY_TEST_FAULT_MARKER")
         if marker:
             Path(marker).write_text(point, encoding="utf-8")
-        os.kill(os.getpid(), signal.SIGSTOP)
+        # Sent to this thread, not to the process: os.kill(getpid()) lets the kernel hand the stop to the main
+        # thread, and until that thread is scheduled this one runs on past the point (under load it copied
+        # the Pusher's next file, or recorded what the test expects unrecorded). A thread-directed SIGSTOP is
+        # taken on the way out of the call and still stops every thread of the process.
+        signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
 
 
 def last_frames(error: str, count: int = 3) -> str:
