@@ -70,7 +70,7 @@ def test_gc_lists_then_deletes_orphans_stale_staging_and_deleted_artifacts(
         tmp_path / "m2",
     )
     assert killed_mid_run == -9
-    # An artifact marked DELETED (what deleting a run does to its artifacts; `runs delete` does not exist yet).
+    # An artifact marked DELETED (what `sluiceway runs delete` does to the artifacts only its run uses).
     deleted = store.list_artifacts(type_name="ModelEvaluation")[0]
     with sqlite3.connect(cli_env["SLUICEWAY_STORE"].removeprefix("sqlite:///")) as db:
         db.execute("UPDATE artifacts SET state = 'DELETED' WHERE id = ?", (deleted.id,))

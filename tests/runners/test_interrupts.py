@@ -28,7 +28,8 @@ def wait_for(condition, what: str, timeout: float = 30.0) -> None:  # type: igno
 
 
 def staged_partials(root: Path) -> list[Path]:
-    return list((root / ".staging").rglob("partial.bin"))
+    # os.walk, not Path.rglob: the runner moves staging folders away while we look, and rglob raises then
+    return [Path(folder) / "partial.bin" for folder, _, files in os.walk(root / ".staging") if "partial.bin" in files]
 
 
 def test_ctrl_c_cancels_within_a_second_and_discards_staging(cli_env: dict[str, str], tmp_path: Path) -> None:

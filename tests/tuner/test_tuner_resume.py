@@ -69,6 +69,7 @@ PIPELINE = """
 import os
 import signal
 import sys
+import threading
 
 sys.path.insert(0, {folder!r})
 from sklearn.linear_model import LogisticRegression
@@ -81,7 +82,9 @@ def tuner_fn(trial, ctx):
     marker = os.environ.get("TUNER_TEST_STOP_MARKER")
     if marker and trial.number == 3:  # stop in the middle of trial 3, so the test can SIGKILL the run here
         open(marker, "w").close()
-        os.kill(os.getpid(), signal.SIGSTOP)
+        # this thread stops first (then the process): a process-directed SIGSTOP may be taken by another
+        # thread while this one runs on into the trial (see sluiceway.runners.execute.fault_point)
+        signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
     model = LogisticRegression(C=c, max_iter=2000).fit(ctx.train.X, ctx.train.y)
     return log_loss(ctx.eval.y, model.predict_proba(ctx.eval.X), labels=model.classes_)
 

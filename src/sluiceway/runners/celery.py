@@ -247,7 +247,11 @@ class CeleryRunner(LocalRunner):
             with self._lock:
                 self._outstanding.pop(result.id, None)
         if not isinstance(outcome, dict) or not outcome.get("execution_id"):
-            killed = self._record_killed(target, component, outcome)
+            from celery.exceptions import TimeLimitExceeded
+
+            # Only the hard time limit kills a task's process with no one left to record its execution. A
+            # task revoked while it runs (Ctrl-C) goes on and records its own outcome: nothing to settle here.
+            killed = self._record_killed(target, component, outcome) if isinstance(outcome, TimeLimitExceeded) else None
             if killed is not None:
                 return killed
             raise RunError(
