@@ -239,6 +239,18 @@ def test_the_runner_option_says_what_it_accepts(cli_env: dict[str, str]) -> None
     assert not Path(env["SLUICEWAY_STORE"].removeprefix("sqlite:///")).exists()  # refused before recording a run
 
 
+def test_the_api_takes_a_target_the_workers_can_load_not_a_pipeline_object(tmp_path: Path) -> None:
+    import sluiceway as sw
+    from celery_pipelines import create_cancel_pipeline
+
+    runner = sw.CeleryRunner(broker="redis://127.0.0.1:1/0", store=f"sqlite:///{tmp_path / 'md.db'}",
+                             artifact_root=tmp_path / "artifacts")
+    with pytest.raises(sw.RunError, match=r"CeleryRunner.run needs the pipeline's target .* not a Pipeline: the "
+                                          r"workers load the pipeline from it"):
+        runner.run(create_cancel_pipeline())  # type: ignore[arg-type]
+    assert not (tmp_path / "md.db").exists(), "refused before anything was recorded"
+
+
 @pytest.mark.timeout(600)
 def test_a_component_over_the_time_limit_fails_with_celerys_soft_time_limit(
     redis_url: str, start_workers: Callable[..., list[Worker]], cli_env: dict[str, str], tmp_path: Path

@@ -48,7 +48,7 @@ from sluiceway.metadata.store import ExecutionRecord
 from sluiceway.metadata.urls import redact_text
 from sluiceway.runners.execute import Cancellation, ExecutionTarget
 from sluiceway.runners.hooks import RunHooks
-from sluiceway.runners.local import LocalRunner, Run
+from sluiceway.runners.dispatch import DispatchingRunner
 
 logger = logging.getLogger(__name__)
 TASK_NAME = "sluiceway.exec_component"
@@ -139,7 +139,7 @@ def exec_component_task(
     return {"execution_id": execution.id, "state": execution.state}
 
 
-class CeleryRunner(LocalRunner):
+class CeleryRunner(DispatchingRunner):
     """Run pipelines with components executed by Celery workers (see the module docstring).
 
     ``CeleryRunner(broker=..., backend=None, visibility_timeout=3600, timeout_seconds=None,
@@ -177,37 +177,17 @@ class CeleryRunner(LocalRunner):
                             visibility_timeout=visibility_timeout)
         self.timeout_seconds = timeout_seconds
         self.kill_after_seconds = kill_after_seconds
-        self._target: str | None = None
         self._outstanding: dict[str, Any] = {}
         self._stopping = False  # set once the run stopped: nothing more is sent
         self._lock = threading.Lock()
         self._results_lock = threading.Lock()
 
-    def run(  # type: ignore[override]  # a target, not a Pipeline: the workers load it too
-        self,
-        pipeline: str,
-        *,
-        run_name: str | None = None,
-        resume: str | None = None,
-        progress: bool | RunHooks | None = None,
-    ) -> Run:
-        """Run the pipeline at ``pipeline`` (a target string) on the workers; returns the Run like LocalRunner."""
-        from sluiceway.dsl.loading import load_pipeline
-
-        if isinstance(pipeline, Pipeline) or not isinstance(pipeline, str):
-            raise RunError(
-                "CeleryRunner.run needs the pipeline's target (path/to/pipeline.py, file.py:attr or module:attr), "
-                f"not a {type(pipeline).__name__}: the workers load the pipeline from it."
-            )
-        self._target = pipeline
+    def prepare(self, target: str, pipeline: Pipeline) -> str:
         self._stopping = False
-        try:
-            return super().run(load_pipeline(pipeline), run_name=run_name, resume=resume, progress=progress)
-        except BaseException:  # Ctrl-C (the run is CANCELED) or an error that stopped the runner (FAILED)
-            self._revoke_outstanding()
-            raise
-        finally:
-            self._target = None
+        return target  # as given: workers load it relative to their own working folder
+
+    def stopped(self) -> None:
+        self._revoke_outstanding()
 
     def execute(
         self,

@@ -51,7 +51,8 @@ from sluiceway.metadata.store import ABANDONED, CANCELED, RUNNING, ExecutionReco
 from sluiceway.metadata.urls import redact_text, redact_url
 from sluiceway.runners.execute import INTERRUPTED, Cancellation, ExecutionTarget
 from sluiceway.runners.hooks import RunHooks
-from sluiceway.runners.local import LocalRunner, Run
+from sluiceway.runners.dispatch import DispatchingRunner
+from sluiceway.runners.local import Run
 
 logger = logging.getLogger(__name__)
 CANCEL_GRACE_SECONDS = 5.0
@@ -107,7 +108,7 @@ def cluster_request(resources: dict[str, float]) -> dict[str, float]:
     return {name: amount for name, amount in request.items() if amount > 0}
 
 
-class RayRunner(LocalRunner):
+class RayRunner(DispatchingRunner):
     """Run pipelines with each component as a Ray task on a cluster (see the module docstring).
 
     ``RayRunner(address=None, runtime_env=None, **LocalRunner's)``; ``run(target, ...)`` takes the pipeline's
@@ -139,39 +140,20 @@ class RayRunner(LocalRunner):
             engine=engine,
         )
         self.cluster = RayEngine(address, runtime_env=runtime_env)  # checks the address; connects on first run
-        self._target: str | None = None
         self._in_flight: dict[str, Any] = {}  # component id -> its task's ObjectRef
         self._lock = threading.Lock()
+
+    workers = "the Ray workers"
 
     @property
     def where(self) -> str:
         return f"the Ray cluster at {self.cluster.address}" if self.cluster.address else "the local Ray instance"
 
-    def run(  # type: ignore[override]  # a target, not a Pipeline: the workers load it too
-        self,
-        pipeline: str,
-        *,
-        run_name: str | None = None,
-        resume: str | None = None,
-        progress: bool | RunHooks | None = None,
-    ) -> Run:
-        """Run the pipeline at ``pipeline`` (a target string) on the cluster; returns the Run like LocalRunner."""
-        from sluiceway.dsl.loading import load_pipeline
-
-        if isinstance(pipeline, Pipeline) or not isinstance(pipeline, str):
-            raise RunError(
-                "RayRunner.run needs the pipeline's target (path/to/pipeline.py, file.py:attr or module:attr), "
-                f"not a {type(pipeline).__name__}: the Ray workers load the pipeline from it."
-            )
-        loaded = load_pipeline(pipeline)
+    def prepare(self, target: str, pipeline: Pipeline) -> str:
         ray = self.cluster.connect()
         self._check_store_reachable(ray)
-        self._check_resources(ray, loaded)
-        self._target = absolute_target(pipeline)
-        try:
-            return super().run(loaded, run_name=run_name, resume=resume, progress=progress)
-        finally:
-            self._target = None
+        self._check_resources(ray, pipeline)
+        return absolute_target(target)
 
     def execute(
         self,
