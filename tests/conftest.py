@@ -178,3 +178,18 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["SLUICEWAY_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
     env["PENGUIN_SERVING_DIR"] = str(tmp_path / "serving")  # where the penguin example's Pusher pushes
     return env
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under ``make test`` (SLUICEWAY_TEST_NO_SKIPS=1) every tool is installed: a skip means the setup lost one."""
+    if os.environ.get("SLUICEWAY_TEST_NO_SKIPS") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == pytest.ExitCode.OK:
+        reporter.write_line(
+            f"error: {len(skipped)} test(s) skipped under make test, which installs everything they need; "
+            "see the skip reasons above and add what is missing to the Makefile or the dev extra.",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
