@@ -189,3 +189,31 @@ def test_gc_clears_this_machines_leftovers_of_a_remote_root_but_keeps_live_copie
     assert copies[live_id].is_dir() and (inputs / f"{live_id}.complete").is_file(), "a live artifact's copy stays"
     again = run_cli(["run", str(SAMPLE), "--run-name", "after-gc", "--no-cache"], s3_cli_env)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("runner", ["celery", "ray"])
+def test_the_worker_tasks_of_the_dispatching_runners_use_the_bucket(
+    runner: str, s3_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function a Celery or Ray worker runs, called here, on a bucket root: outputs go to the bucket."""
+    pytest.importorskip(runner, reason=f"the {runner} extra")
+    monkeypatch.setenv("SLUICEWAY_CACHE_DIR", str(tmp_path / "cache"))
+    store = f"sqlite:///{tmp_path / 'md.db'}"
+    arguments = {"pipeline": str(SAMPLE), "component": "produce", "run": f"{runner}-task", "store": store,
+                 "artifact_root": s3_root, "cache": True}
+    if runner == "celery":
+        from types import SimpleNamespace
+
+        from sluiceway.runners.celery import exec_component_task
+
+        # What Celery binds as the task's first argument: only its delivery facts are read.
+        delivery = SimpleNamespace(request=SimpleNamespace(delivery_info={}, retries=0))
+        outcome = exec_component_task(delivery, **arguments)
+    else:
+        from sluiceway.runners.ray import exec_component_task as ray_task
+
+        outcome = ray_task(**arguments, engine=None)
+    assert outcome["state"] == "COMPLETE", outcome
+    (examples,) = _executions(store, f"{runner}-task")["produce"].outputs.values()
+    assert examples.uri.startswith(f"{s3_root}/sample/produce/examples/"), examples.uri
+    assert f"{examples.uri.removeprefix('s3://')}/Split-train/rows.txt" in s3_keys(s3_root)

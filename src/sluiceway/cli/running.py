@@ -368,16 +368,7 @@ def exec_component(
     if retries is not None:  # this process runs only this component: its own copy of the pipeline may change
         node.retries = retries
     store, record = run_for_exec(exec_settings, loaded, run_name)
-    target = ExecutionTarget(
-        store=store,
-        pipeline=loaded,
-        run=record,
-        artifact_root=exec_settings.artifact_root,
-        log_root=exec_settings.log_root,
-        cache=exec_settings.cache,
-        engine=engine,
-        cache_dir=exec_settings.cache_dir,
-    )
+    target = ExecutionTarget.from_settings(exec_settings, store=store, pipeline=loaded, run=record, engine=engine)
     execution = execute_component(target, node)
     update_run_state_after_exec(store, loaded, record, execution)
     console.print(f"{execution.state} {component} (execution {execution.id}, run {record.name})")

@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from sluiceway.config import Settings
@@ -122,14 +121,7 @@ def exec_component_task(
             for lost in metadata.executions(record.id, with_artifacts=False):
                 if lost.component_id == component and lost.state == RUNNING:
                     metadata.finish_execution(lost.id, ABANDONED, "the Celery worker running it was lost")
-        target = ExecutionTarget(
-            store=metadata,
-            pipeline=loaded,
-            run=record,
-            artifact_root=Path(settings.artifact_root),
-            log_root=settings.log_root,
-            cache=settings.cache,
-        )
+        target = ExecutionTarget.from_settings(settings, store=metadata, pipeline=loaded, run=record)
         execution = execute_component(target, node)
     finally:
         metadata.close()

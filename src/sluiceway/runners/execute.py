@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sluiceway.artifacts.base import Artifact
+from sluiceway.config import Settings
 from sluiceway.data.engine import use_engine
 from sluiceway.dsl.component import Component, OutputChannel, canonical_parameters, code_fingerprint
 from sluiceway.dsl.conditions import stated_reasons
@@ -81,6 +82,22 @@ class ExecutionTarget:
     cache: bool = True
     engine: Any = None  # the run's engine (``--engine``); a component's or the pipeline's setting decides first
     cache_dir: Path | str | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, store: MetadataStore, pipeline: Pipeline, run: RunRecord, engine: Any = None
+    ) -> ExecutionTarget:
+        """The target of a run under ``settings`` (its artifact root as given: a path or a URL, its cache folder)."""
+        return cls(
+            store=store,
+            pipeline=pipeline,
+            run=run,
+            artifact_root=settings.artifact_root,
+            log_root=settings.log_root,
+            cache=settings.cache,
+            engine=engine,
+            cache_dir=settings.cache_dir,
+        )
 
     @cached_property
     def storage(self) -> ArtifactRoot:

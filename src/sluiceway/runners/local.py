@@ -253,15 +253,8 @@ class LocalRunner:
                 record, target, done = self._prepare_resume(store, pipeline, resume)
             else:
                 record = store.create_run(pipeline.name, name, self._run_properties(pipeline))
-                target = ExecutionTarget(
-                    store=store,
-                    pipeline=pipeline,
-                    run=record,
-                    artifact_root=self.settings.artifact_root,
-                    log_root=self.settings.log_root,
-                    cache=self.settings.cache,
-                    engine=self.engine,
-                    cache_dir=self.settings.cache_dir,
+                target = ExecutionTarget.from_settings(
+                    self.settings, store=store, pipeline=pipeline, run=record, engine=self.engine
                 )
                 done = {}
         except KeyboardInterrupt:

@@ -74,16 +74,7 @@ def exec_component_task(
     loaded = load_pipeline(pipeline)
     metadata, record = run_for_exec(settings, loaded, run)
     try:
-        target = ExecutionTarget(
-            store=metadata,
-            pipeline=loaded,
-            run=record,
-            artifact_root=settings.artifact_root,
-            log_root=settings.log_root,
-            cache=settings.cache,
-            engine=engine,
-            cache_dir=settings.cache_dir,
-        )
+        target = ExecutionTarget.from_settings(settings, store=metadata, pipeline=loaded, run=record, engine=engine)
         execution = execute_component(target, loaded.component(component))
     finally:
         metadata.close()
